@@ -1,0 +1,96 @@
+//! Names, labels and ownership shared by every child object.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use kube::{Resource, ResourceExt};
+
+use crate::crd::XAgent;
+
+/// Value of `app.kubernetes.io/managed-by` on every child; also the field manager.
+pub const MANAGER: &str = "xagent-operator";
+/// Value of `app.kubernetes.io/name` and `app.kubernetes.io/part-of`.
+pub const APP: &str = "x-agent";
+
+/// Label naming the component a child belongs to.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+
+/// The platform's parts, each with its own workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    /// The HTTP API.
+    Api,
+    /// The WebSocket gateway.
+    Websocket,
+    /// The background workers.
+    Worker,
+    /// The ChromaDB vector store.
+    Chromadb,
+}
+
+impl Component {
+    /// Every component, in render order.
+    pub const ALL: [Component; 4] = [Self::Api, Self::Websocket, Self::Worker, Self::Chromadb];
+
+    /// The `app.kubernetes.io/component` label and child-name suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Websocket => "websocket",
+            Self::Worker => "worker",
+            Self::Chromadb => "chromadb",
+        }
+    }
+
+    /// Name of this component's children for XAgent `xagent`.
+    pub fn child_name(self, xagent: &XAgent) -> String {
+        format!("{}-{}", xagent.name_any(), self.as_str())
+    }
+}
+
+/// Labels that select one component's pods. Kept minimal because selectors are immutable.
+pub fn selector_labels(xagent: &XAgent, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), APP.to_string()),
+        ("app.kubernetes.io/instance".to_string(), xagent.name_any()),
+        (COMPONENT_LABEL.to_string(), component.as_str().to_string()),
+    ])
+}
+
+/// The full recommended label set every child and pod carries.
+pub fn labels(xagent: &XAgent, component: Component) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(xagent, component);
+    labels.insert("app.kubernetes.io/part-of".into(), APP.into());
+    labels.insert("app.kubernetes.io/managed-by".into(), MANAGER.into());
+    labels
+}
+
+/// The label selector form of [`selector_labels`].
+pub fn selector(xagent: &XAgent, component: Component) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(selector_labels(xagent, component)),
+        ..LabelSelector::default()
+    }
+}
+
+/// Controller owner reference to the XAgent, so deleting it garbage-collects the child.
+///
+/// Absent only for an XAgent the API server has not stored yet (offline `render`),
+/// which has no uid to point at.
+pub fn owner_reference(xagent: &XAgent) -> Option<OwnerReference> {
+    xagent.controller_owner_ref(&()).map(|o| OwnerReference {
+        block_owner_deletion: Some(true),
+        ..o
+    })
+}
+
+/// Metadata of a child object named `name` belonging to `component`.
+pub fn object_meta(xagent: &XAgent, component: Component, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: xagent.namespace(),
+        labels: Some(labels(xagent, component)),
+        owner_references: owner_reference(xagent).map(|o| vec![o]),
+        ..ObjectMeta::default()
+    }
+}

@@ -1,0 +1,153 @@
+//! Pure builders: an XAgent in, the exact child objects it should own out.
+//!
+//! Nothing here talks to a cluster, so `render`, the controller and the unit
+//! tests all see the same desired state.
+
+pub mod meta;
+pub mod network;
+pub mod pod;
+pub mod policy;
+pub mod quantity;
+pub mod workloads;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+pub use meta::Component;
+
+use crate::crd::{ComponentSpec, XAgent};
+
+/// One desired child object, typed so the apply layer can pick the right API.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Child {
+    /// A component Service.
+    Service(Service),
+    /// A stateless component's Deployment.
+    Deployment(Deployment),
+    /// ChromaDB's StatefulSet.
+    StatefulSet(StatefulSet),
+    /// A component's autoscaler.
+    Hpa(HorizontalPodAutoscaler),
+    /// A component's disruption budget.
+    Pdb(PodDisruptionBudget),
+}
+
+/// The kinds of object an XAgent can own, for watches, RBAC and status reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChildKind {
+    /// core/v1 Service.
+    Service,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// autoscaling/v2 HorizontalPodAutoscaler.
+    Hpa,
+    /// policy/v1 PodDisruptionBudget.
+    Pdb,
+}
+
+impl ChildKind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Service => "Service",
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+            Self::Hpa => "HorizontalPodAutoscaler",
+            Self::Pdb => "PodDisruptionBudget",
+        }
+    }
+}
+
+impl Child {
+    /// Which kind of object this is.
+    pub fn kind(&self) -> ChildKind {
+        match self {
+            Self::Service(_) => ChildKind::Service,
+            Self::Deployment(_) => ChildKind::Deployment,
+            Self::StatefulSet(_) => ChildKind::StatefulSet,
+            Self::Hpa(_) => ChildKind::Hpa,
+            Self::Pdb(_) => ChildKind::Pdb,
+        }
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> String {
+        self.meta().name.clone().unwrap_or_default()
+    }
+
+    /// The child's metadata.
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            Self::Service(o) => &o.metadata,
+            Self::Deployment(o) => &o.metadata,
+            Self::StatefulSet(o) => &o.metadata,
+            Self::Hpa(o) => &o.metadata,
+            Self::Pdb(o) => &o.metadata,
+        }
+    }
+
+    /// The component this child belongs to, read back from its component label.
+    pub fn component(&self) -> Component {
+        let label = self.meta().labels.as_ref().and_then(|l| l.get(meta::COMPONENT_LABEL));
+        Component::ALL
+            .into_iter()
+            .find(|c| Some(c.as_str()) == label.map(String::as_str))
+            .unwrap_or(Component::Api)
+    }
+
+    /// `Kind/name`, for messages and status.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind().as_str(), self.name())
+    }
+
+    /// The object as JSON, with apiVersion and kind, as it is sent to the API server.
+    pub fn to_value(&self) -> serde_json::Value {
+        fn value<T: Serialize>(o: &T) -> serde_json::Value {
+            serde_json::to_value(o).unwrap_or_default()
+        }
+        match self {
+            Self::Service(o) => value(o),
+            Self::Deployment(o) => value(o),
+            Self::StatefulSet(o) => value(o),
+            Self::Hpa(o) => value(o),
+            Self::Pdb(o) => value(o),
+        }
+    }
+}
+
+/// Every child the XAgent should own, in a stable order (per component:
+/// Service, workload, HPA, PDB), so renders diff cleanly.
+pub fn build(xagent: &XAgent) -> Vec<Child> {
+    let spec = &xagent.spec;
+    let mut children = Vec::with_capacity(12);
+    children.push(Child::Service(network::api_service(xagent, &spec.api)));
+    stateless(xagent, Component::Api, &spec.api, &mut children);
+    children.push(Child::Service(network::websocket_service(xagent, &spec.websocket)));
+    stateless(xagent, Component::Websocket, &spec.websocket, &mut children);
+    children.push(Child::Service(network::worker_service(xagent, &spec.worker)));
+    stateless(xagent, Component::Worker, &spec.worker, &mut children);
+    if spec.chromadb.enabled {
+        children.push(Child::Service(network::chromadb_service(xagent)));
+        children.push(Child::StatefulSet(workloads::chromadb_statefulset(xagent)));
+    }
+    children
+}
+
+fn stateless(xagent: &XAgent, component: Component, spec: &ComponentSpec, out: &mut Vec<Child>) {
+    out.push(Child::Deployment(workloads::deployment(xagent, component, spec)));
+    if spec.autoscaling.enabled {
+        out.push(Child::Hpa(policy::hpa(xagent, component, spec)));
+    }
+    if spec.pod_disruption_budget.enabled {
+        out.push(Child::Pdb(policy::pdb(xagent, component, spec)));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+//! Autoscaling (autoscaling/v2) and disruption budgets (policy/v1).
+
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::meta::{Component, object_meta, selector};
+use crate::crd::{ComponentSpec, XAgent};
+
+/// HPA for a component's Deployment, scaling on the configured utilization targets.
+pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> HorizontalPodAutoscaler {
+    let scaling = &spec.autoscaling;
+    let metrics: Vec<MetricSpec> = [
+        ("cpu", scaling.target_cpu_utilization),
+        ("memory", scaling.target_memory_utilization),
+    ]
+    .into_iter()
+    .filter_map(|(name, target)| target.map(|t| utilization(name, t)))
+    .collect();
+    let name = component.child_name(xagent);
+    HorizontalPodAutoscaler {
+        metadata: object_meta(xagent, component, name.clone()),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: "Deployment".into(),
+                name,
+            },
+            min_replicas: Some(scaling.min_replicas),
+            max_replicas: scaling.max_replicas,
+            metrics: (!metrics.is_empty()).then_some(metrics),
+            ..HorizontalPodAutoscalerSpec::default()
+        }),
+        ..HorizontalPodAutoscaler::default()
+    }
+}
+
+fn utilization(resource: &str, percent: i32) -> MetricSpec {
+    MetricSpec {
+        type_: "Resource".into(),
+        resource: Some(ResourceMetricSource {
+            name: resource.into(),
+            target: MetricTarget {
+                type_: "Utilization".into(),
+                average_utilization: Some(percent),
+                ..MetricTarget::default()
+            },
+        }),
+        ..MetricSpec::default()
+    }
+}
+
+/// PDB that lets drains take at most `maxUnavailable` pods of the component at once.
+pub fn pdb(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: object_meta(xagent, component, component.child_name(xagent)),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(spec.pod_disruption_budget.max_unavailable)),
+            selector: Some(selector(xagent, component)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
+}

@@ -1,0 +1,110 @@
+//! Deployments for the stateless components and the ChromaDB StatefulSet.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::meta::{Component, object_meta, selector};
+use super::pod::{ProbePaths, app_env, base_container, container_port, plain, pod_template};
+use super::quantity::canonical;
+use crate::crd::{ComponentSpec, XAgent};
+
+/// Deployment of a stateless component. `spec.replicas` is left out while an HPA
+/// owns the component, so server-side apply never takes the field back from it.
+pub fn deployment(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> Deployment {
+    let image = &xagent.spec.image;
+    let mut container = base_container(
+        component.as_str(),
+        image.reference(),
+        vec![container_port("http", spec.port), container_port("metrics", spec.metrics_port)],
+        &spec.resources,
+        &ProbePaths {
+            liveness: super::pod::LIVENESS_PATH,
+            readiness: super::pod::READINESS_PATH,
+            port: "http",
+        },
+    );
+    container.image_pull_policy = Some(image.pull_policy.as_str().into());
+    container.env = Some(app_env(xagent, component, &spec.env));
+    container.env_from = (!xagent.spec.env_from.is_empty()).then(|| xagent.spec.env_from.clone());
+    Deployment {
+        metadata: object_meta(xagent, component, component.child_name(xagent)),
+        spec: Some(DeploymentSpec {
+            replicas: (!spec.autoscaling.enabled).then_some(spec.replicas),
+            selector: selector(xagent, component),
+            template: pod_template(xagent, component, container),
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// Where ChromaDB keeps its data inside the container.
+pub const CHROMADB_DATA_PATH: &str = "/data";
+
+/// The ChromaDB StatefulSet with one PersistentVolumeClaim per replica.
+pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
+    let chroma = &xagent.spec.chromadb;
+    let component = Component::Chromadb;
+    let mut container = base_container(
+        component.as_str(),
+        chroma.reference(),
+        vec![container_port("http", chroma.port)],
+        &chroma.resources,
+        &ProbePaths {
+            liveness: "/api/v1/heartbeat",
+            readiness: "/api/v1/heartbeat",
+            port: "http",
+        },
+    );
+    container.env = Some(vec![
+        plain("IS_PERSISTENT", "TRUE"),
+        plain("PERSIST_DIRECTORY", CHROMADB_DATA_PATH),
+        plain("ANONYMIZED_TELEMETRY", "FALSE"),
+        plain("CHROMA_SERVER_HTTP_PORT", &chroma.port.to_string()),
+    ]);
+    container.image_pull_policy = Some("IfNotPresent".into());
+    container.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
+        name: "data".into(),
+        mount_path: CHROMADB_DATA_PATH.into(),
+        ..VolumeMount::default()
+    });
+    let name = component.child_name(xagent);
+    StatefulSet {
+        metadata: object_meta(xagent, component, name.clone()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(chroma.replicas),
+            service_name: Some(name),
+            selector: selector(xagent, component),
+            template: pod_template(xagent, component, container),
+            volume_claim_templates: Some(vec![data_claim(xagent)]),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+fn data_claim(xagent: &XAgent) -> PersistentVolumeClaim {
+    let storage = &xagent.spec.chromadb.storage;
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_string(), Quantity(canonical(&storage.size)))])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    }
+}

@@ -1,0 +1,203 @@
+//! Server-side apply of desired children, with the ownership and drift checks
+//! that decide whether a request is needed at all.
+
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::diff::contains;
+use super::stores::{Stores, lookup};
+use crate::builders::meta::MANAGER;
+use crate::builders::{Child, ChildKind};
+use crate::error::{Error, Result};
+
+/// What happened to one child during a reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The observed object already matched: no request was sent.
+    Unchanged,
+    /// The object did not exist and was created.
+    Created,
+    /// The object had drifted (or the spec changed) and was re-applied.
+    Updated,
+    /// An object of that name exists but is not controlled by this XAgent; it was left alone.
+    Conflict(String),
+}
+
+/// Observed replica counts of a workload, read from the applied or cached object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkloadState {
+    /// spec.replicas (as the HPA or the operator set it).
+    pub desired: i32,
+    /// status.readyReplicas.
+    pub ready: i32,
+    /// status.updatedReplicas.
+    pub updated: i32,
+    /// Whether the workload controller has seen the latest spec.
+    pub observed_current: bool,
+}
+
+/// The result of ensuring one child.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildReport {
+    /// `Kind/name` of the child.
+    pub reference: String,
+    /// What was done.
+    pub outcome: Outcome,
+    /// Replica counts, for Deployments and StatefulSets that we control.
+    pub workload: Option<WorkloadState>,
+}
+
+/// The XAgent that children must be controlled by.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// Namespace of the XAgent and its children.
+    pub namespace: &'a str,
+    /// metadata.uid of the XAgent.
+    pub uid: &'a str,
+}
+
+/// The controller owner's uid of `meta`, if any.
+fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
+    obj.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.as_str())
+}
+
+/// Makes the child exist as desired, unless a foreign object holds its name.
+pub async fn ensure(client: &Client, stores: &Stores, owner: Owner<'_>, child: &Child) -> Result<ChildReport> {
+    let reference = child.reference();
+    let (outcome, workload) = match child {
+        Child::Service(o) => (ensure_one(client, &stores.services, owner, o).await?.0, None),
+        Child::Hpa(o) => (ensure_one(client, &stores.hpas, owner, o).await?.0, None),
+        Child::Pdb(o) => (ensure_one(client, &stores.pdbs, owner, o).await?.0, None),
+        Child::Deployment(o) => {
+            let (outcome, seen) = ensure_one(client, &stores.deployments, owner, o).await?;
+            (outcome, seen.as_ref().map(deployment_state))
+        }
+        Child::StatefulSet(o) => {
+            let (outcome, seen) = ensure_one(client, &stores.statefulsets, owner, o).await?;
+            (outcome, seen.as_ref().map(statefulset_state))
+        }
+    };
+    Ok(ChildReport {
+        reference,
+        outcome,
+        workload,
+    })
+}
+
+/// Returns the outcome and, unless there was a conflict, the object as it now stands.
+async fn ensure_one<K>(client: &Client, store: &Store<K>, owner: Owner<'_>, desired: &K) -> Result<(Outcome, Option<K>)>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+{
+    let name = desired.name_any();
+    let reference = format!("{}/{}", K::kind(&()), name);
+    let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
+    let observed = match lookup(store, owner.namespace, &name) {
+        Some(cached) => Some((*cached).clone()),
+        // The cache only holds labelled children; a miss must be confirmed with
+        // the API server before creating, or we could take over a foreign object.
+        None => api.get_opt(&name).await.map_err(|source| Error::GetChild {
+            child: reference.clone(),
+            source,
+        })?,
+    };
+    if let Some(existing) = &observed {
+        if controller_uid(existing) != Some(owner.uid) {
+            return Ok((Outcome::Conflict(conflict_message(&reference, existing)), None));
+        }
+        if contains(&to_json(existing), &to_json(desired)) {
+            return Ok((Outcome::Unchanged, observed));
+        }
+    }
+    let params = PatchParams::apply(MANAGER).force();
+    let applied = api
+        .patch(&name, &params, &Patch::Apply(desired))
+        .await
+        .map_err(|source| Error::ApplyChild {
+            child: reference,
+            source,
+        })?;
+    let outcome = if observed.is_some() { Outcome::Updated } else { Outcome::Created };
+    Ok((outcome, Some(applied)))
+}
+
+fn to_json<T: Serialize>(obj: &T) -> serde_json::Value {
+    serde_json::to_value(obj).unwrap_or_default()
+}
+
+fn conflict_message<K: Resource<DynamicType = ()>>(reference: &str, existing: &K) -> String {
+    match existing.meta().owner_references.iter().flatten().find(|o| o.controller == Some(true)) {
+        Some(o) => format!("{reference} exists and is controlled by {} {}", o.kind, o.name),
+        None => format!("{reference} exists and is not controlled by this XAgent"),
+    }
+}
+
+fn deployment_state(d: &k8s_openapi::api::apps::v1::Deployment) -> WorkloadState {
+    let status = d.status.clone().unwrap_or_default();
+    WorkloadState {
+        desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ready: status.ready_replicas.unwrap_or(0),
+        updated: status.updated_replicas.unwrap_or(0),
+        observed_current: status.observed_generation >= d.metadata.generation,
+    }
+}
+
+fn statefulset_state(s: &k8s_openapi::api::apps::v1::StatefulSet) -> WorkloadState {
+    let status = s.status.clone().unwrap_or_default();
+    WorkloadState {
+        desired: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ready: status.ready_replicas.unwrap_or(0),
+        updated: status.updated_replicas.unwrap_or(0),
+        observed_current: status.observed_generation >= s.metadata.generation,
+    }
+}
+
+/// Deletes children this XAgent controls that its spec no longer asks for
+/// (e.g. the HPA after autoscaling is turned off). Only ever called with a
+/// valid spec, so a bad edit can never remove running children.
+pub async fn prune(client: &Client, stores: &Stores, owner: Owner<'_>, desired: &[Child]) -> Result<Vec<String>> {
+    let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind() == kind && c.name() == name);
+    let mut removed = Vec::new();
+    removed.extend(prune_kind(client, &stores.services, owner, |n| keep(ChildKind::Service, n)).await?);
+    removed.extend(prune_kind(client, &stores.deployments, owner, |n| keep(ChildKind::Deployment, n)).await?);
+    removed.extend(prune_kind(client, &stores.statefulsets, owner, |n| keep(ChildKind::StatefulSet, n)).await?);
+    removed.extend(prune_kind(client, &stores.hpas, owner, |n| keep(ChildKind::Hpa, n)).await?);
+    removed.extend(prune_kind(client, &stores.pdbs, owner, |n| keep(ChildKind::Pdb, n)).await?);
+    Ok(removed)
+}
+
+async fn prune_kind<K>(client: &Client, store: &Store<K>, owner: Owner<'_>, keep: impl Fn(&str) -> bool) -> Result<Vec<String>>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
+{
+    let stale: Vec<String> = store
+        .state()
+        .iter()
+        .filter(|o| o.namespace().as_deref() == Some(owner.namespace))
+        .filter(|o| controller_uid(o.as_ref()) == Some(owner.uid))
+        .map(|o| o.name_any())
+        .filter(|name| !keep(name))
+        .collect();
+    let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
+    let mut removed = Vec::new();
+    for name in stale {
+        let reference = format!("{}/{}", K::kind(&()), name);
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => removed.push(reference),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(source) => return Err(Error::ApplyChild { child: reference, source }),
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,181 @@
+//! The reconciler: spec → validate → build desired state → apply → observe → status.
+
+pub mod apply;
+pub mod diff;
+pub mod run;
+pub mod status;
+pub mod stores;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::jiff::{Timestamp, Unit};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use self::apply::{ChildReport, Outcome, Owner};
+use self::status::Observation;
+use self::stores::Stores;
+use crate::builders::{self, Child, Component};
+use crate::builders::meta::MANAGER;
+use crate::crd::{XAgent, XAgentStatus};
+use crate::error::{Error, Result};
+use crate::validate;
+
+/// How often a healthy XAgent is re-checked even without watch events.
+pub const RESYNC: Duration = Duration::from_secs(300);
+
+/// Everything a reconcile needs, shared across reconciles.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Caches of owned children.
+    pub stores: Stores,
+    /// Publishes Kubernetes events on real changes.
+    pub recorder: Recorder,
+    /// Consecutive failed reconciles per XAgent, for exponential backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context over `client` and `stores`, reporting events as `xagent-operator`.
+    pub fn new(client: Client, stores: Stores) -> Self {
+        let recorder = Recorder::new(client.clone(), MANAGER.into());
+        Self {
+            client,
+            stores,
+            recorder,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn key(xagent: &XAgent) -> String {
+    format!("{}/{}", xagent.namespace().unwrap_or_default(), xagent.name_any())
+}
+
+/// One reconcile of one XAgent.
+pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action> {
+    if xagent.meta().deletion_timestamp.is_some() {
+        // Owner references let the garbage collector remove the children.
+        return Ok(Action::await_change());
+    }
+    let namespace = xagent.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let uid = xagent.uid().ok_or(Error::MissingMetadata("uid"))?;
+    let owner = Owner {
+        namespace: &namespace,
+        uid: &uid,
+    };
+    let mut obs = Observation {
+        generation: xagent.meta().generation,
+        ..Observation::default()
+    };
+    match validate::revalidate(&xagent) {
+        Err(invalid) => {
+            warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
+            obs.invalid_spec = Some(invalid.to_string());
+        }
+        Ok(()) => {
+            let desired = builders::build(&xagent);
+            obs.children = apply_all(&ctx, owner, &desired).await?;
+            let pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
+            publish_changes(&ctx, &xagent, &obs.children, &pruned).await;
+        }
+    }
+    write_status(&ctx, &xagent, &obs).await?;
+    ctx.failures().remove(&key(&xagent));
+    Ok(Action::requeue(RESYNC))
+}
+
+async fn apply_all(ctx: &Context, owner: Owner<'_>, desired: &[Child]) -> Result<Vec<(Component, ChildReport)>> {
+    let mut reports = Vec::with_capacity(desired.len());
+    for child in desired {
+        let report = apply::ensure(&ctx.client, &ctx.stores, owner, child).await?;
+        reports.push((child.component(), report));
+    }
+    Ok(reports)
+}
+
+async fn publish_changes(ctx: &Context, xagent: &XAgent, reports: &[(Component, ChildReport)], pruned: &[String]) {
+    let previous_conflicts = xagent.status.as_ref().map(|s| s.conflicts.clone()).unwrap_or_default();
+    let mut events = Vec::new();
+    for (_, r) in reports {
+        let event = match &r.outcome {
+            Outcome::Unchanged => continue,
+            Outcome::Created => (EventType::Normal, "Created", format!("created {}", r.reference)),
+            Outcome::Updated => (EventType::Normal, "Updated", format!("applied {}", r.reference)),
+            Outcome::Conflict(msg) if previous_conflicts.contains(msg) => continue,
+            Outcome::Conflict(msg) => (EventType::Warning, "ChildConflict", msg.clone()),
+        };
+        events.push(event);
+    }
+    events.extend(pruned.iter().map(|p| (EventType::Normal, "Deleted", format!("deleted {p}, no longer in the spec"))));
+    let reference = xagent.object_ref(&());
+    for (type_, reason, note) in events {
+        info!(reason, note, "child changed");
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        // An event that cannot be published must not fail the reconcile.
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            warn!(error = %e, "publishing event failed");
+        }
+    }
+}
+
+/// Writes status only when it differs from what is stored.
+async fn write_status(ctx: &Context, xagent: &XAgent, obs: &Observation) -> Result<()> {
+    // Whole seconds: the API server stores no more, so a re-read compares equal.
+    let now = Timestamp::now().round(Unit::Second).unwrap_or_else(|_| Timestamp::now());
+    let next = status::compute(xagent.status.as_ref(), obs, now);
+    if !status::changed(xagent.status.as_ref(), &next) {
+        return Ok(());
+    }
+    patch_status(&ctx.client, xagent, &next).await
+}
+
+async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -> Result<()> {
+    let namespace = xagent.namespace().unwrap_or_default();
+    let api: Api<XAgent> = Api::namespaced(client.clone(), &namespace);
+    let body = json!({
+        "apiVersion": XAgent::api_version(&()),
+        "kind": XAgent::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body))
+        .await
+        .map(|_| ())
+        .map_err(Error::WriteStatus)
+}
+
+/// Retries failed reconciles after 5 s, doubling per consecutive failure up to 5 min.
+pub fn error_policy(xagent: Arc<XAgent>, error: &Error, ctx: Arc<Context>) -> Action {
+    let mut failures = ctx.failures();
+    let count = failures.entry(key(&xagent)).or_insert(0);
+    *count = count.saturating_add(1);
+    let delay = backoff(*count);
+    warn!(error = %error, reason = error.reason(), retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Delay before retry number `attempt` (1-based).
+pub fn backoff(attempt: u32) -> Duration {
+    let secs = 5u64.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    Duration::from_secs(secs.min(300))
+}
+
+#[cfg(test)]
+mod tests;

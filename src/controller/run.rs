@@ -1,0 +1,91 @@
+//! Wiring for `xagent-operator run`: watches, caches and the kube-runtime Controller.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::NamespaceResourceScope;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tracing::{debug, info, warn};
+
+use super::{Context, error_policy, reconcile, stores};
+use crate::builders::meta::MANAGER;
+use crate::crd::XAgent;
+
+/// Where the controller looks for XAgents.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Watch only this namespace; `None` watches all namespaces.
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+}
+
+/// A cached watch of one kind. managedFields are dropped before caching: the
+/// operator never reads them and they are often half of an object's size.
+fn cached_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: Writer<K>,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    watcher(api, config)
+        .default_backoff()
+        .modify(|o: &mut K| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects()
+}
+
+/// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.
+pub async fn run(client: Client, scope: Scope) {
+    let (stores, writers) = stores::new();
+    let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+    let (xagents, xagent_writer) = reflector::store::<XAgent>();
+    let caches = stores.clone();
+    let xagent_watch = cached_watch(scope.api::<XAgent>(&client), watcher::Config::default(), xagent_writer);
+    // XAgents reach the reconciler only once every child cache is filled, so a
+    // cache miss during a reconcile really means "not there".
+    let xagent_stream = futures::stream::once(async move {
+        if caches.wait_until_ready().await.is_err() {
+            warn!("a child cache stopped before it was filled");
+        }
+        info!("child caches synced; reconciling");
+    })
+    .filter_map(|()| async { None })
+    .chain(xagent_watch);
+
+    let ctx = Arc::new(Context::new(client.clone(), stores));
+    let w = writers;
+    Controller::for_stream(xagent_stream, xagents)
+        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.services))
+        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.deployments))
+        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.statefulsets))
+        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.hpas))
+        .owns_stream(cached_watch(scope.api(&client), owned, w.pdbs))
+        .with_config(controller::Config::default().concurrency(8))
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled"),
+                Err(e) => debug!(error = %e, "reconcile did not complete"),
+            }
+        })
+        .await;
+    info!("controller stopped");
+}

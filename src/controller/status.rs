@@ -1,0 +1,192 @@
+//! Pure status computation: observed children in, `XAgentStatus` out.
+//!
+//! Kept free of I/O so every condition rule is unit-tested, and so the
+//! reconciler can compare the result with the stored status and skip the write
+//! when nothing changed.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use super::apply::{ChildReport, Outcome, WorkloadState};
+use crate::builders::Component;
+use crate::crd::{ComponentStatus, ComponentsStatus, XAgentStatus};
+
+/// Condition types the core controller owns.
+pub mod types {
+    /// Everything is available and nothing is degraded.
+    pub const READY: &str = "Ready";
+    /// Every workload has its desired replicas ready.
+    pub const AVAILABLE: &str = "Available";
+    /// A rollout is under way.
+    pub const PROGRESSING: &str = "Progressing";
+    /// Something needs a human: an invalid spec or a name conflict.
+    pub const DEGRADED: &str = "Degraded";
+}
+
+/// What the reconcile saw, as input to the status.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// metadata.generation of the XAgent.
+    pub generation: Option<i64>,
+    /// One report per desired child; empty when the spec was invalid.
+    pub children: Vec<(Component, ChildReport)>,
+    /// Why the spec is invalid, when it is.
+    pub invalid_spec: Option<String>,
+}
+
+/// A condition value before timestamps are attached.
+struct Cond {
+    type_: &'static str,
+    status: bool,
+    reason: &'static str,
+    message: String,
+}
+
+/// Computes the new status. Conditions whose status did not flip keep their
+/// `lastTransitionTime` from `previous`, so a steady state yields an identical status.
+pub fn compute(previous: Option<&XAgentStatus>, obs: &Observation, now: Timestamp) -> XAgentStatus {
+    let components = components(obs);
+    let conflicts: Vec<String> = obs
+        .children
+        .iter()
+        .filter_map(|(_, r)| match &r.outcome {
+            Outcome::Conflict(msg) => Some(msg.clone()),
+            _ => None,
+        })
+        .collect();
+    let conds = conditions(obs, &conflicts);
+    let old = previous.map(|p| p.conditions.as_slice()).unwrap_or_default();
+    XAgentStatus {
+        observed_generation: obs.generation,
+        conditions: conds.into_iter().map(|c| stamp(c, old, obs.generation, now)).collect(),
+        components,
+        conflicts,
+    }
+}
+
+fn components(obs: &Observation) -> ComponentsStatus {
+    let find = |component: Component| {
+        obs.children
+            .iter()
+            .filter(|(c, _)| *c == component)
+            .find_map(|(_, r)| r.workload)
+            .map(|w| ComponentStatus::new(w.desired, w.ready, w.updated))
+    };
+    ComponentsStatus {
+        api: find(Component::Api),
+        websocket: find(Component::Websocket),
+        worker: find(Component::Worker),
+        chromadb: find(Component::Chromadb),
+    }
+}
+
+fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
+    if let Some(why) = &obs.invalid_spec {
+        return invalid(why);
+    }
+    let workloads: Vec<(Component, Option<WorkloadState>)> = obs
+        .children
+        .iter()
+        .filter(|(_, r)| r.reference.starts_with("Deployment/") || r.reference.starts_with("StatefulSet/"))
+        .map(|(c, r)| (*c, r.workload))
+        .collect();
+    let unavailable: Vec<&str> = workloads
+        .iter()
+        .filter(|(_, w)| !w.is_some_and(|w| w.ready >= w.desired && w.updated >= w.desired))
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let rolling: Vec<&str> = workloads
+        .iter()
+        .filter(|(_, w)| !w.is_some_and(|w| w.observed_current && w.updated >= w.desired))
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let available = availability(&unavailable);
+    let progressing = progress(&rolling);
+    let degraded = degradation(conflicts);
+    let ready = readiness(&available, &degraded);
+    vec![ready, available, progressing, degraded]
+}
+
+fn invalid(why: &str) -> Vec<Cond> {
+    let message = format!("spec is invalid, children left as they were: {why}");
+    vec![
+        cond(types::READY, false, "InvalidSpec", message.clone()),
+        cond(types::AVAILABLE, false, "InvalidSpec", message.clone()),
+        cond(types::PROGRESSING, false, "InvalidSpec", message.clone()),
+        cond(types::DEGRADED, true, "InvalidSpec", message),
+    ]
+}
+
+fn cond(type_: &'static str, status: bool, reason: &'static str, message: String) -> Cond {
+    Cond {
+        type_,
+        status,
+        reason,
+        message,
+    }
+}
+
+fn availability(unavailable: &[&str]) -> Cond {
+    if unavailable.is_empty() {
+        cond(types::AVAILABLE, true, "AllComponentsAvailable", "every component has its desired replicas ready".into())
+    } else {
+        let list = unavailable.join(", ");
+        cond(types::AVAILABLE, false, "ComponentsUnavailable", format!("waiting for ready replicas: {list}"))
+    }
+}
+
+fn progress(rolling: &[&str]) -> Cond {
+    if rolling.is_empty() {
+        cond(types::PROGRESSING, false, "RolloutComplete", "every component runs its current template".into())
+    } else {
+        let list = rolling.join(", ");
+        cond(types::PROGRESSING, true, "RollingOut", format!("rolling out: {list}"))
+    }
+}
+
+fn degradation(conflicts: &[String]) -> Cond {
+    if conflicts.is_empty() {
+        cond(types::DEGRADED, false, "AsExpected", "no problems found".into())
+    } else {
+        cond(types::DEGRADED, true, "ChildConflict", conflicts.join("; "))
+    }
+}
+
+fn readiness(available: &Cond, degraded: &Cond) -> Cond {
+    if degraded.status {
+        cond(types::READY, false, degraded.reason, degraded.message.clone())
+    } else if !available.status {
+        cond(types::READY, false, available.reason, available.message.clone())
+    } else {
+        cond(types::READY, true, "Ready", "all components are available".into())
+    }
+}
+
+fn status_str(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+fn stamp(c: Cond, old: &[Condition], generation: Option<i64>, now: Timestamp) -> Condition {
+    let status = status_str(c.status);
+    let last_transition_time = old
+        .iter()
+        .find(|o| o.type_ == c.type_ && o.status == status)
+        .map(|o| o.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    Condition {
+        type_: c.type_.into(),
+        status: status.into(),
+        reason: c.reason.into(),
+        message: c.message,
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+/// Whether a status write is needed.
+pub fn changed(previous: Option<&XAgentStatus>, next: &XAgentStatus) -> bool {
+    previous != Some(next)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,552 @@
+//! The `XAgent` custom resource: one spec block per component and dependency.
+//!
+//! Every field carries a doc comment because the derive turns it into the schema
+//! description that `kubectl explain` prints, and a `serde` default because the
+//! derive turns that into the schema default the API server applies: a minimal
+//! XAgent is a few lines and the stored object still shows every setting.
+
+use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, Toleration};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::status::XAgentStatus;
+
+/// Desired state of one X-Agent installation.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "xagent.io",
+    version = "v1alpha1",
+    kind = "XAgent",
+    plural = "xagents",
+    singular = "xagent",
+    shortname = "xa",
+    namespaced,
+    status = "XAgentStatus",
+    derive = "PartialEq",
+    doc = "XAgent runs one X-Agent platform: API, WebSocket gateway, workers and an optional ChromaDB, with their dependencies on Redis and PostgreSQL.",
+    validation = Rule::new("self.metadata.name.size() <= 53").message("metadata.name must be at most 53 characters: child names append up to 10 characters and must stay valid DNS labels"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether every component is available and every configured dependency is healthy"),
+    printcolumn(name = "API", type_ = "string", json_path = ".status.components.api.summary", description = "Ready/desired replicas of the API"),
+    printcolumn(name = "Workers", type_ = "string", json_path = ".status.components.worker.summary", description = "Ready/desired replicas of the workers"),
+    printcolumn(name = "Redis", type_ = "string", json_path = ".status.conditions[?(@.type==\"RedisReady\")].status", description = "Redis health"),
+    printcolumn(name = "Postgres", type_ = "string", json_path = ".status.conditions[?(@.type==\"PostgresReady\")].status", description = "PostgreSQL health"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct XAgentSpec {
+    /// Container image shared by the API, WebSocket and worker components.
+    #[serde(default)]
+    pub image: ImageSpec,
+
+    /// Names of Secrets in this namespace used to pull the images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<String>,
+
+    /// The HTTP API (Deployment + Service NAME-api). Autoscaled 2-10 replicas by default.
+    #[serde(default = "ComponentSpec::api_default")]
+    pub api: ComponentSpec,
+
+    /// The WebSocket gateway for live agent updates (Deployment + Service NAME-websocket with sticky ClientIP sessions). 2 replicas by default.
+    #[serde(default = "ComponentSpec::websocket_default")]
+    pub websocket: ComponentSpec,
+
+    /// Background workers that run goals and tools (Deployment NAME-worker). Autoscaled 2-5 replicas by default.
+    #[serde(default = "ComponentSpec::worker_default")]
+    pub worker: ComponentSpec,
+
+    /// Optional ChromaDB vector store (StatefulSet + headless Service NAME-chromadb).
+    #[serde(default)]
+    pub chromadb: ChromaDbSpec,
+
+    /// Redis used for cache, rate limits and queues. Its address is passed to every component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSpec>,
+
+    /// PostgreSQL used for state. Its address is passed to every component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresSpec>,
+
+    /// Extra environment variables for the API, WebSocket and worker containers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+
+    /// Extra environment sources (ConfigMaps, Secrets) for the API, WebSocket and worker containers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
+
+    /// Node labels every pod of this XAgent must match.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+
+    /// Tolerations added to every pod of this XAgent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+}
+
+/// Where the platform image comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Image repository, without tag.
+    #[serde(default = "ImageSpec::default_repository")]
+    #[schemars(length(min = 1))]
+    pub repository: String,
+
+    /// Image tag.
+    #[serde(default = "ImageSpec::default_tag")]
+    #[schemars(length(min = 1, max = 128))]
+    pub tag: String,
+
+    /// When the kubelet pulls the image.
+    #[serde(default)]
+    pub pull_policy: PullPolicy,
+}
+
+impl ImageSpec {
+    fn default_repository() -> String {
+        "xagent/x-agent".into()
+    }
+    fn default_tag() -> String {
+        "latest".into()
+    }
+    /// The `repository:tag` reference the containers run.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+impl Default for ImageSpec {
+    fn default() -> Self {
+        Self {
+            repository: Self::default_repository(),
+            tag: Self::default_tag(),
+            pull_policy: PullPolicy::default(),
+        }
+    }
+}
+
+/// Kubernetes image pull policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum PullPolicy {
+    /// Always pull.
+    Always,
+    /// Pull only when the image is not on the node.
+    #[default]
+    IfNotPresent,
+    /// Never pull.
+    Never,
+}
+
+impl PullPolicy {
+    /// The string the pod spec expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// One stateless component of the platform (API, WebSocket gateway or workers).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = Rule::new("!self.autoscaling.enabled || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas").message("autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"))]
+pub struct ComponentSpec {
+    /// Replica count when autoscaling is disabled. Ignored while an HPA owns the replica count.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub replicas: i32,
+
+    /// Horizontal pod autoscaling (autoscaling/v2). When enabled the operator never writes the Deployment's replicas.
+    #[serde(default)]
+    pub autoscaling: AutoscalingSpec,
+
+    /// Port the component serves HTTP (or WebSocket) traffic and its /health and /ready probes on.
+    #[serde(default = "default_http_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+
+    /// Port the component serves Prometheus metrics on (/metrics).
+    #[serde(default = "default_metrics_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub metrics_port: i32,
+
+    /// CPU and memory requests and limits of the component's container.
+    #[serde(default)]
+    pub resources: Resources,
+
+    /// PodDisruptionBudget (policy/v1) for the component.
+    #[serde(default)]
+    pub pod_disruption_budget: PdbSpec,
+
+    /// Extra environment variables for this component only; they override spec.env entries of the same name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+fn default_replicas() -> i32 {
+    2
+}
+fn default_http_port() -> i32 {
+    8000
+}
+fn default_metrics_port() -> i32 {
+    9090
+}
+
+impl ComponentSpec {
+    fn base(autoscaling: AutoscalingSpec) -> Self {
+        Self {
+            replicas: default_replicas(),
+            autoscaling,
+            port: default_http_port(),
+            metrics_port: default_metrics_port(),
+            resources: Resources::default(),
+            pod_disruption_budget: PdbSpec::default(),
+            env: Vec::new(),
+        }
+    }
+    /// API default: HPA 2-10 on CPU 70 % and memory 80 %.
+    pub fn api_default() -> Self {
+        Self::base(AutoscalingSpec::new(true, 2, 10))
+    }
+    /// WebSocket default: 2 fixed replicas (sticky sessions move badly under autoscaling).
+    pub fn websocket_default() -> Self {
+        Self {
+            port: 8001,
+            ..Self::base(AutoscalingSpec::new(false, 2, 10))
+        }
+    }
+    /// Worker default: HPA 2-5.
+    pub fn worker_default() -> Self {
+        Self::base(AutoscalingSpec::new(true, 2, 5))
+    }
+}
+
+/// Horizontal pod autoscaler settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoscalingSpec {
+    /// Whether an HPA owns the replica count.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// Lowest replica count the HPA may choose.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub min_replicas: i32,
+
+    /// Highest replica count the HPA may choose.
+    #[serde(default = "default_max_replicas")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_replicas: i32,
+
+    /// Target average CPU utilization, percent of requests. Omit to not scale on CPU.
+    #[serde(default = "default_cpu_target")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization: Option<i32>,
+
+    /// Target average memory utilization, percent of requests. Omit to not scale on memory.
+    #[serde(default = "default_memory_target")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_memory_utilization: Option<i32>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_max_replicas() -> i32 {
+    10
+}
+fn default_cpu_target() -> Option<i32> {
+    Some(70)
+}
+fn default_memory_target() -> Option<i32> {
+    Some(80)
+}
+
+impl AutoscalingSpec {
+    fn new(enabled: bool, min_replicas: i32, max_replicas: i32) -> Self {
+        Self {
+            enabled,
+            min_replicas,
+            max_replicas,
+            target_cpu_utilization: default_cpu_target(),
+            target_memory_utilization: default_memory_target(),
+        }
+    }
+}
+
+impl Default for AutoscalingSpec {
+    fn default() -> Self {
+        Self::new(true, default_replicas(), default_max_replicas())
+    }
+}
+
+/// Container CPU and memory. Quantities use Kubernetes notation (e.g. 250m, 1, 512Mi, 2Gi).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    /// Guaranteed resources, used by the scheduler and as the base of HPA utilization.
+    #[serde(default = "ResourceAmounts::default_requests")]
+    pub requests: ResourceAmounts,
+    /// Upper bounds enforced at run time.
+    #[serde(default = "ResourceAmounts::default_limits")]
+    pub limits: ResourceAmounts,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Self {
+            requests: ResourceAmounts::default_requests(),
+            limits: ResourceAmounts::default_limits(),
+        }
+    }
+}
+
+/// A CPU and memory pair.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourceAmounts {
+    /// CPU quantity, e.g. 250m or 1.
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$"))]
+    pub cpu: String,
+    /// Memory quantity, e.g. 512Mi or 2Gi.
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"))]
+    pub memory: String,
+}
+
+impl ResourceAmounts {
+    fn default_requests() -> Self {
+        Self {
+            cpu: "250m".into(),
+            memory: "512Mi".into(),
+        }
+    }
+    fn default_limits() -> Self {
+        Self {
+            cpu: "1".into(),
+            memory: "1Gi".into(),
+        }
+    }
+}
+
+/// PodDisruptionBudget settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PdbSpec {
+    /// Whether to create the PodDisruptionBudget.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Pods that voluntary disruptions (drains) may take down at once. A count, not a percentage, so a drain can always make progress.
+    #[serde(default = "default_max_unavailable")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_unavailable: i32,
+}
+
+fn default_max_unavailable() -> i32 {
+    1
+}
+
+impl Default for PdbSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_unavailable: default_max_unavailable(),
+        }
+    }
+}
+
+/// The optional ChromaDB vector store.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChromaDbSpec {
+    /// Whether to run ChromaDB (StatefulSet + headless Service NAME-chromadb).
+    #[serde(default)]
+    pub enabled: bool,
+    /// ChromaDB image repository, without tag.
+    #[serde(default = "ChromaDbSpec::default_repository")]
+    #[schemars(length(min = 1))]
+    pub repository: String,
+    /// ChromaDB image tag.
+    #[serde(default = "ChromaDbSpec::default_tag")]
+    #[schemars(length(min = 1, max = 128))]
+    pub tag: String,
+    /// ChromaDB replicas. ChromaDB single-node persistence does not share data between replicas.
+    #[serde(default = "default_one")]
+    #[schemars(range(min = 1, max = 1))]
+    pub replicas: i32,
+    /// Port ChromaDB serves its HTTP API on.
+    #[serde(default = "default_http_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Persistent volume claimed for each replica.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// CPU and memory of the ChromaDB container.
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+fn default_one() -> i32 {
+    1
+}
+
+impl ChromaDbSpec {
+    fn default_repository() -> String {
+        "chromadb/chroma".into()
+    }
+    fn default_tag() -> String {
+        "0.5.23".into()
+    }
+    /// The `repository:tag` reference the ChromaDB container runs.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+impl Default for ChromaDbSpec {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            repository: Self::default_repository(),
+            tag: Self::default_tag(),
+            replicas: 1,
+            port: default_http_port(),
+            storage: StorageSpec::default(),
+            resources: Resources::default(),
+        }
+    }
+}
+
+/// A persistent volume claim template.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageSpec {
+    /// Requested size, e.g. 10Gi.
+    #[serde(default = "StorageSpec::default_size")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
+    pub size: String,
+    /// StorageClass to claim from; omit for the cluster default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+impl StorageSpec {
+    fn default_size() -> String {
+        "10Gi".into()
+    }
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            size: Self::default_size(),
+            storage_class_name: None,
+        }
+    }
+}
+
+/// A key of a Secret in the XAgent's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// Secret name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key inside the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// How the platform reaches Redis.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisSpec {
+    /// Host name or IP address of the Redis server.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// Redis port.
+    #[serde(default = "RedisSpec::default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Redis logical database number.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 15))]
+    pub database: i32,
+    /// Whether to connect with TLS.
+    #[serde(default)]
+    pub tls: bool,
+    /// Secret key holding the Redis password; omit for a server without AUTH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeyRef>,
+}
+
+impl RedisSpec {
+    fn default_port() -> i32 {
+        6379
+    }
+}
+
+/// How the platform reaches PostgreSQL.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostgresSpec {
+    /// Host name or IP address of the PostgreSQL server.
+    #[schemars(length(min = 1, max = 253))]
+    pub host: String,
+    /// PostgreSQL port.
+    #[serde(default = "PostgresSpec::default_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Database name.
+    #[serde(default = "PostgresSpec::default_name")]
+    #[schemars(length(min = 1, max = 63))]
+    pub database: String,
+    /// User name.
+    #[serde(default = "PostgresSpec::default_name")]
+    #[schemars(length(min = 1, max = 63))]
+    pub user: String,
+    /// libpq sslmode.
+    #[serde(default)]
+    pub ssl_mode: SslMode,
+    /// Secret key holding the user's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeyRef>,
+}
+
+impl PostgresSpec {
+    fn default_port() -> i32 {
+        5432
+    }
+    fn default_name() -> String {
+        "xagent".into()
+    }
+}
+
+/// PostgreSQL TLS modes, as libpq names them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// Never use TLS.
+    Disable,
+    /// Use TLS when the server offers it.
+    #[default]
+    Prefer,
+    /// Require TLS, without verifying the certificate.
+    Require,
+}
+
+impl SslMode {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+        }
+    }
+}

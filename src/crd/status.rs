@@ -1,0 +1,88 @@
+//! The observed state the operator writes into `XAgent.status`.
+//!
+//! Shaped for kstatus readers (Argo CD, Flux, `kubectl wait`): `observedGeneration`
+//! plus `metav1.Condition`-shaped conditions.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of an XAgent.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct XAgentStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Ready, Available, Progressing and Degraded, each in metav1.Condition form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+
+    /// Replica counts of each component, read from its workload.
+    #[serde(default)]
+    pub components: ComponentsStatus,
+
+    /// Child objects whose names are taken by objects this XAgent does not own; they are left untouched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<String>,
+}
+
+/// Replica counts per component.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentsStatus {
+    /// The API Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ComponentStatus>,
+    /// The WebSocket Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<ComponentStatus>,
+    /// The worker Deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<ComponentStatus>,
+    /// The ChromaDB StatefulSet, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chromadb: Option<ComponentStatus>,
+}
+
+/// Replica counts of one workload.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    /// Replicas the workload wants (its spec.replicas, which an HPA may set).
+    pub desired_replicas: i32,
+    /// Replicas passing their readiness probe.
+    pub ready_replicas: i32,
+    /// Replicas running the current pod template.
+    pub updated_replicas: i32,
+    /// "ready/desired", for kubectl printer columns.
+    pub summary: String,
+}
+
+impl ComponentStatus {
+    /// Builds the counts and their printable summary together so they never disagree.
+    pub fn new(desired: i32, ready: i32, updated: i32) -> Self {
+        Self {
+            desired_replicas: desired,
+            ready_replicas: ready,
+            updated_replicas: updated,
+            summary: format!("{ready}/{desired}"),
+        }
+    }
+
+    /// Whether every wanted replica is ready and current.
+    pub fn is_available(&self) -> bool {
+        self.ready_replicas >= self.desired_replicas && self.updated_replicas >= self.desired_replicas
+    }
+}
+
+/// The metav1.Condition list schema, keyed by type so server-side apply merges entries.
+fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = generator.subschema_for::<Vec<Condition>>();
+    let obj = schema.ensure_object();
+    obj.insert("x-kubernetes-list-type".into(), "map".into());
+    obj.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema
+}

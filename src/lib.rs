@@ -1,0 +1,12 @@
+//! xagent-operator: runs the X-Agent platform from one `XAgent` custom resource.
+//!
+//! Data flows one way: [`crd`] types → [`validate`] → [`builders`] (desired
+//! children, pure) → [`controller`] (apply, observe, status).
+
+pub mod builders;
+pub mod controller;
+pub mod crd;
+pub mod error;
+pub mod render;
+pub mod telemetry;
+pub mod validate;

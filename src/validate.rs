@@ -1,0 +1,357 @@
+//! Offline validation of XAgent documents against the CRD's own schema.
+//!
+//! `render` and the controller must reject exactly what the API server rejects,
+//! and an older API server may not enforce every rule, so the generated
+//! `openAPIV3Schema` is the single source of truth: this module walks it
+//! (types, unknown fields, required, enums, bounds, patterns), applies its
+//! defaults as the API server does, then evaluates its CEL rules with kube's
+//! client-side CEL engine.
+
+use std::sync::OnceLock;
+
+use kube::core::cel::{CompiledSchema, Validator, compile_schema};
+use kube::{CustomResourceExt, Resource};
+use serde_json::{Map, Value};
+
+use crate::crd::XAgent;
+
+/// One field that breaks the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path of the field, e.g. `spec.api.autoscaling.minReplicas`.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// An XAgent that fails validation, with every offending field.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("XAgent {object} is invalid: {}", join(.errors))]
+pub struct InvalidXAgent {
+    /// `namespace/name` when known, otherwise a description of where it came from.
+    pub object: String,
+    /// The fields that break the schema, in document order.
+    pub errors: Vec<FieldError>,
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// The CRD's schema as plain JSON, built once.
+fn schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let crd = XAgent::crd();
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref());
+        serde_json::to_value(schema).unwrap_or(Value::Null)
+    })
+}
+
+/// The CEL rules of the schema, compiled once.
+fn compiled() -> &'static CompiledSchema {
+    static COMPILED: OnceLock<CompiledSchema> = OnceLock::new();
+    COMPILED.get_or_init(|| compile_schema(schema()))
+}
+
+thread_local! {
+    // The CEL function registry is built per thread: it is not Sync.
+    static CEL: Validator = Validator::new();
+}
+
+/// Validates a raw XAgent document, applies schema defaults and returns the typed object.
+///
+/// `origin` names the document in errors when it has no name (e.g. `document 2`).
+pub fn parse_xagent(value: Value, origin: &str) -> Result<XAgent, InvalidXAgent> {
+    let label = object_label(&value, origin);
+    let fail = |errors| InvalidXAgent { object: label.clone(), errors };
+    let mut errors = Vec::new();
+    check_header(&value, &mut errors);
+    let spec_value = value.get("spec").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let mut defaulted = value.clone();
+    if let Value::Object(obj) = &mut defaulted {
+        let spec = walk(spec_schema(), spec_value, "spec", &mut errors);
+        obj.insert("spec".into(), spec);
+    }
+    if !errors.is_empty() {
+        return Err(fail(errors));
+    }
+    check_cel(&defaulted, &mut errors);
+    if !errors.is_empty() {
+        return Err(fail(errors));
+    }
+    serde_json::from_value(defaulted).map_err(|e| {
+        fail(vec![FieldError {
+            path: "spec".into(),
+            message: e.to_string(),
+        }])
+    })
+}
+
+/// Re-validates an XAgent read from the API server, which may be older than the rules.
+pub fn revalidate(xagent: &XAgent) -> Result<(), InvalidXAgent> {
+    let value = serde_json::to_value(xagent).unwrap_or(Value::Null);
+    let origin = format!(
+        "{}/{}",
+        xagent.meta().namespace.as_deref().unwrap_or_default(),
+        xagent.meta().name.as_deref().unwrap_or_default()
+    );
+    parse_xagent(value, &origin).map(|_| ())
+}
+
+fn object_label(value: &Value, origin: &str) -> String {
+    let name = value.pointer("/metadata/name").and_then(Value::as_str);
+    let ns = value.pointer("/metadata/namespace").and_then(Value::as_str);
+    match (ns, name) {
+        (Some(ns), Some(name)) => format!("{ns}/{name}"),
+        (None, Some(name)) => name.to_string(),
+        _ => origin.to_string(),
+    }
+}
+
+fn spec_schema() -> &'static Value {
+    schema().pointer("/properties/spec").unwrap_or(&Value::Null)
+}
+
+fn push(errors: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {
+    errors.push(FieldError {
+        path: path.to_string(),
+        message: message.into(),
+    });
+}
+
+/// apiVersion, kind and metadata.name: what the API server checks before the schema.
+fn check_header(value: &Value, errors: &mut Vec<FieldError>) {
+    let Some(obj) = value.as_object() else {
+        push(errors, "<root>", "expected a mapping (an XAgent object)");
+        return;
+    };
+    let api_version = XAgent::api_version(&());
+    if obj.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_ref()) {
+        push(errors, "apiVersion", format!("must be {api_version}"));
+    }
+    if obj.get("kind").and_then(Value::as_str) != Some("XAgent") {
+        push(errors, "kind", "must be XAgent");
+    }
+    match value.pointer("/metadata/name").and_then(Value::as_str) {
+        None => push(errors, "metadata.name", "Required value"),
+        Some(name) if !is_dns_label(name) => push(
+            errors,
+            "metadata.name",
+            "must be a lowercase RFC 1123 label (a-z, 0-9, '-', starting and ending alphanumeric)",
+        ),
+        Some(_) => {}
+    }
+    for key in obj.keys() {
+        if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec" | "status") {
+            push(errors, key, "unknown field");
+        }
+    }
+}
+
+/// Child names are `NAME-suffix` DNS labels, so the XAgent name must be one too.
+fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+fn check_cel(value: &Value, errors: &mut Vec<FieldError>) {
+    let result = CEL.with(|v| v.validate_compiled(compiled(), value, None));
+    if let Err(failures) = result {
+        for f in failures.iter() {
+            let path = if f.field_path.is_empty() { "<root>" } else { &f.field_path };
+            push(errors, path, f.message.clone());
+        }
+    }
+}
+
+/// Checks `value` against `schema` and returns it with defaults applied.
+fn walk(schema: &Value, value: Value, path: &str, errors: &mut Vec<FieldError>) -> Value {
+    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+        if !(value.is_i64() || value.is_u64() || value.is_string()) {
+            push(errors, path, "must be an integer or a string");
+        }
+        return value;
+    }
+    let ty = schema.get("type").and_then(Value::as_str);
+    match (ty, value) {
+        (_, Value::Null) => Value::Null,
+        (Some("object"), Value::Object(map)) => Value::Object(walk_object(schema, map, path, errors)),
+        (Some("array"), Value::Array(items)) => Value::Array(walk_array(schema, items, path, errors)),
+        (Some("string"), Value::String(s)) => {
+            check_string(schema, &s, path, errors);
+            Value::String(s)
+        }
+        (Some("integer"), Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            check_number(schema, n.as_f64().unwrap_or_default(), path, errors);
+            check_int32(schema, &n, path, errors);
+            Value::Number(n)
+        }
+        (Some("number"), Value::Number(n)) => {
+            check_number(schema, n.as_f64().unwrap_or_default(), path, errors);
+            Value::Number(n)
+        }
+        (Some("boolean"), Value::Bool(b)) => Value::Bool(b),
+        (None, v) => v,
+        (Some(expected), v) => {
+            push(errors, path, format!("expected {expected}, got {}", kind_of(&v)));
+            v
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn walk_object(
+    schema: &Value,
+    mut map: Map<String, Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Map<String, Value> {
+    let props = schema.get("properties").and_then(Value::as_object);
+    let extra = schema.get("additionalProperties").filter(|s| s.is_object());
+    let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    let mut out = Map::new();
+    for (key, val) in std::mem::take(&mut map) {
+        let child = format!("{path}.{key}");
+        let sub = props.and_then(|p| p.get(&key)).or(extra);
+        match sub {
+            Some(sub) if val.is_null() && !is_nullable(sub) => {}
+            Some(sub) => {
+                out.insert(key, walk(sub, val, &child, errors));
+            }
+            None if preserve || (props.is_none() && extra.is_none()) => {
+                out.insert(key, val);
+            }
+            None => push(errors, &child, "unknown field"),
+        }
+    }
+    apply_defaults(props, &mut out, path, errors);
+    check_required(schema, &out, path, errors);
+    out
+}
+
+fn is_nullable(schema: &Value) -> bool {
+    schema.get("nullable") == Some(&Value::Bool(true))
+}
+
+fn apply_defaults(
+    props: Option<&Map<String, Value>>,
+    out: &mut Map<String, Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    for (key, sub) in props.into_iter().flatten() {
+        if out.contains_key(key) {
+            continue;
+        }
+        if let Some(default) = sub.get("default") {
+            let child = format!("{path}.{key}");
+            out.insert(key.clone(), walk(sub, default.clone(), &child, errors));
+        }
+    }
+}
+
+fn check_required(schema: &Value, out: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
+    let required = schema.get("required").and_then(Value::as_array);
+    for key in required.into_iter().flatten().filter_map(Value::as_str) {
+        if !out.contains_key(key) {
+            push(errors, &format!("{path}.{key}"), "Required value");
+        }
+    }
+}
+
+fn walk_array(schema: &Value, items: Vec<Value>, path: &str, errors: &mut Vec<FieldError>) -> Vec<Value> {
+    let bound = |k: &str| schema.get(k).and_then(Value::as_u64);
+    if let Some(min) = bound("minItems").filter(|m| (items.len() as u64) < *m) {
+        push(errors, path, format!("must have at least {min} items"));
+    }
+    if let Some(max) = bound("maxItems").filter(|m| (items.len() as u64) > *m) {
+        push(errors, path, format!("must have at most {max} items"));
+    }
+    let item_schema = schema.get("items").unwrap_or(&Value::Null);
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| walk(item_schema, v, &format!("{path}[{i}]"), errors))
+        .collect()
+}
+
+fn check_string(schema: &Value, s: &str, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.iter().any(|a| a.as_str() == Some(s))
+    {
+        let names: Vec<_> = allowed.iter().filter_map(Value::as_str).collect();
+        push(errors, path, format!("Unsupported value \"{s}\": supported values: {}", names.join(", ")));
+    }
+    let len = s.chars().count() as u64;
+    let bound = |k: &str| schema.get(k).and_then(Value::as_u64);
+    if let Some(min) = bound("minLength").filter(|m| len < *m) {
+        push(errors, path, format!("must be at least {min} characters long"));
+    }
+    if let Some(max) = bound("maxLength").filter(|m| len > *m) {
+        push(errors, path, format!("must be at most {max} characters long"));
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+        && !pattern_matches(pattern, s)
+    {
+        push(errors, path, format!("\"{s}\" does not match the pattern {pattern}"));
+    }
+}
+
+/// Regexes are compiled once per distinct pattern: the schema has only a handful.
+fn pattern_matches(pattern: &str, s: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|poison| poison.into_inner());
+    let re = cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok());
+    re.as_ref().is_none_or(|re| re.is_match(s))
+}
+
+fn check_number(schema: &Value, n: f64, path: &str, errors: &mut Vec<FieldError>) {
+    let bound = |k: &str| schema.get(k).and_then(Value::as_f64);
+    if let Some(min) = bound("minimum").filter(|m| n < *m) {
+        push(errors, path, format!("must be greater than or equal to {min}"));
+    }
+    if let Some(max) = bound("maximum").filter(|m| n > *m) {
+        push(errors, path, format!("must be less than or equal to {max}"));
+    }
+}
+
+fn check_int32(schema: &Value, n: &serde_json::Number, path: &str, errors: &mut Vec<FieldError>) {
+    let is_int32 = schema.get("format").and_then(Value::as_str) == Some("int32");
+    let fits = n.as_i64().is_some_and(|v| i32::try_from(v).is_ok());
+    if is_int32 && !fits {
+        push(errors, path, "must fit in a 32-bit integer");
+    }
+}
+
+#[cfg(test)]
+mod tests;
