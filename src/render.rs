@@ -32,7 +32,8 @@ pub fn parse_documents(input: &str) -> Result<Vec<XAgent>, RenderError> {
     let mut xagents = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(input).enumerate() {
         let document = i + 1;
-        let value = serde_json::Value::deserialize(doc).map_err(|source| RenderError::Yaml { document, source })?;
+        let value =
+            serde_json::Value::deserialize(doc).map_err(|source| RenderError::Yaml { document, source })?;
         if value.is_null() {
             continue;
         }

@@ -49,10 +49,7 @@ fn schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let crd = XAgent::crd();
-        let schema = crd.spec.versions[0]
-            .schema
-            .as_ref()
-            .and_then(|s| s.open_api_v3_schema.as_ref());
+        let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
         serde_json::to_value(schema).unwrap_or(Value::Null)
     })
 }
@@ -89,12 +86,8 @@ pub fn parse_xagent(value: Value, origin: &str) -> Result<XAgent, InvalidXAgent>
     if !errors.is_empty() {
         return Err(fail(errors));
     }
-    serde_json::from_value(defaulted).map_err(|e| {
-        fail(vec![FieldError {
-            path: "spec".into(),
-            message: e.to_string(),
-        }])
-    })
+    serde_json::from_value(defaulted)
+        .map_err(|e| fail(vec![FieldError { path: "spec".into(), message: e.to_string() }]))
 }
 
 /// Re-validates an XAgent read from the API server, which may be older than the rules.
@@ -123,10 +116,7 @@ fn spec_schema() -> &'static Value {
 }
 
 fn push(errors: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {
-    errors.push(FieldError {
-        path: path.to_string(),
-        message: message.into(),
-    });
+    errors.push(FieldError { path: path.to_string(), message: message.into() });
 }
 
 /// apiVersion, kind and metadata.name: what the API server checks before the schema.
@@ -329,9 +319,7 @@ fn pattern_matches(pattern: &str, s: &str) -> bool {
     static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|poison| poison.into_inner());
-    let re = cache
-        .entry(pattern.to_string())
-        .or_insert_with(|| regex::Regex::new(pattern).ok());
+    let re = cache.entry(pattern.to_string()).or_insert_with(|| regex::Regex::new(pattern).ok());
     re.as_ref().is_none_or(|re| re.is_match(s))
 }
 

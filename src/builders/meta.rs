@@ -67,10 +67,7 @@ pub fn labels(xagent: &XAgent, component: Component) -> BTreeMap<String, String>
 
 /// The label selector form of [`selector_labels`].
 pub fn selector(xagent: &XAgent, component: Component) -> LabelSelector {
-    LabelSelector {
-        match_labels: Some(selector_labels(xagent, component)),
-        ..LabelSelector::default()
-    }
+    LabelSelector { match_labels: Some(selector_labels(xagent, component)), ..LabelSelector::default() }
 }
 
 /// Controller owner reference to the XAgent, so deleting it garbage-collects the child.
@@ -78,10 +75,7 @@ pub fn selector(xagent: &XAgent, component: Component) -> LabelSelector {
 /// Absent only for an XAgent the API server has not stored yet (offline `render`),
 /// which has no uid to point at.
 pub fn owner_reference(xagent: &XAgent) -> Option<OwnerReference> {
-    xagent.controller_owner_ref(&()).map(|o| OwnerReference {
-        block_owner_deletion: Some(true),
-        ..o
-    })
+    xagent.controller_owner_ref(&()).map(|o| OwnerReference { block_owner_deletion: Some(true), ..o })
 }
 
 /// Metadata of a child object named `name` belonging to `component`.

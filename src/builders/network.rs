@@ -22,10 +22,7 @@ fn port(name: &str, port: i32) -> ServicePort {
 fn service(xagent: &XAgent, component: Component, spec: ServiceSpec) -> Service {
     Service {
         metadata: object_meta(xagent, component, component.child_name(xagent)),
-        spec: Some(ServiceSpec {
-            selector: Some(selector_labels(xagent, component)),
-            ..spec
-        }),
+        spec: Some(ServiceSpec { selector: Some(selector_labels(xagent, component)), ..spec }),
         ..Service::default()
     }
 }
@@ -54,9 +51,7 @@ pub fn websocket_service(xagent: &XAgent, spec: &ComponentSpec) -> Service {
             ports: Some(vec![port("http", spec.port), port("metrics", spec.metrics_port)]),
             session_affinity: Some("ClientIP".into()),
             session_affinity_config: Some(SessionAffinityConfig {
-                client_ip: Some(ClientIPConfig {
-                    timeout_seconds: Some(SESSION_AFFINITY_SECONDS),
-                }),
+                client_ip: Some(ClientIPConfig { timeout_seconds: Some(SESSION_AFFINITY_SECONDS) }),
             }),
             ..ServiceSpec::default()
         },

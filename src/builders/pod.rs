@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     HTTPGetAction, LocalObjectReference, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
-    Volume, VolumeMount, WeightedPodAffinityTerm,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Volume,
+    VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -39,10 +39,7 @@ pub struct ProbePaths {
 pub fn pod_template(xagent: &XAgent, component: Component, container: Container) -> PodTemplateSpec {
     let spec = &xagent.spec;
     PodTemplateSpec {
-        metadata: Some(ObjectMeta {
-            labels: Some(labels(xagent, component)),
-            ..ObjectMeta::default()
-        }),
+        metadata: Some(ObjectMeta { labels: Some(labels(xagent, component)), ..ObjectMeta::default() }),
         spec: Some(PodSpec {
             containers: vec![container],
             automount_service_account_token: Some(false),
@@ -50,12 +47,8 @@ pub fn pod_template(xagent: &XAgent, component: Component, container: Container)
             affinity: Some(spread_across_nodes(xagent, component)),
             node_selector: non_empty_map(&spec.node_selector),
             tolerations: non_empty(&spec.tolerations),
-            image_pull_secrets: non_empty(&spec.image_pull_secrets).map(|names| {
-                names
-                    .into_iter()
-                    .map(|name| LocalObjectReference { name })
-                    .collect()
-            }),
+            image_pull_secrets: non_empty(&spec.image_pull_secrets)
+                .map(|names| names.into_iter().map(|name| LocalObjectReference { name }).collect()),
             volumes: Some(vec![Volume {
                 name: "tmp".into(),
                 empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -92,20 +85,14 @@ pub fn container_security_context() -> SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
-        capabilities: Some(Capabilities {
-            drop: Some(vec!["ALL".into()]),
-            ..Capabilities::default()
-        }),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Capabilities::default() }),
         seccomp_profile: Some(runtime_default()),
         ..SecurityContext::default()
     }
 }
 
 fn runtime_default() -> SeccompProfile {
-    SeccompProfile {
-        type_: "RuntimeDefault".into(),
-        ..SeccompProfile::default()
-    }
+    SeccompProfile { type_: "RuntimeDefault".into(), ..SeccompProfile::default() }
 }
 
 /// Preferred (not required) anti-affinity, so a small cluster can still schedule every replica.
@@ -224,11 +211,7 @@ pub fn app_env(xagent: &XAgent, component: Component, own: &[EnvVar]) -> Vec<Env
 
 /// A literal environment variable.
 pub fn plain(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value: Some(value.into()),
-        ..EnvVar::default()
-    }
+    EnvVar { name: name.into(), value: Some(value.into()), ..EnvVar::default() }
 }
 
 fn secret(name: &str, reference: &SecretKeyRef) -> EnvVar {

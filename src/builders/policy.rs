@@ -13,13 +13,11 @@ use crate::crd::{ComponentSpec, XAgent};
 /// HPA for a component's Deployment, scaling on the configured utilization targets.
 pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> HorizontalPodAutoscaler {
     let scaling = &spec.autoscaling;
-    let metrics: Vec<MetricSpec> = [
-        ("cpu", scaling.target_cpu_utilization),
-        ("memory", scaling.target_memory_utilization),
-    ]
-    .into_iter()
-    .filter_map(|(name, target)| target.map(|t| utilization(name, t)))
-    .collect();
+    let metrics: Vec<MetricSpec> =
+        [("cpu", scaling.target_cpu_utilization), ("memory", scaling.target_memory_utilization)]
+            .into_iter()
+            .filter_map(|(name, target)| target.map(|t| utilization(name, t)))
+            .collect();
     let name = component.child_name(xagent);
     HorizontalPodAutoscaler {
         metadata: object_meta(xagent, component, name.clone()),

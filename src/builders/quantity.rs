@@ -17,11 +17,12 @@ pub fn canonical(q: &str) -> String {
     if suffix == "m" {
         return millis(n);
     }
-    if let Some(exp) = exponent(&BINARY, suffix) {
-        return rescale(n * 1024u128.pow(exp), 1024, &BINARY);
-    }
+    // A bare number is a decimal quantity, so the decimal table is tried first.
     if let Some(exp) = exponent(&DECIMAL, suffix) {
         return rescale(n * 1000u128.pow(exp), 1000, &DECIMAL);
+    }
+    if let Some(exp) = exponent(&BINARY, suffix) {
+        return rescale(n * 1024u128.pow(exp), 1024, &BINARY);
     }
     q.to_string()
 }
@@ -31,14 +32,14 @@ fn exponent(table: &[(&str, u32)], suffix: &str) -> Option<u32> {
 }
 
 fn millis(n: u128) -> String {
-    if n % 1000 == 0 { (n / 1000).to_string() } else { format!("{n}m") }
+    if n.is_multiple_of(1000) { (n / 1000).to_string() } else { format!("{n}m") }
 }
 
 /// Largest suffix that divides the value exactly. A binary value smaller than 1Ki
 /// is written without suffix, which the API server also does.
 fn rescale(mut value: u128, base: u128, table: &[(&str, u32); 6]) -> String {
     let mut idx = 0;
-    while value != 0 && value % base == 0 && idx + 1 < table.len() {
+    while value != 0 && value.is_multiple_of(base) && idx + 1 < table.len() {
         value /= base;
         idx += 1;
     }

@@ -56,11 +56,7 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
         chroma.reference(),
         vec![container_port("http", chroma.port)],
         &chroma.resources,
-        &ProbePaths {
-            liveness: "/api/v1/heartbeat",
-            readiness: "/api/v1/heartbeat",
-            port: "http",
-        },
+        &ProbePaths { liveness: "/api/v1/heartbeat", readiness: "/api/v1/heartbeat", port: "http" },
     );
     container.env = Some(vec![
         plain("IS_PERSISTENT", "TRUE"),
@@ -92,10 +88,7 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
 fn data_claim(xagent: &XAgent) -> PersistentVolumeClaim {
     let storage = &xagent.spec.chromadb.storage;
     PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some("data".into()),
-            ..ObjectMeta::default()
-        },
+        metadata: ObjectMeta { name: Some("data".into()), ..ObjectMeta::default() },
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: storage.storage_class_name.clone(),

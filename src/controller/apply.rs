@@ -64,16 +64,16 @@ pub struct Owner<'a> {
 
 /// The controller owner's uid of `meta`, if any.
 fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
-    obj.meta()
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.controller == Some(true))
-        .map(|o| o.uid.as_str())
+    obj.meta().owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
 }
 
 /// Makes the child exist as desired, unless a foreign object holds its name.
-pub async fn ensure(client: &Client, stores: &Stores, owner: Owner<'_>, child: &Child) -> Result<ChildReport> {
+pub async fn ensure(
+    client: &Client,
+    stores: &Stores,
+    owner: Owner<'_>,
+    child: &Child,
+) -> Result<ChildReport> {
     let reference = child.reference();
     let (outcome, workload) = match child {
         Child::Service(o) => (ensure_one(client, &stores.services, owner, o).await?.0, None),
@@ -88,17 +88,22 @@ pub async fn ensure(client: &Client, stores: &Stores, owner: Owner<'_>, child: &
             (outcome, seen.as_ref().map(statefulset_state))
         }
     };
-    Ok(ChildReport {
-        reference,
-        outcome,
-        workload,
-    })
+    Ok(ChildReport { reference, outcome, workload })
 }
 
 /// Returns the outcome and, unless there was a conflict, the object as it now stands.
-async fn ensure_one<K>(client: &Client, store: &Store<K>, owner: Owner<'_>, desired: &K) -> Result<(Outcome, Option<K>)>
+async fn ensure_one<K>(
+    client: &Client,
+    store: &Store<K>,
+    owner: Owner<'_>,
+    desired: &K,
+) -> Result<(Outcome, Option<K>)>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
 {
     let name = desired.name_any();
     let reference = format!("{}/{}", K::kind(&()), name);
@@ -107,10 +112,9 @@ where
         Some(cached) => Some((*cached).clone()),
         // The cache only holds labelled children; a miss must be confirmed with
         // the API server before creating, or we could take over a foreign object.
-        None => api.get_opt(&name).await.map_err(|source| Error::GetChild {
-            child: reference.clone(),
-            source,
-        })?,
+        None => {
+            api.get_opt(&name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?
+        }
     };
     if let Some(existing) = &observed {
         if controller_uid(existing) != Some(owner.uid) {
@@ -124,10 +128,7 @@ where
     let applied = api
         .patch(&name, &params, &Patch::Apply(desired))
         .await
-        .map_err(|source| Error::ApplyChild {
-            child: reference,
-            source,
-        })?;
+        .map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if observed.is_some() { Outcome::Updated } else { Outcome::Created };
     Ok((outcome, Some(applied)))
 }
@@ -166,18 +167,29 @@ fn statefulset_state(s: &k8s_openapi::api::apps::v1::StatefulSet) -> WorkloadSta
 /// Deletes children this XAgent controls that its spec no longer asks for
 /// (e.g. the HPA after autoscaling is turned off). Only ever called with a
 /// valid spec, so a bad edit can never remove running children.
-pub async fn prune(client: &Client, stores: &Stores, owner: Owner<'_>, desired: &[Child]) -> Result<Vec<String>> {
+pub async fn prune(
+    client: &Client,
+    stores: &Stores,
+    owner: Owner<'_>,
+    desired: &[Child],
+) -> Result<Vec<String>> {
     let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind() == kind && c.name() == name);
     let mut removed = Vec::new();
     removed.extend(prune_kind(client, &stores.services, owner, |n| keep(ChildKind::Service, n)).await?);
     removed.extend(prune_kind(client, &stores.deployments, owner, |n| keep(ChildKind::Deployment, n)).await?);
-    removed.extend(prune_kind(client, &stores.statefulsets, owner, |n| keep(ChildKind::StatefulSet, n)).await?);
+    removed
+        .extend(prune_kind(client, &stores.statefulsets, owner, |n| keep(ChildKind::StatefulSet, n)).await?);
     removed.extend(prune_kind(client, &stores.hpas, owner, |n| keep(ChildKind::Hpa, n)).await?);
     removed.extend(prune_kind(client, &stores.pdbs, owner, |n| keep(ChildKind::Pdb, n)).await?);
     Ok(removed)
 }
 
-async fn prune_kind<K>(client: &Client, store: &Store<K>, owner: Owner<'_>, keep: impl Fn(&str) -> bool) -> Result<Vec<String>>
+async fn prune_kind<K>(
+    client: &Client,
+    store: &Store<K>,
+    owner: Owner<'_>,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<String>>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
 {

@@ -10,9 +10,9 @@ use serde_json::Value;
 /// Whether `observed` contains every field of `desired` with an equal value.
 pub fn contains(observed: &Value, desired: &Value) -> bool {
     match (observed, desired) {
-        (Value::Object(o), Value::Object(d)) => d
-            .iter()
-            .all(|(k, dv)| dv.is_null() || o.get(k).is_some_and(|ov| contains(ov, dv))),
+        (Value::Object(o), Value::Object(d)) => {
+            d.iter().all(|(k, dv)| dv.is_null() || o.get(k).is_some_and(|ov| contains(ov, dv)))
+        }
         (Value::Array(o), Value::Array(d)) => {
             o.len() == d.len() && o.iter().zip(d).all(|(ov, dv)| contains(ov, dv))
         }

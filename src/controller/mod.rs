@@ -21,8 +21,8 @@ use tracing::{info, warn};
 use self::apply::{ChildReport, Outcome, Owner};
 use self::status::Observation;
 use self::stores::Stores;
-use crate::builders::{self, Child, Component};
 use crate::builders::meta::MANAGER;
+use crate::builders::{self, Child, Component};
 use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::validate;
@@ -46,12 +46,7 @@ impl Context {
     /// A context over `client` and `stores`, reporting events as `xagent-operator`.
     pub fn new(client: Client, stores: Stores) -> Self {
         let recorder = Recorder::new(client.clone(), MANAGER.into());
-        Self {
-            client,
-            stores,
-            recorder,
-            failures: Mutex::default(),
-        }
+        Self { client, stores, recorder, failures: Mutex::default() }
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -71,14 +66,8 @@ pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action>
     }
     let namespace = xagent.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let uid = xagent.uid().ok_or(Error::MissingMetadata("uid"))?;
-    let owner = Owner {
-        namespace: &namespace,
-        uid: &uid,
-    };
-    let mut obs = Observation {
-        generation: xagent.meta().generation,
-        ..Observation::default()
-    };
+    let owner = Owner { namespace: &namespace, uid: &uid };
+    let mut obs = Observation { generation: xagent.meta().generation, ..Observation::default() };
     match validate::revalidate(&xagent) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
@@ -96,7 +85,11 @@ pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action>
     Ok(Action::requeue(RESYNC))
 }
 
-async fn apply_all(ctx: &Context, owner: Owner<'_>, desired: &[Child]) -> Result<Vec<(Component, ChildReport)>> {
+async fn apply_all(
+    ctx: &Context,
+    owner: Owner<'_>,
+    desired: &[Child],
+) -> Result<Vec<(Component, ChildReport)>> {
     let mut reports = Vec::with_capacity(desired.len());
     for child in desired {
         let report = apply::ensure(&ctx.client, &ctx.stores, owner, child).await?;
@@ -105,7 +98,12 @@ async fn apply_all(ctx: &Context, owner: Owner<'_>, desired: &[Child]) -> Result
     Ok(reports)
 }
 
-async fn publish_changes(ctx: &Context, xagent: &XAgent, reports: &[(Component, ChildReport)], pruned: &[String]) {
+async fn publish_changes(
+    ctx: &Context,
+    xagent: &XAgent,
+    reports: &[(Component, ChildReport)],
+    pruned: &[String],
+) {
     let previous_conflicts = xagent.status.as_ref().map(|s| s.conflicts.clone()).unwrap_or_default();
     let mut events = Vec::new();
     for (_, r) in reports {
@@ -118,7 +116,9 @@ async fn publish_changes(ctx: &Context, xagent: &XAgent, reports: &[(Component, 
         };
         events.push(event);
     }
-    events.extend(pruned.iter().map(|p| (EventType::Normal, "Deleted", format!("deleted {p}, no longer in the spec"))));
+    events.extend(
+        pruned.iter().map(|p| (EventType::Normal, "Deleted", format!("deleted {p}, no longer in the spec"))),
+    );
     let reference = xagent.object_ref(&());
     for (type_, reason, note) in events {
         info!(reason, note, "child changed");

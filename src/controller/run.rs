@@ -82,7 +82,9 @@ pub async fn run(client: Client, scope: Scope) {
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
-                Ok((object, _)) => debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled"),
+                Ok((object, _)) => {
+                    debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled")
+                }
                 Err(e) => debug!(error = %e, "reconcile did not complete"),
             }
         })

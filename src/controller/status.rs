@@ -118,17 +118,17 @@ fn invalid(why: &str) -> Vec<Cond> {
 }
 
 fn cond(type_: &'static str, status: bool, reason: &'static str, message: String) -> Cond {
-    Cond {
-        type_,
-        status,
-        reason,
-        message,
-    }
+    Cond { type_, status, reason, message }
 }
 
 fn availability(unavailable: &[&str]) -> Cond {
     if unavailable.is_empty() {
-        cond(types::AVAILABLE, true, "AllComponentsAvailable", "every component has its desired replicas ready".into())
+        cond(
+            types::AVAILABLE,
+            true,
+            "AllComponentsAvailable",
+            "every component has its desired replicas ready".into(),
+        )
     } else {
         let list = unavailable.join(", ");
         cond(types::AVAILABLE, false, "ComponentsUnavailable", format!("waiting for ready replicas: {list}"))

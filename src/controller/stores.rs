@@ -50,13 +50,7 @@ pub fn new() -> (Stores, Writers) {
     let (hpas, hpas_w) = reflector::store();
     let (pdbs, pdbs_w) = reflector::store();
     (
-        Stores {
-            services,
-            deployments,
-            statefulsets,
-            hpas,
-            pdbs,
-        },
+        Stores { services, deployments, statefulsets, hpas, pdbs },
         Writers {
             services: services_w,
             deployments: deployments_w,

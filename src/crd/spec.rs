@@ -215,10 +215,7 @@ impl ComponentSpec {
     }
     /// WebSocket default: 2 fixed replicas (sticky sessions move badly under autoscaling).
     pub fn websocket_default() -> Self {
-        Self {
-            port: 8001,
-            ..Self::base(AutoscalingSpec::new(false, 2, 10))
-        }
+        Self { port: 8001, ..Self::base(AutoscalingSpec::new(false, 2, 10)) }
     }
     /// Worker default: HPA 2-5.
     pub fn worker_default() -> Self {
@@ -300,10 +297,7 @@ pub struct Resources {
 
 impl Default for Resources {
     fn default() -> Self {
-        Self {
-            requests: ResourceAmounts::default_requests(),
-            limits: ResourceAmounts::default_limits(),
-        }
+        Self { requests: ResourceAmounts::default_requests(), limits: ResourceAmounts::default_limits() }
     }
 }
 
@@ -321,16 +315,10 @@ pub struct ResourceAmounts {
 
 impl ResourceAmounts {
     fn default_requests() -> Self {
-        Self {
-            cpu: "250m".into(),
-            memory: "512Mi".into(),
-        }
+        Self { cpu: "250m".into(), memory: "512Mi".into() }
     }
     fn default_limits() -> Self {
-        Self {
-            cpu: "1".into(),
-            memory: "1Gi".into(),
-        }
+        Self { cpu: "1".into(), memory: "1Gi".into() }
     }
 }
 
@@ -353,10 +341,7 @@ fn default_max_unavailable() -> i32 {
 
 impl Default for PdbSpec {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            max_unavailable: default_max_unavailable(),
-        }
+        Self { enabled: true, max_unavailable: default_max_unavailable() }
     }
 }
 
@@ -443,10 +428,7 @@ impl StorageSpec {
 
 impl Default for StorageSpec {
     fn default() -> Self {
-        Self {
-            size: Self::default_size(),
-            storage_class_name: None,
-        }
+        Self { size: Self::default_size(), storage_class_name: None }
     }
 }
 
