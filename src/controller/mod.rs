@@ -98,6 +98,8 @@ async fn apply_all(
     Ok(reports)
 }
 
+/// One event per kind of change, so a first reconcile makes one "Created"
+/// event rather than a dozen. Conflicts are announced once, when they appear.
 async fn publish_changes(
     ctx: &Context,
     xagent: &XAgent,
@@ -105,23 +107,29 @@ async fn publish_changes(
     pruned: &[String],
 ) {
     let previous_conflicts = xagent.status.as_ref().map(|s| s.conflicts.clone()).unwrap_or_default();
-    let mut events = Vec::new();
-    for (_, r) in reports {
-        let event = match &r.outcome {
-            Outcome::Unchanged => continue,
-            Outcome::Created => (EventType::Normal, "Created", format!("created {}", r.reference)),
-            Outcome::Updated => (EventType::Normal, "Updated", format!("applied {}", r.reference)),
-            Outcome::Conflict(msg) if previous_conflicts.contains(msg) => continue,
-            Outcome::Conflict(msg) => (EventType::Warning, "ChildConflict", msg.clone()),
-        };
-        events.push(event);
-    }
-    events.extend(
-        pruned.iter().map(|p| (EventType::Normal, "Deleted", format!("deleted {p}, no longer in the spec"))),
-    );
+    let pick = |want: &Outcome| -> Vec<String> {
+        reports.iter().filter(|(_, r)| &r.outcome == want).map(|(_, r)| r.reference.clone()).collect()
+    };
+    let new_conflicts: Vec<String> = reports
+        .iter()
+        .filter_map(|(_, r)| match &r.outcome {
+            Outcome::Conflict(msg) if !previous_conflicts.contains(msg) => Some(msg.clone()),
+            _ => None,
+        })
+        .collect();
+    let events = [
+        (EventType::Normal, "Created", "created", pick(&Outcome::Created)),
+        (EventType::Normal, "Updated", "applied", pick(&Outcome::Updated)),
+        (EventType::Normal, "Deleted", "deleted, no longer in the spec:", pruned.to_vec()),
+        (EventType::Warning, "ChildConflict", "left alone:", new_conflicts),
+    ];
     let reference = xagent.object_ref(&());
-    for (type_, reason, note) in events {
-        info!(reason, note, "child changed");
+    for (type_, reason, verb, items) in events {
+        if items.is_empty() {
+            continue;
+        }
+        let note = truncate(format!("{verb} {}", items.join(", ")), 1000);
+        info!(reason, note, "children changed");
         let event = Event {
             type_,
             reason: reason.into(),
@@ -134,6 +142,19 @@ async fn publish_changes(
             warn!(error = %e, "publishing event failed");
         }
     }
+}
+
+/// Event notes are limited to 1 kB by the API server.
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max - 3;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
 }
 
 /// Writes status only when it differs from what is stored.

@@ -1,1 +1,423 @@
+//! Reconciler tests against kube's mock API service: every request the
+//! reconciler sends is recorded and asserted, method and URL exactly.
 
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+use kube::client::Body;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::stores::{self, Writers};
+use super::{Context, backoff, reconcile};
+use crate::builders::{self, Child};
+use crate::crd::XAgent;
+use crate::error::Error;
+
+const NS: &str = "ns";
+const UID: &str = "uid-demo";
+const FIELD_MANAGER: &str = "?&force=true&fieldManager=xagent-operator";
+
+/// One request the reconciler sent.
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: Method,
+    uri: String,
+    body: Value,
+}
+
+impl Recorded {
+    fn line(&self) -> String {
+        format!("{} {}", self.method, self.uri)
+    }
+}
+
+/// How the fake API server answers.
+#[derive(Default, Clone)]
+struct Server {
+    /// Objects that exist on the server but may be missing from the caches, keyed by URL path.
+    existing: Vec<(String, Value)>,
+    /// Make every child apply fail with this HTTP status.
+    fail_apply: Option<u16>,
+}
+
+fn status_body(code: u16, reason: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": reason, "reason": reason, "code": code
+    }))
+    .unwrap()
+}
+
+fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, Vec<u8>) {
+    match *method {
+        Method::GET => match server.existing.iter().find(|(p, _)| p == path) {
+            Some((_, obj)) => (200, serde_json::to_vec(obj).unwrap()),
+            None => (404, status_body(404, "NotFound")),
+        },
+        Method::PATCH if path.ends_with("/status") => {
+            let stored = json!({
+                "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+                "metadata": {"name": "demo", "namespace": NS, "uid": UID},
+                "spec": {}, "status": body["status"]
+            });
+            (200, serde_json::to_vec(&stored).unwrap())
+        }
+        Method::PATCH => match server.fail_apply {
+            Some(code) => (code, status_body(code, "InternalError")),
+            None => {
+                let mut applied = body.clone();
+                applied["metadata"]["resourceVersion"] = json!("1");
+                applied["metadata"]["generation"] = json!(1);
+                (200, serde_json::to_vec(&applied).unwrap())
+            }
+        },
+        Method::POST => (201, serde_json::to_vec(body).unwrap()),
+        Method::DELETE => (200, status_body(200, "Success")),
+        _ => (500, status_body(500, "unexpected request")),
+    }
+}
+
+/// A client whose requests are answered by `server` and recorded until every clone is dropped.
+fn mock_client(server: Server) -> (Client, JoinHandle<Vec<Recorded>>) {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let recorder = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some((request, send)) = handle.next_request().await {
+            let method = request.method().clone();
+            let uri = request.uri().to_string();
+            let path = request.uri().path().to_string();
+            let bytes = request.into_body().collect_bytes().await.unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let (code, reply) = respond(&server, &method, &path, &body);
+            seen.push(Recorded { method, uri, body });
+            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
+            send.send_response(response.body(Body::from(reply)).unwrap());
+        }
+        seen
+    });
+    (Client::new(service, NS), recorder)
+}
+
+fn xagent(spec: Value) -> XAgent {
+    serde_json::from_value(json!({
+        "apiVersion": "xagent.io/v1alpha1",
+        "kind": "XAgent",
+        "metadata": {"name": "demo", "namespace": NS, "uid": UID, "generation": 1},
+        "spec": spec
+    }))
+    .unwrap()
+}
+
+/// Runs one reconcile with caches holding `cached`, and returns its result and every request sent.
+async fn reconcile_with(
+    xa: &XAgent,
+    cached: &[Child],
+    server: Server,
+) -> (Result<kube::runtime::controller::Action, Error>, Vec<Recorded>) {
+    let (client, recorder) = mock_client(server);
+    let (stores, mut writers) = stores::new();
+    for child in cached {
+        cache(&mut writers, child.clone());
+    }
+    let ctx = Arc::new(Context::new(client, stores));
+    let result = reconcile(Arc::new(xa.clone()), ctx).await;
+    (result, recorder.await.unwrap())
+}
+
+fn cache(writers: &mut Writers, child: Child) {
+    fn apply<K: Resource<DynamicType = ()> + Clone>(
+        w: &mut kube::runtime::reflector::store::Writer<K>,
+        o: K,
+    ) {
+        w.apply_watcher_event(&watcher::Event::Apply(o));
+    }
+    match child {
+        Child::Service(o) => apply(&mut writers.services, o),
+        Child::Deployment(o) => apply(&mut writers.deployments, o),
+        Child::StatefulSet(o) => apply(&mut writers.statefulsets, o),
+        Child::Hpa(o) => apply(&mut writers.hpas, o),
+        Child::Pdb(o) => apply(&mut writers.pdbs, o),
+    }
+}
+
+/// The URL path of a child, spelled out independently of kube's URL builder.
+fn path_of(child: &Child) -> String {
+    let (prefix, plural) = match child {
+        Child::Service(_) => ("/api/v1", "services"),
+        Child::Deployment(_) => ("/apis/apps/v1", "deployments"),
+        Child::StatefulSet(_) => ("/apis/apps/v1", "statefulsets"),
+        Child::Hpa(_) => ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+        Child::Pdb(_) => ("/apis/policy/v1", "poddisruptionbudgets"),
+    };
+    format!("{prefix}/namespaces/{NS}/{plural}/{}", child.name())
+}
+
+const STATUS_PATCH: &str = "PATCH /apis/xagent.io/v1alpha1/namespaces/ns/xagents/demo/status?&force=true&fieldManager=xagent-operator";
+const EVENT_POST: &str = "POST /apis/events.k8s.io/v1/namespaces/ns/events?";
+
+/// Children as the API server would hold them after our apply: server-side
+/// defaults added and, for workloads, every replica ready.
+fn as_stored(children: &[Child]) -> Vec<Child> {
+    children
+        .iter()
+        .cloned()
+        .map(|mut child| {
+            if let Child::Deployment(d) = &mut child {
+                ready(d);
+            }
+            if let Child::Service(s) = &mut child {
+                let spec = s.spec.as_mut().unwrap();
+                spec.cluster_ip.get_or_insert_with(|| "10.96.0.10".into());
+                spec.session_affinity.get_or_insert_with(|| "None".into());
+            }
+            child
+        })
+        .collect()
+}
+
+fn ready(d: &mut Deployment) {
+    d.metadata.generation = Some(3);
+    d.metadata.resource_version = Some("42".into());
+    let spec = d.spec.as_mut().unwrap();
+    let replicas = *spec.replicas.get_or_insert(2);
+    let container = &mut spec.template.spec.as_mut().unwrap().containers[0];
+    container.termination_message_path = Some("/dev/termination-log".into());
+    d.status = Some(DeploymentStatus {
+        observed_generation: Some(3),
+        replicas: Some(replicas),
+        ready_replicas: Some(replicas),
+        updated_replicas: Some(replicas),
+        available_replicas: Some(replicas),
+        ..DeploymentStatus::default()
+    });
+}
+
+fn status_of(requests: &[Recorded]) -> Value {
+    let patch = requests.iter().find(|r| r.line() == STATUS_PATCH).expect("a status patch");
+    patch.body["status"].clone()
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == type_).unwrap()
+}
+
+#[tokio::test]
+async fn first_reconcile_creates_every_child_then_writes_status() {
+    let xa = xagent(json!({}));
+    let desired = builders::build(&xa);
+    let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
+    result.unwrap();
+
+    let mut expected = Vec::new();
+    for child in &desired {
+        expected.push(format!("GET {}", path_of(child)));
+        expected.push(format!("PATCH {}{FIELD_MANAGER}", path_of(child)));
+    }
+    expected.push(EVENT_POST.to_string());
+    expected.push(STATUS_PATCH.to_string());
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines, expected);
+
+    let event = requests.iter().find(|r| r.line() == EVENT_POST).unwrap();
+    assert_eq!(event.body["reason"], "Created");
+    let note = event.body["note"].as_str().unwrap();
+    assert!(desired.iter().all(|c| note.contains(&c.reference())), "{note}");
+
+    // The apply bodies are exactly the built children.
+    let patches = requests.iter().filter(|r| r.method == Method::PATCH && !r.uri.contains("/status"));
+    for (patch, child) in patches.zip(&desired) {
+        assert_eq!(patch.body, child.to_value(), "apply body of {}", child.reference());
+    }
+
+    let status = status_of(&requests);
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(condition(&status, "Ready")["status"], "False");
+    assert_eq!(condition(&status, "Available")["status"], "False");
+    assert_eq!(condition(&status, "Progressing")["status"], "True");
+    assert_eq!(condition(&status, "Degraded")["status"], "False");
+    for c in status["conditions"].as_array().unwrap() {
+        assert_eq!(c["observedGeneration"], 1, "{c}");
+        assert!(c["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{c}");
+    }
+}
+
+#[tokio::test]
+async fn autoscaled_deployments_are_applied_without_replicas() {
+    let xa = xagent(json!({}));
+    let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
+    result.unwrap();
+    let body_of = |name: &str| {
+        let uri = format!("/apis/apps/v1/namespaces/ns/deployments/{name}{FIELD_MANAGER}");
+        requests.iter().find(|r| r.method == Method::PATCH && r.uri == uri).unwrap().body.clone()
+    };
+    assert!(body_of("demo-api")["spec"].get("replicas").is_none());
+    assert!(body_of("demo-worker")["spec"].get("replicas").is_none());
+    assert_eq!(body_of("demo-websocket")["spec"]["replicas"], 2);
+}
+
+#[tokio::test]
+async fn ready_children_make_the_xagent_ready() {
+    let xa = xagent(json!({}));
+    let stored = as_stored(&builders::build(&xa));
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines, vec![STATUS_PATCH.to_string()], "only the status changes");
+    let status = status_of(&requests);
+    assert_eq!(condition(&status, "Ready")["status"], "True");
+    assert_eq!(condition(&status, "Available")["status"], "True");
+    assert_eq!(condition(&status, "Progressing")["status"], "False");
+    assert_eq!(status["components"]["api"]["summary"], "2/2");
+    assert_eq!(status["components"]["websocket"]["readyReplicas"], 2);
+}
+
+#[tokio::test]
+async fn unchanged_fully_applied_xagent_sends_no_request_at_all() {
+    let mut xa = xagent(json!({"chromadb": {"enabled": true}}));
+    let mut stored = as_stored(&builders::build(&xa));
+    for child in &mut stored {
+        if let Child::StatefulSet(s) = child {
+            s.status = Some(k8s_openapi::api::apps::v1::StatefulSetStatus {
+                observed_generation: Some(1),
+                replicas: 1,
+                ready_replicas: Some(1),
+                updated_replicas: Some(1),
+                ..Default::default()
+            });
+        }
+    }
+    // First pass computes the status the operator would store.
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    xa.status = Some(serde_json::from_value(status_of(&requests)).unwrap());
+
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert!(lines.is_empty(), "expected no request, got {lines:#?}");
+}
+
+#[tokio::test]
+async fn drifted_child_is_reapplied_and_nothing_else() {
+    let xa = xagent(json!({}));
+    let mut stored = as_stored(&builders::build(&xa));
+    let mut drifted_ref = String::new();
+    for child in &mut stored {
+        if let Child::Deployment(d) = child
+            && d.name_any() == "demo-worker"
+        {
+            let containers = &mut d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers;
+            containers[0].image = Some("someone/else:edited".into());
+            drifted_ref = path_of(child);
+        }
+    }
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines[0], format!("PATCH {drifted_ref}{FIELD_MANAGER}"));
+    assert_eq!(lines[1], EVENT_POST);
+    assert!(lines[2..].iter().all(|l| l == STATUS_PATCH), "{lines:#?}");
+    let image = &requests[0].body["spec"]["template"]["spec"]["containers"][0]["image"];
+    assert_eq!(image, "xagent/x-agent:latest");
+    assert_eq!(requests[1].body["reason"], "Updated");
+}
+
+#[tokio::test]
+async fn foreign_object_with_a_child_name_is_left_alone_and_reported() {
+    let xa = xagent(json!({}));
+    let foreign = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "demo-api", "namespace": NS, "uid": "someone-else"},
+        "spec": {"ports": [{"port": 80}]}
+    });
+    let server = Server {
+        existing: vec![("/api/v1/namespaces/ns/services/demo-api".into(), foreign)],
+        ..Server::default()
+    };
+    let (result, requests) = reconcile_with(&xa, &[], server).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines[0], "GET /api/v1/namespaces/ns/services/demo-api");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("PATCH /api/v1/namespaces/ns/services/demo-api")),
+        "the foreign Service must not be patched: {lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("PATCH /apis/apps/v1/namespaces/ns/deployments/demo-api")));
+    let warning = requests.iter().find(|r| r.body["type"] == "Warning").expect("a warning event");
+    assert_eq!(warning.body["reason"], "ChildConflict");
+
+    let status = status_of(&requests);
+    let conflicts = status["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert!(conflicts[0].as_str().unwrap().contains("Service/demo-api"));
+    assert_eq!(condition(&status, "Degraded")["status"], "True");
+    assert_eq!(condition(&status, "Degraded")["reason"], "ChildConflict");
+    assert_eq!(condition(&status, "Ready")["status"], "False");
+}
+
+#[tokio::test]
+async fn child_owned_by_another_xagent_is_a_conflict_even_when_cached() {
+    let xa = xagent(json!({}));
+    let mut stored = as_stored(&builders::build(&xa));
+    for child in &mut stored {
+        if let Child::Pdb(p) = child {
+            p.metadata.owner_references.as_mut().unwrap()[0].uid = "other-uid".into();
+        }
+    }
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    assert!(requests.iter().all(|r| !r.uri.contains("poddisruptionbudgets")), "PDBs untouched");
+    let status = status_of(&requests);
+    assert_eq!(status["conflicts"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn invalid_spec_touches_no_child_and_is_reported() {
+    // An older API server without CEL support could have stored this.
+    let xa = xagent(json!({"api": {"autoscaling": {"minReplicas": 8, "maxReplicas": 3}}}));
+    let valid = xagent(json!({}));
+    let stored = as_stored(&builders::build(&valid));
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines, vec![STATUS_PATCH.to_string()], "no child request, no delete");
+    let status = status_of(&requests);
+    let ready = condition(&status, "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "InvalidSpec");
+    assert!(ready["message"].as_str().unwrap().contains("minReplicas must be less than or equal"));
+    assert_eq!(condition(&status, "Degraded")["status"], "True");
+}
+
+#[tokio::test]
+async fn children_dropped_from_a_valid_spec_are_deleted() {
+    let before = xagent(json!({}));
+    let stored = as_stored(&builders::build(&before));
+    let after = xagent(json!({"api": {"autoscaling": {"enabled": false}, "replicas": 3}}));
+    let (result, requests) = reconcile_with(&after, &stored, Server::default()).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines[0], format!("PATCH /apis/apps/v1/namespaces/ns/deployments/demo-api{FIELD_MANAGER}"));
+    assert_eq!(requests[0].body["spec"]["replicas"], 3);
+    assert_eq!(lines[1], "DELETE /apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/demo-api?");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("DELETE")).count(), 1, "{lines:#?}");
+}
+
+#[tokio::test]
+async fn failed_apply_is_a_typed_error_and_backs_off() {
+    let xa = xagent(json!({}));
+    let server = Server { fail_apply: Some(500), ..Server::default() };
+    let (result, requests) = reconcile_with(&xa, &[], server).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::ApplyChild { ref child, .. } if child == "Service/demo-api"), "{err}");
+    assert_eq!(err.reason(), "ApplyFailed");
+    assert!(requests.iter().all(|r| r.line() != STATUS_PATCH), "no status write after a failed apply");
+    assert_eq!(backoff(1).as_secs(), 5);
+    assert_eq!(backoff(2).as_secs(), 10);
+    assert_eq!(backoff(7).as_secs(), 300);
+    assert_eq!(backoff(40).as_secs(), 300);
+}
