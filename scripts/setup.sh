@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh Debian machine.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    log "installing the Rust toolchain (rustup)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+  fi
+  if command -v rustup >/dev/null 2>&1; then
+    for component in clippy rustfmt; do
+      rustup component list --installed 2>/dev/null | grep -q "^${component}" \
+        || { log "adding rustup component ${component}"; rustup component add "${component}"; }
+    done
+  fi
+}
+
+# Debian packages the test suite drives for real.
+APT_PACKAGES=()
+
+ensure_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+ensure_rust
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then ensure_apt; fi
+log "setup complete"
