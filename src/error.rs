@@ -27,6 +27,15 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Deleting a child the spec no longer asks for failed.
+    #[error("deleting {child} failed: {source}")]
+    DeleteChild {
+        /// `Kind/name` of the child.
+        child: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
     /// Writing the XAgent's status failed.
     #[error("writing status failed: {0}")]
     WriteStatus(#[source] kube::Error),
@@ -42,6 +51,7 @@ impl Error {
             Self::InvalidSpec(_) => "InvalidSpec",
             Self::GetChild { .. } => "GetChildFailed",
             Self::ApplyChild { .. } => "ApplyFailed",
+            Self::DeleteChild { .. } => "DeleteFailed",
             Self::WriteStatus(_) => "StatusWriteFailed",
             Self::MissingMetadata(_) => "MissingMetadata",
         }

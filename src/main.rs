@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use xagent_operator::controller::run::{Scope, run};
+use std::net::SocketAddr;
+
+use xagent_operator::controller::run::{RunConfig, Scope, run};
 use xagent_operator::telemetry::{self, LogFormat};
 use xagent_operator::{crd, render};
 
@@ -27,6 +29,9 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "text", env = "XAGENT_LOG_FORMAT")]
         log_format: LogFormat,
+        /// Address of the /metrics, /healthz and /readyz endpoint.
+        #[arg(long, default_value = "0.0.0.0:8080", env = "XAGENT_METRICS_ADDRESS")]
+        metrics_address: SocketAddr,
     },
     /// Print the XAgent CustomResourceDefinition as YAML.
     Crd,
@@ -46,7 +51,10 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Render { file } => render_file(&file),
-        Command::Run { namespace, log_format } => run_controller(namespace, log_format),
+        Command::Run { namespace, log_format, metrics_address } => {
+            let config = RunConfig { scope: Scope { namespace }, metrics_address };
+            run_controller(config, log_format)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,12 +77,12 @@ fn render_file(file: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_controller(namespace: Option<String>, log_format: LogFormat) -> anyhow::Result<()> {
+fn run_controller(config: RunConfig, log_format: LogFormat) -> anyhow::Result<()> {
     telemetry::init(log_format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
-        run(client, Scope { namespace }).await;
-        Ok(())
+        let address = config.metrics_address;
+        run(client, config).await.with_context(|| format!("serving metrics on {address}"))
     })
 }

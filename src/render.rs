@@ -10,12 +10,13 @@ use crate::validate::{self, InvalidXAgent};
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// The input is not YAML.
-    #[error("document {document}: invalid YAML: {source}")]
+    #[error("document {document}: invalid YAML: {cause}")]
     Yaml {
         /// 1-based position of the document in the stream.
         document: usize,
-        /// The parser's report, with line and column.
-        source: serde_yaml::Error,
+        /// The parser's report, with line and column. Not a `#[source]`: it is
+        /// already in the message, and `{:#}` would print it twice.
+        cause: serde_yaml::Error,
     },
     /// A document parsed but is not a valid XAgent.
     #[error(transparent)]
@@ -27,13 +28,15 @@ pub enum RenderError {
 
 /// Parses and validates every XAgent in a multi-document YAML stream.
 ///
-/// Empty documents (a stray `---`) are skipped, as kubectl does.
+/// Empty documents (a stray `---`) are skipped, as kubectl does. Each document
+/// goes through `serde_yaml::Value` first because its mappings reject duplicate
+/// keys, as kubectl does, where a direct JSON conversion keeps the last one.
 pub fn parse_documents(input: &str) -> Result<Vec<XAgent>, RenderError> {
     let mut xagents = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(input).enumerate() {
         let document = i + 1;
-        let value =
-            serde_json::Value::deserialize(doc).map_err(|source| RenderError::Yaml { document, source })?;
+        let yaml = serde_yaml::Value::deserialize(doc).map_err(|cause| RenderError::Yaml { document, cause })?;
+        let value = yaml_to_json(yaml).map_err(|cause| RenderError::Yaml { document, cause })?;
         if value.is_null() {
             continue;
         }
@@ -43,6 +46,11 @@ pub fn parse_documents(input: &str) -> Result<Vec<XAgent>, RenderError> {
         return Err(RenderError::Empty);
     }
     Ok(xagents)
+}
+
+fn yaml_to_json(yaml: serde_yaml::Value) -> Result<serde_json::Value, serde_yaml::Error> {
+    // Re-reading the tree as JSON data catches non-string keys too.
+    serde_json::Value::deserialize(yaml)
 }
 
 /// The children of every XAgent in `input`, as one multi-document YAML stream.

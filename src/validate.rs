@@ -36,7 +36,7 @@ impl std::fmt::Display for FieldError {
 pub struct InvalidXAgent {
     /// `namespace/name` when known, otherwise a description of where it came from.
     pub object: String,
-    /// The fields that break the schema, in document order.
+    /// The fields that break the schema, sorted by path.
     pub errors: Vec<FieldError>,
 }
 
@@ -90,6 +90,16 @@ pub fn parse_xagent(value: Value, origin: &str) -> Result<XAgent, InvalidXAgent>
         .map_err(|e| fail(vec![FieldError { path: "spec".into(), message: e.to_string() }]))
 }
 
+/// Checks any value against an OpenAPI v3 schema of a CRD (types, unknown fields,
+/// required, enums, bounds, patterns; no CEL) and returns it with defaults applied.
+/// The test suite uses it to hold our ServiceMonitor and PrometheusRule to the
+/// upstream Prometheus Operator schemas.
+pub fn check_against_schema(schema: &Value, value: Value, path: &str) -> (Value, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let value = walk(schema, value, path, &mut errors);
+    (value, errors)
+}
+
 /// Re-validates an XAgent read from the API server, which may be older than the rules.
 pub fn revalidate(xagent: &XAgent) -> Result<(), InvalidXAgent> {
     let value = serde_json::to_value(xagent).unwrap_or(Value::Null);
@@ -132,6 +142,7 @@ fn check_header(value: &Value, errors: &mut Vec<FieldError>) {
     if obj.get("kind").and_then(Value::as_str) != Some("XAgent") {
         push(errors, "kind", "must be XAgent");
     }
+    check_metadata(value.get("metadata"), errors);
     match value.pointer("/metadata/name").and_then(Value::as_str) {
         None => push(errors, "metadata.name", "Required value"),
         Some(name) if !is_dns_label(name) => push(
@@ -144,6 +155,31 @@ fn check_header(value: &Value, errors: &mut Vec<FieldError>) {
     for key in obj.keys() {
         if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec" | "status") {
             push(errors, key, "unknown field");
+        }
+    }
+}
+
+/// The parts of metadata a manifest sets: a mapping whose labels and annotations map strings to strings.
+fn check_metadata(metadata: Option<&Value>, errors: &mut Vec<FieldError>) {
+    let Some(metadata) = metadata else { return };
+    let Some(obj) = metadata.as_object() else {
+        push(errors, "metadata", format!("expected object, got {}", kind_of(metadata)));
+        return;
+    };
+    for key in ["name", "namespace", "uid", "generateName", "resourceVersion"] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_string()) {
+            push(errors, &format!("metadata.{key}"), format!("expected string, got {}", kind_of(v)));
+        }
+    }
+    for key in ["labels", "annotations"] {
+        match obj.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (k, v) in map.iter().filter(|(_, v)| !v.is_string()) {
+                    push(errors, &format!("metadata.{key}.{k}"), format!("expected string, got {}", kind_of(v)));
+                }
+            }
+            Some(v) => push(errors, &format!("metadata.{key}"), format!("expected object, got {}", kind_of(v))),
         }
     }
 }
@@ -162,7 +198,7 @@ fn check_cel(value: &Value, errors: &mut Vec<FieldError>) {
     let result = CEL.with(|v| v.validate_compiled(compiled(), value, None));
     if let Err(failures) = result {
         for f in failures.iter() {
-            let path = if f.field_path.is_empty() { "<root>" } else { &f.field_path };
+            let path = if f.field_path.is_empty() { "<root>" } else { f.field_path.trim_start_matches('.') };
             push(errors, path, f.message.clone());
         }
     }
@@ -299,8 +335,10 @@ fn check_string(schema: &Value, s: &str, path: &str, errors: &mut Vec<FieldError
     }
     let len = s.chars().count() as u64;
     let bound = |k: &str| schema.get(k).and_then(Value::as_u64);
-    if let Some(min) = bound("minLength").filter(|m| len < *m) {
-        push(errors, path, format!("must be at least {min} characters long"));
+    match bound("minLength").filter(|m| len < *m) {
+        Some(1) => push(errors, path, "must not be empty"),
+        Some(min) => push(errors, path, format!("must be at least {min} characters long")),
+        None => {}
     }
     if let Some(max) = bound("maxLength").filter(|m| len > *m) {
         push(errors, path, format!("must be at most {max} characters long"));

@@ -26,11 +26,13 @@ pub enum Component {
     Worker,
     /// The ChromaDB vector store.
     Chromadb,
+    /// The Prometheus Operator objects (ServiceMonitor, PrometheusRule).
+    Monitoring,
 }
 
 impl Component {
     /// Every component, in render order.
-    pub const ALL: [Component; 4] = [Self::Api, Self::Websocket, Self::Worker, Self::Chromadb];
+    pub const ALL: [Component; 5] = [Self::Api, Self::Websocket, Self::Worker, Self::Chromadb, Self::Monitoring];
 
     /// The `app.kubernetes.io/component` label and child-name suffix.
     pub fn as_str(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Component {
             Self::Websocket => "websocket",
             Self::Worker => "worker",
             Self::Chromadb => "chromadb",
+            Self::Monitoring => "monitoring",
         }
     }
 

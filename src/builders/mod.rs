@@ -14,6 +14,8 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -34,6 +36,10 @@ pub enum Child {
     Hpa(HorizontalPodAutoscaler),
     /// A component's disruption budget.
     Pdb(PodDisruptionBudget),
+    /// The Prometheus Operator scrape configuration.
+    ServiceMonitor(ServiceMonitor),
+    /// The Prometheus Operator alert catalog.
+    PrometheusRule(PrometheusRule),
 }
 
 /// The kinds of object an XAgent can own, for watches, RBAC and status reports.
@@ -49,9 +55,35 @@ pub enum ChildKind {
     Hpa,
     /// policy/v1 PodDisruptionBudget.
     Pdb,
+    /// monitoring.coreos.com/v1 ServiceMonitor.
+    ServiceMonitor,
+    /// monitoring.coreos.com/v1 PrometheusRule.
+    PrometheusRule,
 }
 
 impl ChildKind {
+    /// Whether the kind comes from the Prometheus Operator CRDs.
+    pub fn is_monitoring(self) -> bool {
+        matches!(self, Self::ServiceMonitor | Self::PrometheusRule)
+    }
+
+    /// The kind name at the front of a `Kind/name` reference, or "unknown".
+    pub fn from_reference(reference: &str) -> &'static str {
+        let kind = reference.split('/').next().unwrap_or_default();
+        Self::ALL.into_iter().map(Self::as_str).find(|k| *k == kind).unwrap_or("unknown")
+    }
+
+    /// Every kind.
+    pub const ALL: [ChildKind; 7] = [
+        Self::Service,
+        Self::Deployment,
+        Self::StatefulSet,
+        Self::Hpa,
+        Self::Pdb,
+        Self::ServiceMonitor,
+        Self::PrometheusRule,
+    ];
+
     /// The Kubernetes kind name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,6 +92,8 @@ impl ChildKind {
             Self::StatefulSet => "StatefulSet",
             Self::Hpa => "HorizontalPodAutoscaler",
             Self::Pdb => "PodDisruptionBudget",
+            Self::ServiceMonitor => "ServiceMonitor",
+            Self::PrometheusRule => "PrometheusRule",
         }
     }
 }
@@ -73,6 +107,8 @@ impl Child {
             Self::StatefulSet(_) => ChildKind::StatefulSet,
             Self::Hpa(_) => ChildKind::Hpa,
             Self::Pdb(_) => ChildKind::Pdb,
+            Self::ServiceMonitor(_) => ChildKind::ServiceMonitor,
+            Self::PrometheusRule(_) => ChildKind::PrometheusRule,
         }
     }
 
@@ -89,6 +125,8 @@ impl Child {
             Self::StatefulSet(o) => &o.metadata,
             Self::Hpa(o) => &o.metadata,
             Self::Pdb(o) => &o.metadata,
+            Self::ServiceMonitor(o) => &o.metadata,
+            Self::PrometheusRule(o) => &o.metadata,
         }
     }
 
@@ -117,12 +155,15 @@ impl Child {
             Self::StatefulSet(o) => value(o),
             Self::Hpa(o) => value(o),
             Self::Pdb(o) => value(o),
+            Self::ServiceMonitor(o) => value(o),
+            Self::PrometheusRule(o) => value(o),
         }
     }
 }
 
 /// Every child the XAgent should own, in a stable order (per component:
-/// Service, workload, HPA, PDB), so renders diff cleanly.
+/// Service, workload, HPA, PDB; then ServiceMonitor and PrometheusRule), so
+/// renders diff cleanly.
 pub fn build(xagent: &XAgent) -> Vec<Child> {
     let spec = &xagent.spec;
     let mut children = Vec::with_capacity(12);
@@ -135,6 +176,13 @@ pub fn build(xagent: &XAgent) -> Vec<Child> {
     if spec.chromadb.enabled {
         children.push(Child::Service(network::chromadb_service(xagent)));
         children.push(Child::StatefulSet(workloads::chromadb_statefulset(xagent)));
+    }
+    let monitoring = &spec.monitoring;
+    if monitoring.service_monitor.enabled {
+        children.push(Child::ServiceMonitor(crate::monitoring::service_monitor(xagent)));
+    }
+    if monitoring.prometheus_rule.enabled {
+        children.push(Child::PrometheusRule(crate::monitoring::prometheus_rule(xagent)));
     }
     children
 }

@@ -47,6 +47,8 @@ pub struct WorkloadState {
 pub struct ChildReport {
     /// `Kind/name` of the child.
     pub reference: String,
+    /// Kind of the child.
+    pub kind: ChildKind,
     /// What was done.
     pub outcome: Outcome,
     /// Replica counts, for Deployments and StatefulSets that we control.
@@ -76,25 +78,29 @@ pub async fn ensure(
 ) -> Result<ChildReport> {
     let reference = child.reference();
     let (outcome, workload) = match child {
-        Child::Service(o) => (ensure_one(client, &stores.services, owner, o).await?.0, None),
-        Child::Hpa(o) => (ensure_one(client, &stores.hpas, owner, o).await?.0, None),
-        Child::Pdb(o) => (ensure_one(client, &stores.pdbs, owner, o).await?.0, None),
+        Child::Service(o) => (ensure_one(client, Some(&stores.services), owner, o).await?.0, None),
+        Child::Hpa(o) => (ensure_one(client, Some(&stores.hpas), owner, o).await?.0, None),
+        Child::Pdb(o) => (ensure_one(client, Some(&stores.pdbs), owner, o).await?.0, None),
         Child::Deployment(o) => {
-            let (outcome, seen) = ensure_one(client, &stores.deployments, owner, o).await?;
+            let (outcome, seen) = ensure_one(client, Some(&stores.deployments), owner, o).await?;
             (outcome, seen.as_ref().map(deployment_state))
         }
         Child::StatefulSet(o) => {
-            let (outcome, seen) = ensure_one(client, &stores.statefulsets, owner, o).await?;
+            let (outcome, seen) = ensure_one(client, Some(&stores.statefulsets), owner, o).await?;
             (outcome, seen.as_ref().map(statefulset_state))
         }
+        // Not cached: their CRDs may come and go, and a watch on a missing
+        // kind only fails. A GET per reconcile is the price.
+        Child::ServiceMonitor(o) => (ensure_one(client, None, owner, o).await?.0, None),
+        Child::PrometheusRule(o) => (ensure_one(client, None, owner, o).await?.0, None),
     };
-    Ok(ChildReport { reference, outcome, workload })
+    Ok(ChildReport { reference, kind: child.kind(), outcome, workload })
 }
 
 /// Returns the outcome and, unless there was a conflict, the object as it now stands.
 async fn ensure_one<K>(
     client: &Client,
-    store: &Store<K>,
+    store: Option<&Store<K>>,
     owner: Owner<'_>,
     desired: &K,
 ) -> Result<(Outcome, Option<K>)>
@@ -108,7 +114,7 @@ where
     let name = desired.name_any();
     let reference = format!("{}/{}", K::kind(&()), name);
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
-    let observed = match lookup(store, owner.namespace, &name) {
+    let observed = match store.and_then(|store| lookup(store, owner.namespace, &name)) {
         Some(cached) => Some((*cached).clone()),
         // The cache only holds labelled children; a miss must be confirmed with
         // the API server before creating, or we could take over a foreign object.
@@ -184,6 +190,35 @@ pub async fn prune(
     Ok(removed)
 }
 
+/// Deletes the uncached child `K/name` if this XAgent controls it.
+pub async fn remove_uncached<K>(client: &Client, owner: Owner<'_>, name: &str) -> Result<Option<String>>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
+    let reference = format!("{}/{}", K::kind(&()), name);
+    let existing = api
+        .get_opt(name)
+        .await
+        .map_err(|source| Error::GetChild { child: reference.clone(), source })?;
+    if !existing.is_some_and(|o| controller_uid(&o) == Some(owner.uid)) {
+        return Ok(None);
+    }
+    delete::<K>(&api, reference).await
+}
+
+async fn delete<K>(api: &Api<K>, reference: String) -> Result<Option<String>>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+{
+    let name = reference.split_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
+    match api.delete(&name, &DeleteParams::background()).await {
+        Ok(_) => Ok(Some(reference)),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+        Err(source) => Err(Error::DeleteChild { child: reference, source }),
+    }
+}
+
 async fn prune_kind<K>(
     client: &Client,
     store: &Store<K>,
@@ -204,12 +239,7 @@ where
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let mut removed = Vec::new();
     for name in stale {
-        let reference = format!("{}/{}", K::kind(&()), name);
-        match api.delete(&name, &DeleteParams::background()).await {
-            Ok(_) => removed.push(reference),
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(source) => return Err(Error::ApplyChild { child: reference, source }),
-        }
+        removed.extend(delete::<K>(&api, format!("{}/{}", K::kind(&()), name)).await?);
     }
     Ok(removed)
 }

@@ -1,6 +1,7 @@
 //! The reconciler: spec → validate → build desired state → apply → observe → status.
 
 pub mod apply;
+pub mod crds;
 pub mod diff;
 pub mod run;
 pub mod status;
@@ -8,7 +9,7 @@ pub mod stores;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::{Timestamp, Unit};
 use kube::api::{Api, Patch, PatchParams};
@@ -19,10 +20,13 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use self::apply::{ChildReport, Outcome, Owner};
-use self::status::Observation;
+use self::crds::MonitoringCrds;
+use self::status::{MonitoringObservation, Observation};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
-use crate::builders::{self, Child, Component};
+use crate::builders::{self, Child, ChildKind, Component};
+use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
+use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::validate;
@@ -40,13 +44,37 @@ pub struct Context {
     pub recorder: Recorder,
     /// Consecutive failed reconciles per XAgent, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// The operator's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Whether the Prometheus Operator CRDs are installed.
+    pub crds: Arc<MonitoringCrds>,
 }
 
 impl Context {
-    /// A context over `client` and `stores`, reporting events as `xagent-operator`.
+    /// A context over `client` and `stores`, reporting events as `xagent-operator`,
+    /// with unregistered metrics and no Prometheus Operator CRDs until told otherwise.
     pub fn new(client: Client, stores: Stores) -> Self {
         let recorder = Recorder::new(client.clone(), MANAGER.into());
-        Self { client, stores, recorder, failures: Mutex::default() }
+        Self {
+            client,
+            stores,
+            recorder,
+            failures: Mutex::default(),
+            metrics: Arc::new(Metrics::unregistered()),
+            crds: Arc::new(MonitoringCrds::default()),
+        }
+    }
+
+    /// Uses `metrics` for this context.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Uses `crds` to know whether the monitoring objects can be applied.
+    pub fn with_crds(mut self, crds: Arc<MonitoringCrds>) -> Self {
+        self.crds = crds;
+        self
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -58,8 +86,22 @@ fn key(xagent: &XAgent) -> String {
     format!("{}/{}", xagent.namespace().unwrap_or_default(), xagent.name_any())
 }
 
-/// One reconcile of one XAgent.
+/// One reconcile of one XAgent, timed and counted. The span puts the
+/// XAgent's namespace and name on every log line.
+#[tracing::instrument(skip_all, fields(namespace = %xagent.namespace().unwrap_or_default(), name = %xagent.name_any()))]
 pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let result = reconcile_inner(&xagent, &ctx).await;
+    let outcome = OutcomeLabels { outcome: if result.is_ok() { "success" } else { "error" } };
+    ctx.metrics.reconciles.get_or_create(&outcome).inc();
+    ctx.metrics.reconcile_duration.get_or_create(&outcome).observe(started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.failures().remove(&key(&xagent));
+    }
+    result
+}
+
+async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     if xagent.meta().deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove the children.
         return Ok(Action::await_change());
@@ -68,21 +110,64 @@ pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action>
     let uid = xagent.uid().ok_or(Error::MissingMetadata("uid"))?;
     let owner = Owner { namespace: &namespace, uid: &uid };
     let mut obs = Observation { generation: xagent.meta().generation, ..Observation::default() };
-    match validate::revalidate(&xagent) {
+    match validate::revalidate(xagent) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
             obs.invalid_spec = Some(invalid.to_string());
         }
         Ok(()) => {
-            let desired = builders::build(&xagent);
-            obs.children = apply_all(&ctx, owner, &desired).await?;
-            let pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
-            publish_changes(&ctx, &xagent, &obs.children, &pruned).await;
+            let installed = ctx.crds.installed();
+            let desired = builders::build(xagent);
+            // Without the Prometheus Operator CRDs the monitoring objects cannot
+            // exist; everything else goes ahead.
+            let applicable: Vec<Child> =
+                desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
+            obs.children = apply_all(ctx, owner, &applicable).await?;
+            let mut pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
+            if installed {
+                pruned.extend(prune_monitoring(ctx, owner, xagent).await?);
+            }
+            obs.monitoring = Some(MonitoringObservation { wanted: monitoring_wanted(xagent), installed });
+            count_applied(ctx, &obs.children, &pruned);
+            publish_changes(ctx, xagent, &obs.children, &pruned).await;
         }
     }
-    write_status(&ctx, &xagent, &obs).await?;
-    ctx.failures().remove(&key(&xagent));
+    write_status(ctx, xagent, &obs).await?;
     Ok(Action::requeue(RESYNC))
+}
+
+fn monitoring_wanted(xagent: &XAgent) -> bool {
+    let m = &xagent.spec.monitoring;
+    m.service_monitor.enabled || m.prometheus_rule.enabled
+}
+
+/// Removes the ServiceMonitor / PrometheusRule the spec turned off.
+async fn prune_monitoring(ctx: &Context, owner: Owner<'_>, xagent: &XAgent) -> Result<Vec<String>> {
+    let m = &xagent.spec.monitoring;
+    let name = xagent.name_any();
+    let mut removed = Vec::new();
+    if !m.service_monitor.enabled {
+        removed.extend(apply::remove_uncached::<ServiceMonitor>(&ctx.client, owner, &name).await?);
+    }
+    if !m.prometheus_rule.enabled {
+        removed.extend(apply::remove_uncached::<PrometheusRule>(&ctx.client, owner, &name).await?);
+    }
+    Ok(removed)
+}
+
+fn count_applied(ctx: &Context, reports: &[(Component, ChildReport)], pruned: &[String]) {
+    for (_, r) in reports {
+        let action = match r.outcome {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            _ => continue,
+        };
+        ctx.metrics.objects_applied.get_or_create(&AppliedLabels { kind: r.kind.as_str(), action }).inc();
+    }
+    for p in pruned {
+        let kind = ChildKind::from_reference(p);
+        ctx.metrics.objects_applied.get_or_create(&AppliedLabels { kind, action: "deleted" }).inc();
+    }
 }
 
 async fn apply_all(
@@ -184,6 +269,7 @@ async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -
 
 /// Retries failed reconciles after 5 s, doubling per consecutive failure up to 5 min.
 pub fn error_policy(xagent: Arc<XAgent>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_errors.get_or_create(&ErrorLabels { reason: error.reason() }).inc();
     let mut failures = ctx.failures();
     let count = failures.entry(key(&xagent)).or_insert(0);
     *count = count.saturating_add(1);

@@ -11,7 +11,14 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
+use std::net::SocketAddr;
+
+use prometheus_client::registry::Registry;
+
+use super::crds::{self, MonitoringCrds};
 use super::{Context, error_policy, reconcile, stores};
+use crate::http::{self, Endpoint};
+use crate::metrics::Metrics;
 use crate::builders::meta::MANAGER;
 use crate::crd::XAgent;
 
@@ -20,6 +27,15 @@ use crate::crd::XAgent;
 pub struct Scope {
     /// Watch only this namespace; `None` watches all namespaces.
     pub namespace: Option<String>,
+}
+
+/// Settings of `xagent-operator run`.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Which namespaces to watch.
+    pub scope: Scope,
+    /// Address of /metrics, /healthz and /readyz.
+    pub metrics_address: SocketAddr,
 }
 
 impl Scope {
@@ -52,11 +68,20 @@ where
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.
-pub async fn run(client: Client, scope: Scope) {
+pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let endpoint = Endpoint::new(registry);
+    // Bind before starting the controller so a busy port fails the start, loudly.
+    let listener = tokio::net::TcpListener::bind(config.metrics_address).await?;
+    tokio::spawn(http::serve_on(listener, endpoint.clone()));
+
+    let scope = config.scope;
     let (stores, writers) = stores::new();
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
     let caches = stores.clone();
+    let ready = endpoint.clone();
     let xagent_watch = cached_watch(scope.api::<XAgent>(&client), watcher::Config::default(), xagent_writer);
     // XAgents reach the reconciler only once every child cache is filled, so a
     // cache miss during a reconcile really means "not there".
@@ -64,12 +89,15 @@ pub async fn run(client: Client, scope: Scope) {
         if caches.wait_until_ready().await.is_err() {
             warn!("a child cache stopped before it was filled");
         }
+        ready.set_ready();
         info!("child caches synced; reconciling");
     })
     .filter_map(|()| async { None })
     .chain(xagent_watch);
 
-    let ctx = Arc::new(Context::new(client.clone(), stores));
+    let crds = Arc::new(MonitoringCrds::default());
+    let crds_appear = crds::watch(client.clone(), crds.clone());
+    let ctx = Arc::new(Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds));
     let w = writers;
     Controller::for_stream(xagent_stream, xagents)
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.services))
@@ -77,17 +105,17 @@ pub async fn run(client: Client, scope: Scope) {
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.statefulsets))
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.hpas))
         .owns_stream(cached_watch(scope.api(&client), owned, w.pdbs))
+        .reconcile_all_on(crds_appear)
         .with_config(controller::Config::default().concurrency(8))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
-                Ok((object, _)) => {
-                    debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled")
-                }
+                Ok((object, _)) => debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled"),
                 Err(e) => debug!(error = %e, "reconcile did not complete"),
             }
         })
         .await;
     info!("controller stopped");
+    Ok(())
 }

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::apply::{ChildReport, Outcome, WorkloadState};
-use crate::builders::Component;
+use crate::builders::{ChildKind, Component};
 use crate::crd::{ComponentStatus, ComponentsStatus, XAgentStatus};
 
 /// Condition types the core controller owns.
@@ -21,6 +21,17 @@ pub mod types {
     pub const PROGRESSING: &str = "Progressing";
     /// Something needs a human: an invalid spec or a name conflict.
     pub const DEGRADED: &str = "Degraded";
+    /// The ServiceMonitor and PrometheusRule are in place (or turned off).
+    pub const MONITORING_READY: &str = "MonitoringReady";
+}
+
+/// What the reconcile knows about the monitoring objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonitoringObservation {
+    /// The spec asks for a ServiceMonitor or a PrometheusRule.
+    pub wanted: bool,
+    /// The monitoring.coreos.com CRDs are installed.
+    pub installed: bool,
 }
 
 /// What the reconcile saw, as input to the status.
@@ -32,6 +43,8 @@ pub struct Observation {
     pub children: Vec<(Component, ChildReport)>,
     /// Why the spec is invalid, when it is.
     pub invalid_spec: Option<String>,
+    /// Monitoring state; `None` when the spec was invalid and nothing was tried.
+    pub monitoring: Option<MonitoringObservation>,
 }
 
 /// A condition value before timestamps are attached.
@@ -87,7 +100,7 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     let workloads: Vec<(Component, Option<WorkloadState>)> = obs
         .children
         .iter()
-        .filter(|(_, r)| r.reference.starts_with("Deployment/") || r.reference.starts_with("StatefulSet/"))
+        .filter(|(_, r)| matches!(r.kind, ChildKind::Deployment | ChildKind::StatefulSet))
         .map(|(c, r)| (*c, r.workload))
         .collect();
     let unavailable: Vec<&str> = workloads
@@ -104,7 +117,32 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     let progressing = progress(&rolling);
     let degraded = degradation(conflicts);
     let ready = readiness(&available, &degraded);
-    vec![ready, available, progressing, degraded]
+    let mut conds = vec![ready, available, progressing, degraded];
+    conds.extend(obs.monitoring.map(|m| monitoring(m, &obs.children)));
+    conds
+}
+
+/// MonitoringReady does not feed Ready: the platform runs fine without the
+/// Prometheus Operator, it is just not watched.
+fn monitoring(m: MonitoringObservation, children: &[(Component, ChildReport)]) -> Cond {
+    let conflicts: Vec<&str> = children
+        .iter()
+        .filter(|(_, r)| r.kind.is_monitoring())
+        .filter_map(|(_, r)| match &r.outcome {
+            Outcome::Conflict(msg) => Some(msg.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !m.wanted {
+        cond(types::MONITORING_READY, true, "MonitoringDisabled", "ServiceMonitor and PrometheusRule are turned off".into())
+    } else if !m.installed {
+        let msg = "the monitoring.coreos.com CRDs (Prometheus Operator) are not installed; ServiceMonitor and PrometheusRule are skipped until they are";
+        cond(types::MONITORING_READY, false, "PrometheusOperatorNotInstalled", msg.into())
+    } else if !conflicts.is_empty() {
+        cond(types::MONITORING_READY, false, "ChildConflict", conflicts.join("; "))
+    } else {
+        cond(types::MONITORING_READY, true, "Applied", "ServiceMonitor and PrometheusRule are applied".into())
+    }
 }
 
 fn invalid(why: &str) -> Vec<Cond> {

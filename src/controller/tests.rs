@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::stores::{self, Writers};
+use super::crds::MonitoringCrds;
 use super::{Context, backoff, reconcile};
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
@@ -118,12 +119,23 @@ async fn reconcile_with(
     cached: &[Child],
     server: Server,
 ) -> (Result<kube::runtime::controller::Action, Error>, Vec<Recorded>) {
+    reconcile_with_crds(xa, cached, server, false).await
+}
+
+/// Like [`reconcile_with`], with the Prometheus Operator CRDs installed or not.
+async fn reconcile_with_crds(
+    xa: &XAgent,
+    cached: &[Child],
+    server: Server,
+    crds_installed: bool,
+) -> (Result<kube::runtime::controller::Action, Error>, Vec<Recorded>) {
     let (client, recorder) = mock_client(server);
     let (stores, mut writers) = stores::new();
     for child in cached {
         cache(&mut writers, child.clone());
     }
-    let ctx = Arc::new(Context::new(client, stores));
+    let crds = Arc::new(MonitoringCrds::new(crds_installed));
+    let ctx = Arc::new(Context::new(client, stores).with_crds(crds));
     let result = reconcile(Arc::new(xa.clone()), ctx).await;
     (result, recorder.await.unwrap())
 }
@@ -141,6 +153,8 @@ fn cache(writers: &mut Writers, child: Child) {
         Child::StatefulSet(o) => apply(&mut writers.statefulsets, o),
         Child::Hpa(o) => apply(&mut writers.hpas, o),
         Child::Pdb(o) => apply(&mut writers.pdbs, o),
+        // Never cached: the reconciler reads them from the API server.
+        Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
     }
 }
 
@@ -152,6 +166,8 @@ fn path_of(child: &Child) -> String {
         Child::StatefulSet(_) => ("/apis/apps/v1", "statefulsets"),
         Child::Hpa(_) => ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
         Child::Pdb(_) => ("/apis/policy/v1", "poddisruptionbudgets"),
+        Child::ServiceMonitor(_) => ("/apis/monitoring.coreos.com/v1", "servicemonitors"),
+        Child::PrometheusRule(_) => ("/apis/monitoring.coreos.com/v1", "prometheusrules"),
     };
     format!("{prefix}/namespaces/{NS}/{plural}/{}", child.name())
 }
@@ -208,7 +224,8 @@ fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
 #[tokio::test]
 async fn first_reconcile_creates_every_child_then_writes_status() {
     let xa = xagent(json!({}));
-    let desired = builders::build(&xa);
+    // Without the Prometheus Operator CRDs the monitoring objects are skipped.
+    let desired: Vec<Child> = builders::build(&xa).into_iter().filter(|c| !c.kind().is_monitoring()).collect();
     let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
     result.unwrap();
 
@@ -239,6 +256,9 @@ async fn first_reconcile_creates_every_child_then_writes_status() {
     assert_eq!(condition(&status, "Available")["status"], "False");
     assert_eq!(condition(&status, "Progressing")["status"], "True");
     assert_eq!(condition(&status, "Degraded")["status"], "False");
+    assert_eq!(condition(&status, "MonitoringReady")["status"], "False");
+    assert_eq!(condition(&status, "MonitoringReady")["reason"], "PrometheusOperatorNotInstalled");
+    assert!(requests.iter().all(|r| !r.uri.contains("monitoring.coreos.com")));
     for c in status["conditions"].as_array().unwrap() {
         assert_eq!(c["observedGeneration"], 1, "{c}");
         assert!(c["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{c}");
@@ -420,4 +440,94 @@ async fn failed_apply_is_a_typed_error_and_backs_off() {
     assert_eq!(backoff(2).as_secs(), 10);
     assert_eq!(backoff(7).as_secs(), 300);
     assert_eq!(backoff(40).as_secs(), 300);
+}
+
+/// Core children stored and ready, and the status the operator wrote for them.
+async fn steady_state(xa: &mut XAgent, crds_installed: bool, server: &Server) -> Vec<Child> {
+    let stored = as_stored(&builders::build(xa));
+    let (result, requests) = reconcile_with_crds(xa, &stored, server.clone(), crds_installed).await;
+    result.unwrap();
+    xa.status = Some(serde_json::from_value(status_of(&requests)).unwrap());
+    stored
+}
+
+#[tokio::test]
+async fn missing_prometheus_operator_does_not_hold_back_readiness() {
+    let mut xa = xagent(json!({}));
+    let stored = steady_state(&mut xa, false, &Server::default()).await;
+    let status = serde_json::to_value(xa.status.as_ref().unwrap()).unwrap();
+    assert_eq!(condition(&status, "Ready")["status"], "True");
+    assert_eq!(condition(&status, "MonitoringReady")["reason"], "PrometheusOperatorNotInstalled");
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    assert!(requests.is_empty(), "steady state without CRDs sends nothing: {:#?}", requests);
+}
+
+#[tokio::test]
+async fn monitoring_objects_are_created_once_the_crds_appear() {
+    let mut xa = xagent(json!({}));
+    let stored = steady_state(&mut xa, false, &Server::default()).await;
+    let (result, requests) = reconcile_with_crds(&xa, &stored, Server::default(), true).await;
+    result.unwrap();
+    let monitoring: Vec<Child> = builders::build(&xa).into_iter().filter(|c| c.kind().is_monitoring()).collect();
+    let mut expected = Vec::new();
+    for child in &monitoring {
+        expected.push(format!("GET {}", path_of(child)));
+        expected.push(format!("PATCH {}{FIELD_MANAGER}", path_of(child)));
+    }
+    expected.push(EVENT_POST.to_string());
+    expected.push(STATUS_PATCH.to_string());
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines, expected);
+    assert_eq!(requests[1].body, monitoring[0].to_value());
+    assert_eq!(requests[3].body, monitoring[1].to_value());
+    let status = status_of(&requests);
+    assert_eq!(condition(&status, "MonitoringReady")["status"], "True");
+    assert_eq!(condition(&status, "MonitoringReady")["reason"], "Applied");
+    assert_eq!(condition(&status, "Ready")["status"], "True");
+}
+
+/// The server holding the monitoring objects exactly as applied.
+fn server_with_monitoring(xa: &XAgent) -> Server {
+    let existing = builders::build(xa)
+        .iter()
+        .filter(|c| c.kind().is_monitoring())
+        .map(|c| (path_of(c), c.to_value()))
+        .collect();
+    Server { existing, ..Server::default() }
+}
+
+#[tokio::test]
+async fn steady_state_with_monitoring_only_reads() {
+    let mut xa = xagent(json!({}));
+    let server = server_with_monitoring(&xa);
+    let stored = steady_state(&mut xa, true, &server).await;
+    let (result, requests) = reconcile_with_crds(&xa, &stored, server, true).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "GET /apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/demo".to_string(),
+            "GET /apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/demo".to_string(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn turning_monitoring_off_deletes_the_owned_objects() {
+    let on = xagent(json!({}));
+    let server = server_with_monitoring(&on);
+    let mut off = xagent(json!({"monitoring": {"serviceMonitor": {"enabled": false}, "prometheusRule": {"enabled": false}}}));
+    let stored = as_stored(&builders::build(&off));
+    let (result, requests) = reconcile_with_crds(&off, &stored, server, true).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    assert_eq!(lines[0], "GET /apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/demo");
+    assert_eq!(lines[1], "DELETE /apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/demo?");
+    assert_eq!(lines[2], "GET /apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/demo");
+    assert_eq!(lines[3], "DELETE /apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/demo?");
+    off.status = Some(serde_json::from_value(status_of(&requests)).unwrap());
+    let status = serde_json::to_value(off.status.as_ref().unwrap()).unwrap();
+    assert_eq!(condition(&status, "MonitoringReady")["reason"], "MonitoringDisabled");
 }

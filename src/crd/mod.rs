@@ -1,7 +1,10 @@
 //! API types: the `XAgent` custom resource (`xagent.io/v1alpha1`) and its status.
 
+mod monitoring;
 mod spec;
 mod status;
+
+pub use monitoring::*;
 
 pub use spec::*;
 pub use status::*;

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use super::monitoring::MonitoringSpec;
 use super::status::XAgentStatus;
 
 /// Desired state of one X-Agent installation.
@@ -26,7 +27,7 @@ use super::status::XAgentStatus;
     status = "XAgentStatus",
     derive = "PartialEq",
     doc = "XAgent runs one X-Agent platform: API, WebSocket gateway, workers and an optional ChromaDB, with their dependencies on Redis and PostgreSQL.",
-    validation = Rule::new("self.metadata.name.size() <= 53").message("metadata.name must be at most 53 characters: child names append up to 10 characters and must stay valid DNS labels"),
+    validation = Rule::new("self.metadata.name.size() <= 53").message("must be at most 53 characters: child names append up to 10 characters and must stay valid DNS labels").field_path(".metadata.name"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether every component is available and every configured dependency is healthy"),
     printcolumn(name = "API", type_ = "string", json_path = ".status.components.api.summary", description = "Ready/desired replicas of the API"),
     printcolumn(name = "Workers", type_ = "string", json_path = ".status.components.worker.summary", description = "Ready/desired replicas of the workers"),
@@ -67,6 +68,10 @@ pub struct XAgentSpec {
     /// PostgreSQL used for state. Its address is passed to every component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postgres: Option<PostgresSpec>,
+
+    /// Prometheus Operator ServiceMonitor and PrometheusRule (alert catalog).
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
 
     /// Extra environment variables for the API, WebSocket and worker containers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

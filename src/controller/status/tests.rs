@@ -1,1 +1,433 @@
+//! Unit tests of the pure status computation.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use super::{Observation, changed, compute, types};
+use crate::builders::Component;
+use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
+use crate::crd::{ComponentStatus, XAgentStatus};
+
+// ---------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + second).expect("valid timestamp")
+}
+
+fn report(reference: &str, outcome: Outcome, workload: Option<WorkloadState>) -> ChildReport {
+    ChildReport { reference: reference.into(), outcome, workload }
+}
+
+/// A workload with `ready` of `desired` replicas ready, all updated and observed.
+fn state(desired: i32, ready: i32) -> WorkloadState {
+    WorkloadState { desired, ready, updated: desired, observed_current: true }
+}
+
+/// The reports of one stateless component: Service, Deployment (with `workload`), HPA, PDB.
+fn component(c: Component, workload: WorkloadState) -> Vec<(Component, ChildReport)> {
+    let name = format!("demo-{}", c.as_str());
+    vec![
+        (c, report(&format!("Service/{name}"), Outcome::Unchanged, None)),
+        (c, report(&format!("Deployment/{name}"), Outcome::Unchanged, Some(workload))),
+        (c, report(&format!("HorizontalPodAutoscaler/{name}"), Outcome::Unchanged, None)),
+        (c, report(&format!("PodDisruptionBudget/{name}"), Outcome::Unchanged, None)),
+    ]
+}
+
+/// Every component healthy: api 3/3, websocket 2/2, worker 2/2, at generation 4.
+fn healthy() -> Observation {
+    let mut children = component(Component::Api, state(3, 3));
+    children.extend(component(Component::Websocket, state(2, 2)));
+    children.extend(component(Component::Worker, state(2, 2)));
+    Observation { generation: Some(4), children, invalid_spec: None }
+}
+
+/// Replaces the workload state of `c`'s Deployment or StatefulSet.
+fn set_workload(obs: &mut Observation, c: Component, w: WorkloadState) {
+    let (_, r) = obs
+        .children
+        .iter_mut()
+        .find(|(comp, r)| *comp == c && r.workload.is_some())
+        .expect("component has a workload");
+    r.workload = Some(w);
+}
+
+fn condition<'a>(status: &'a XAgentStatus, type_: &str) -> &'a Condition {
+    let matching: Vec<&Condition> = status.conditions.iter().filter(|c| c.type_ == type_).collect();
+    assert_eq!(matching.len(), 1, "exactly one {type_} condition in {:?}", status.conditions);
+    matching[0]
+}
+
+/// `(status, reason)` of condition `type_`.
+fn sr<'a>(status: &'a XAgentStatus, type_: &str) -> (&'a str, &'a str) {
+    let c = condition(status, type_);
+    (c.status.as_str(), c.reason.as_str())
+}
+
+const ALL_TYPES: [&str; 4] = [types::READY, types::AVAILABLE, types::PROGRESSING, types::DEGRADED];
+
+// ---------------------------------------------------------------------------
+// Conditions
+// ---------------------------------------------------------------------------
+
+#[test]
+fn all_workloads_ready_means_ready_and_available() {
+    let status = compute(None, &healthy(), at(0));
+    assert_eq!(sr(&status, types::READY), ("True", "Ready"));
+    assert_eq!(sr(&status, types::AVAILABLE), ("True", "AllComponentsAvailable"));
+    assert_eq!(sr(&status, types::PROGRESSING), ("False", "RolloutComplete"));
+    assert_eq!(sr(&status, types::DEGRADED), ("False", "AsExpected"));
+    assert!(status.conflicts.is_empty());
+}
+
+#[test]
+fn each_condition_type_appears_once_with_a_message() {
+    for obs in [healthy(), Observation { invalid_spec: Some("bad".into()), ..healthy() }] {
+        let status = compute(None, &obs, at(0));
+        assert_eq!(status.conditions.len(), 4);
+        for type_ in ALL_TYPES {
+            let c = condition(&status, type_);
+            assert!(!c.message.is_empty(), "{type_} has no message");
+            assert!(!c.reason.is_empty(), "{type_} has no reason");
+            assert!(
+                c.reason.chars().all(|ch| ch.is_ascii_alphanumeric())
+                    && c.reason.starts_with(char::is_uppercase),
+                "{type_} reason {:?} is not CamelCase as metav1.Condition requires",
+                c.reason
+            );
+        }
+    }
+}
+
+#[test]
+fn observed_generation_is_set_on_the_status_and_every_condition() {
+    let status = compute(None, &healthy(), at(0));
+    assert_eq!(status.observed_generation, Some(4));
+    for c in &status.conditions {
+        assert_eq!(c.observed_generation, Some(4), "{}", c.type_);
+    }
+    let unknown = compute(None, &Observation { generation: None, ..healthy() }, at(0));
+    assert_eq!(unknown.observed_generation, None);
+    assert!(unknown.conditions.iter().all(|c| c.observed_generation.is_none()));
+}
+
+#[test]
+fn a_workload_short_of_ready_replicas_makes_it_unavailable_and_not_ready() {
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Worker, state(2, 1));
+    let status = compute(None, &obs, at(0));
+    let available = condition(&status, types::AVAILABLE);
+    assert_eq!((available.status.as_str(), available.reason.as_str()), ("False", "ComponentsUnavailable"));
+    assert!(available.message.contains("worker"), "message names the component: {}", available.message);
+    assert!(!available.message.contains("api"), "healthy components are not named: {}", available.message);
+    let ready = condition(&status, types::READY);
+    assert_eq!(ready.status, "False");
+    assert!(ready.message.contains("worker"), "Ready explains why: {}", ready.message);
+    assert_eq!(sr(&status, types::DEGRADED), ("False", "AsExpected"), "waiting is not degraded");
+}
+
+#[test]
+fn every_unavailable_component_is_named() {
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Api, state(3, 0));
+    set_workload(&mut obs, Component::Websocket, state(2, 1));
+    let status = compute(None, &obs, at(0));
+    let message = &condition(&status, types::AVAILABLE).message;
+    assert!(message.contains("api") && message.contains("websocket"), "{message}");
+    assert!(!message.contains("worker"), "{message}");
+}
+
+#[test]
+fn replicas_not_yet_updated_are_unavailable_and_progressing() {
+    let mut obs = healthy();
+    set_workload(
+        &mut obs,
+        Component::Api,
+        WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true },
+    );
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::AVAILABLE).0, "False");
+    let progressing = condition(&status, types::PROGRESSING);
+    assert_eq!((progressing.status.as_str(), progressing.reason.as_str()), ("True", "RollingOut"));
+    assert!(progressing.message.contains("api"), "{}", progressing.message);
+}
+
+#[test]
+fn a_generation_the_workload_controller_has_not_observed_is_progressing() {
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Websocket, WorkloadState { observed_current: false, ..state(2, 2) });
+    let status = compute(None, &obs, at(0));
+    let progressing = condition(&status, types::PROGRESSING);
+    assert_eq!((progressing.status.as_str(), progressing.reason.as_str()), ("True", "RollingOut"));
+    assert!(progressing.message.contains("websocket"), "{}", progressing.message);
+    assert!(!progressing.message.contains("worker"), "{}", progressing.message);
+    // Old pods still serve: availability is a separate question.
+    assert_eq!(sr(&status, types::AVAILABLE).0, "True");
+}
+
+#[test]
+fn more_ready_replicas_than_desired_still_counts_as_available() {
+    let mut obs = healthy();
+    // Scaling down from 5 to 2: extra pods are still terminating.
+    set_workload(
+        &mut obs,
+        Component::Worker,
+        WorkloadState { desired: 2, ready: 5, updated: 5, observed_current: true },
+    );
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::AVAILABLE).0, "True");
+    assert_eq!(sr(&status, types::READY).0, "True");
+}
+
+#[test]
+fn only_workloads_count_towards_availability() {
+    // Services, HPAs and PDBs carry no replica counts; they must not be reported as unavailable.
+    let status = compute(None, &healthy(), at(0));
+    assert_eq!(sr(&status, types::AVAILABLE).0, "True");
+    // A Deployment without observed counts is not available.
+    let mut obs = healthy();
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "Deployment/demo-api").unwrap();
+    r.workload = None;
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::AVAILABLE).0, "False");
+    assert!(condition(&status, types::AVAILABLE).message.contains("api"));
+}
+
+#[test]
+fn the_chromadb_statefulset_counts_towards_availability() {
+    let mut obs = healthy();
+    obs.children.push((Component::Chromadb, report("Service/demo-chromadb", Outcome::Unchanged, None)));
+    obs.children.push((
+        Component::Chromadb,
+        report("StatefulSet/demo-chromadb", Outcome::Created, Some(state(1, 0))),
+    ));
+    let status = compute(None, &obs, at(0));
+    let available = condition(&status, types::AVAILABLE);
+    assert_eq!(available.status, "False");
+    assert!(available.message.contains("chromadb"), "{}", available.message);
+    assert_eq!(status.components.chromadb, Some(ComponentStatus::new(1, 0, 1)));
+}
+
+#[test]
+fn a_conflict_degrades_and_is_listed() {
+    let mut obs = healthy();
+    let msg = "Service/demo-api exists and is controlled by Helm release";
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "Service/demo-api").unwrap();
+    r.outcome = Outcome::Conflict(msg.into());
+    let status = compute(None, &obs, at(0));
+    let degraded = condition(&status, types::DEGRADED);
+    assert_eq!((degraded.status.as_str(), degraded.reason.as_str()), ("True", "ChildConflict"));
+    assert!(degraded.message.contains(msg), "{}", degraded.message);
+    assert_eq!(sr(&status, types::READY), ("False", "ChildConflict"));
+    assert!(condition(&status, types::READY).message.contains(msg));
+    assert_eq!(status.conflicts, vec![msg.to_string()]);
+    // The workloads themselves are fine.
+    assert_eq!(sr(&status, types::AVAILABLE).0, "True");
+}
+
+#[test]
+fn every_conflict_is_reported() {
+    let mut obs = healthy();
+    for (i, (_, r)) in obs.children.iter_mut().filter(|(c, _)| *c == Component::Worker).enumerate().take(2) {
+        r.outcome = Outcome::Conflict(format!("conflict {i}"));
+    }
+    let status = compute(None, &obs, at(0));
+    assert_eq!(status.conflicts, ["conflict 0", "conflict 1"]);
+    let message = &condition(&status, types::DEGRADED).message;
+    assert!(message.contains("conflict 0") && message.contains("conflict 1"), "{message}");
+}
+
+#[test]
+fn a_conflicting_workload_is_degraded_not_merely_unavailable() {
+    let mut obs = healthy();
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "Deployment/demo-worker").unwrap();
+    r.outcome =
+        Outcome::Conflict("Deployment/demo-worker exists and is not controlled by this XAgent".into());
+    r.workload = None; // ensure() reports no counts for an object it does not control
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::DEGRADED), ("True", "ChildConflict"));
+    assert_eq!(
+        sr(&status, types::READY),
+        ("False", "ChildConflict"),
+        "the conflict is the reason, not availability"
+    );
+    assert_eq!(sr(&status, types::AVAILABLE).0, "False");
+    assert_eq!(status.components.worker, None);
+}
+
+#[test]
+fn an_invalid_spec_is_degraded_and_not_ready() {
+    let obs = Observation {
+        generation: Some(9),
+        children: Vec::new(),
+        invalid_spec: Some("spec.api.replicas: must be at most 1000".into()),
+    };
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::READY), ("False", "InvalidSpec"));
+    assert_eq!(sr(&status, types::DEGRADED), ("True", "InvalidSpec"));
+    assert_eq!(sr(&status, types::AVAILABLE), ("False", "InvalidSpec"));
+    assert_eq!(sr(&status, types::PROGRESSING), ("False", "InvalidSpec"));
+    for type_ in ALL_TYPES {
+        let c = condition(&status, type_);
+        assert!(c.message.contains("spec.api.replicas: must be at most 1000"), "{type_}: {}", c.message);
+        assert_eq!(c.observed_generation, Some(9));
+    }
+    assert_eq!(status.observed_generation, Some(9));
+    assert!(status.conflicts.is_empty());
+}
+
+#[test]
+fn an_invalid_spec_wins_over_healthy_children() {
+    let obs = Observation { invalid_spec: Some("nope".into()), ..healthy() };
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::READY), ("False", "InvalidSpec"));
+    assert_eq!(sr(&status, types::DEGRADED), ("True", "InvalidSpec"));
+}
+
+// ---------------------------------------------------------------------------
+// Components
+// ---------------------------------------------------------------------------
+
+#[test]
+fn component_summaries_are_ready_over_desired() {
+    let mut obs = healthy();
+    set_workload(
+        &mut obs,
+        Component::Api,
+        WorkloadState { desired: 5, ready: 3, updated: 4, observed_current: true },
+    );
+    let status = compute(None, &obs, at(0));
+    let api = status.components.api.as_ref().expect("api status");
+    assert_eq!((api.desired_replicas, api.ready_replicas, api.updated_replicas), (5, 3, 4));
+    assert_eq!(api.summary, "3/5");
+    assert_eq!(status.components.websocket.as_ref().map(|c| c.summary.as_str()), Some("2/2"));
+    assert_eq!(status.components.worker.as_ref().map(|c| c.summary.as_str()), Some("2/2"));
+    assert_eq!(status.components.chromadb, None, "no ChromaDB child, no ChromaDB status");
+}
+
+#[test]
+fn component_status_availability_needs_ready_and_updated_replicas() {
+    assert!(ComponentStatus::new(2, 2, 2).is_available());
+    assert!(ComponentStatus::new(0, 0, 0).is_available());
+    assert!(!ComponentStatus::new(2, 1, 2).is_available());
+    assert!(!ComponentStatus::new(2, 2, 1).is_available());
+    assert_eq!(ComponentStatus::new(7, 4, 6).summary, "4/7");
+}
+
+#[test]
+fn an_invalid_spec_reports_no_components() {
+    let obs = Observation { generation: Some(2), children: Vec::new(), invalid_spec: Some("x".into()) };
+    let status = compute(None, &obs, at(0));
+    assert_eq!(status.components, Default::default());
+}
+
+// ---------------------------------------------------------------------------
+// Transition times and change detection
+// ---------------------------------------------------------------------------
+
+#[test]
+fn new_conditions_are_stamped_now() {
+    let status = compute(None, &healthy(), at(5));
+    for c in &status.conditions {
+        assert_eq!(c.last_transition_time, Time(at(5)), "{}", c.type_);
+    }
+}
+
+#[test]
+fn a_steady_state_keeps_transition_times_and_needs_no_write() {
+    let first = compute(None, &healthy(), at(0));
+    let second = compute(Some(&first), &healthy(), at(300));
+    for type_ in ALL_TYPES {
+        assert_eq!(condition(&second, type_).last_transition_time, Time(at(0)), "{type_}");
+    }
+    assert_eq!(second, first);
+    assert!(!changed(Some(&first), &second));
+}
+
+#[test]
+fn a_steady_degraded_state_needs_no_write_either() {
+    let mut obs = healthy();
+    obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
+    set_workload(&mut obs, Component::Worker, WorkloadState { observed_current: false, ..state(2, 1) });
+    let first = compute(None, &obs, at(0));
+    let second = compute(Some(&first), &obs, at(60));
+    assert!(!changed(Some(&first), &second));
+    let invalid = Observation { invalid_spec: Some("bad".into()), ..healthy() };
+    let first = compute(None, &invalid, at(0));
+    assert!(!changed(Some(&first), &compute(Some(&first), &invalid, at(60))));
+}
+
+#[test]
+fn a_flipped_condition_is_stamped_now_and_the_others_keep_their_time() {
+    let before = compute(None, &healthy(), at(0));
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Api, state(3, 2));
+    let after = compute(Some(&before), &obs, at(120));
+    assert_eq!(sr(&after, types::AVAILABLE).0, "False");
+    assert_eq!(condition(&after, types::AVAILABLE).last_transition_time, Time(at(120)));
+    assert_eq!(condition(&after, types::READY).last_transition_time, Time(at(120)));
+    assert_eq!(condition(&after, types::PROGRESSING).last_transition_time, Time(at(0)), "still False");
+    assert_eq!(condition(&after, types::DEGRADED).last_transition_time, Time(at(0)), "still False");
+    assert!(changed(Some(&before), &after));
+
+    // And back: the recovery is a transition too.
+    let recovered = compute(Some(&after), &healthy(), at(240));
+    assert_eq!(condition(&recovered, types::AVAILABLE).last_transition_time, Time(at(240)));
+    assert_eq!(condition(&recovered, types::DEGRADED).last_transition_time, Time(at(0)));
+}
+
+#[test]
+fn a_new_message_or_reason_without_a_flip_keeps_the_transition_time() {
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Api, state(3, 2));
+    let before = compute(None, &obs, at(0));
+    // Still unavailable, now because of another component.
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Worker, state(2, 0));
+    let after = compute(Some(&before), &obs, at(30));
+    let available = condition(&after, types::AVAILABLE);
+    assert_eq!(available.status, "False");
+    assert!(available.message.contains("worker"));
+    assert_eq!(available.last_transition_time, Time(at(0)), "status did not flip");
+    assert!(changed(Some(&before), &after), "the message changed, so it must be written");
+}
+
+#[test]
+fn a_generation_bump_alone_needs_a_write_but_flips_nothing() {
+    let before = compute(None, &healthy(), at(0));
+    let after = compute(Some(&before), &Observation { generation: Some(5), ..healthy() }, at(60));
+    assert_eq!(after.observed_generation, Some(5));
+    assert!(after.conditions.iter().all(|c| c.observed_generation == Some(5)));
+    assert!(after.conditions.iter().all(|c| c.last_transition_time == Time(at(0))));
+    assert!(changed(Some(&before), &after));
+}
+
+#[test]
+fn a_missing_previous_status_always_needs_a_write() {
+    let next = compute(None, &healthy(), at(0));
+    assert!(changed(None, &next));
+    assert!(changed(None, &XAgentStatus::default()));
+}
+
+#[test]
+fn new_conflicts_need_a_write() {
+    let before = compute(None, &healthy(), at(0));
+    let mut obs = healthy();
+    obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
+    let after = compute(Some(&before), &obs, at(10));
+    assert!(changed(Some(&before), &after));
+    assert_eq!(condition(&after, types::DEGRADED).last_transition_time, Time(at(10)));
+}
+
+#[test]
+fn the_status_round_trips_through_json_without_a_spurious_change() {
+    // The reconciler compares against the status read back from the API server.
+    let mut obs = healthy();
+    obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
+    let written = compute(None, &obs, at(0));
+    let stored: XAgentStatus = serde_json::from_value(serde_json::to_value(&written).unwrap()).unwrap();
+    let next = compute(Some(&stored), &obs, at(90));
+    assert!(!changed(Some(&stored), &next));
+}

@@ -1,0 +1,479 @@
+//! The alert catalog: 6 groups, 22 alerts, each scoped to one XAgent.
+//!
+//! Expressions read the metrics contract in docs/metrics.md: the application's
+//! own series (carrying the `xagent` and `component` labels the ServiceMonitor
+//! adds), kube-state-metrics / cAdvisor / kubelet series, and the operator's
+//! dependency probe series.
+
+use std::collections::BTreeMap;
+
+use crate::crd::{AlertGroups, PrometheusRuleSettings, XAgent};
+use kube::ResourceExt;
+
+/// Alert severities, as the `severity` label spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Page someone now.
+    Critical,
+    /// Needs attention within hours.
+    High,
+    /// Look at it during working hours.
+    Warning,
+}
+
+impl Severity {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+/// The six alert groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// API availability and traffic.
+    Api,
+    /// Agent behaviour.
+    Agent,
+    /// Data stores.
+    Database,
+    /// Pod resources.
+    Resource,
+    /// Tools and sandbox.
+    Tool,
+    /// Workers and queue.
+    Worker,
+}
+
+impl Group {
+    /// Every group, in catalog order.
+    pub const ALL: [Group; 6] = [Self::Api, Self::Agent, Self::Database, Self::Resource, Self::Tool, Self::Worker];
+
+    /// The group's name; the PrometheusRule group is `xagent-NAME`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Agent => "agent",
+            Self::Database => "database",
+            Self::Resource => "resource",
+            Self::Tool => "tool",
+            Self::Worker => "worker",
+        }
+    }
+
+    /// Whether the XAgent turned this group on.
+    pub fn enabled(self, groups: &AlertGroups) -> bool {
+        match self {
+            Self::Api => groups.api,
+            Self::Agent => groups.agent,
+            Self::Database => groups.database,
+            Self::Resource => groups.resource,
+            Self::Tool => groups.tool,
+            Self::Worker => groups.worker,
+        }
+    }
+}
+
+/// Label matchers and name patterns that scope an expression to one XAgent.
+pub struct Scope {
+    /// `namespace="NS",xagent="NAME"`: series scraped through our ServiceMonitor.
+    pub app: String,
+    /// `namespace="NS"`: for kube-state-metrics, cAdvisor and kubelet series.
+    pub namespace: String,
+    /// Regex matching the pods of this XAgent's workloads.
+    pub pods: String,
+    /// Name of the XAgent.
+    pub name: String,
+}
+
+impl Scope {
+    /// The scope of `xagent`.
+    pub fn of(xagent: &XAgent) -> Self {
+        let ns = xagent.namespace().unwrap_or_default();
+        let name = xagent.name_any();
+        Self {
+            app: format!(r#"namespace="{ns}",xagent="{name}""#),
+            namespace: format!(r#"namespace="{ns}""#),
+            // Deployment pods are NAME-COMPONENT-<replicaset hash>-<pod hash>,
+            // StatefulSet pods NAME-chromadb-<ordinal>.
+            pods: format!("{name}-(api|websocket|worker)-[a-z0-9]+-[a-z0-9]+|{name}-chromadb-[0-9]+"),
+            name,
+        }
+    }
+}
+
+/// One alert of the catalog.
+pub struct AlertDef {
+    /// Alert name.
+    pub name: &'static str,
+    /// Group it belongs to.
+    pub group: Group,
+    /// Severity label.
+    pub severity: Severity,
+    /// Default threshold the expression compares against.
+    pub threshold: f64,
+    /// Default `for` duration.
+    pub for_: &'static str,
+    /// Builds the expression from the scope and the (possibly overridden) threshold.
+    pub expr: fn(&Scope, f64) -> String,
+    /// One-line summary.
+    pub summary: &'static str,
+    /// Longer description; `{{ $value }}` is filled in by Prometheus.
+    pub description: &'static str,
+}
+
+/// `up` of one component, 0 when no target exists at all.
+fn component_up(s: &Scope, component: &str) -> String {
+    format!(r#"(sum(up{{{},component="{component}"}}) or vector(0))"#, s.app)
+}
+
+fn ratio(numerator: String, denominator: String) -> String {
+    format!("({numerator}) / ({denominator})")
+}
+
+/// The whole catalog, in group order.
+pub const CATALOG: [AlertDef; 22] = [
+    AlertDef {
+        name: "XAgentAPIDown",
+        group: Group::Api,
+        severity: Severity::Critical,
+        threshold: 1.0,
+        for_: "1m",
+        expr: |s, t| format!("{} < {t}", component_up(s, "api")),
+        summary: "X-Agent API is down",
+        description: "Fewer than the threshold of API pods answer Prometheus scrapes (currently {{ $value }}).",
+    },
+    AlertDef {
+        name: "XAgentHighErrorRate",
+        group: Group::Api,
+        severity: Severity::High,
+        threshold: 0.05,
+        for_: "5m",
+        expr: |s, t| {
+            let all = format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m]))"#, s.app);
+            let errors = format!(r#"sum(rate(xagent_http_requests_total{{{},component="api",status=~"5.."}}[5m]))"#, s.app);
+            format!("{} > {t}", ratio(errors, all))
+        },
+        summary: "X-Agent API answers too many requests with 5xx",
+        description: "{{ $value | humanizePercentage }} of API requests failed with a 5xx status over 5 minutes.",
+    },
+    AlertDef {
+        name: "XAgentHighLatency",
+        group: Group::Api,
+        severity: Severity::Warning,
+        threshold: 2.0,
+        for_: "10m",
+        expr: |s, t| {
+            format!(
+                r#"histogram_quantile(0.95, sum by (le) (rate(xagent_http_request_duration_seconds_bucket{{{},component="api"}}[5m]))) > {t}"#,
+                s.app
+            )
+        },
+        summary: "X-Agent API p95 latency is high",
+        description: "95th percentile API latency is {{ $value | humanizeDuration }} (threshold in seconds).",
+    },
+    AlertDef {
+        name: "XAgentHighRequestRate",
+        group: Group::Api,
+        severity: Severity::Warning,
+        threshold: 1000.0,
+        for_: "10m",
+        expr: |s, t| format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m])) > {t}"#, s.app),
+        summary: "X-Agent API request rate is unusually high",
+        description: "The API serves {{ $value | humanize }} requests per second.",
+    },
+    AlertDef {
+        name: "XAgentAuthenticationFailures",
+        group: Group::Api,
+        severity: Severity::High,
+        threshold: 1.0,
+        for_: "5m",
+        expr: |s, t| format!("sum(rate(xagent_auth_failures_total{{{}}}[5m])) > {t}", s.app),
+        summary: "Many failed authentication attempts against X-Agent",
+        description: "{{ $value | humanize }} authentication failures per second: a misconfigured client or an attack.",
+    },
+    AlertDef {
+        name: "XAgentCognitiveLoopStuck",
+        group: Group::Agent,
+        severity: Severity::Critical,
+        threshold: 0.0,
+        for_: "10m",
+        expr: |s, t| {
+            format!(
+                "sum(rate(xagent_cognitive_loop_iterations_total{{{app}}}[10m])) <= {t} and sum(xagent_active_goals{{{app}}}) > 0",
+                app = s.app
+            )
+        },
+        summary: "X-Agent cognitive loop makes no progress",
+        description: "Goals are active but the cognitive loop ran at most the threshold of iterations per second for 10 minutes.",
+    },
+    AlertDef {
+        name: "XAgentHighFailureRate",
+        group: Group::Agent,
+        severity: Severity::High,
+        threshold: 0.2,
+        for_: "15m",
+        expr: |s, t| {
+            let failed = format!(r#"sum(rate(xagent_goals_total{{{},outcome="failed"}}[15m]))"#, s.app);
+            let all = format!("sum(rate(xagent_goals_total{{{}}}[15m]))", s.app);
+            format!("{} > {t}", ratio(failed, all))
+        },
+        summary: "Many X-Agent goals fail",
+        description: "{{ $value | humanizePercentage }} of finished goals failed over 15 minutes.",
+    },
+    AlertDef {
+        name: "XAgentLowGoalCompletionRate",
+        group: Group::Agent,
+        severity: Severity::Warning,
+        threshold: 0.7,
+        for_: "30m",
+        expr: |s, t| {
+            let done = format!(r#"sum(rate(xagent_goals_total{{{},outcome="completed"}}[1h]))"#, s.app);
+            let all = format!("sum(rate(xagent_goals_total{{{}}}[1h]))", s.app);
+            format!("{} < {t}", ratio(done, all))
+        },
+        summary: "Few X-Agent goals complete",
+        description: "Only {{ $value | humanizePercentage }} of finished goals completed over the last hour.",
+    },
+    AlertDef {
+        name: "XAgentRedisDown",
+        group: Group::Database,
+        severity: Severity::Critical,
+        threshold: 1.0,
+        for_: "1m",
+        expr: |s, t| format!(r#"xagent_dependency_up{{{},dependency="redis"}} < {t}"#, s.app),
+        summary: "Redis is unreachable for X-Agent",
+        description: "The operator's probe cannot PING Redis for this XAgent.",
+    },
+    AlertDef {
+        name: "XAgentPostgreSQLDown",
+        group: Group::Database,
+        severity: Severity::Critical,
+        threshold: 1.0,
+        for_: "1m",
+        expr: |s, t| format!(r#"xagent_dependency_up{{{},dependency="postgres"}} < {t}"#, s.app),
+        summary: "PostgreSQL is unreachable for X-Agent",
+        description: "The operator's probe cannot run SELECT 1 on PostgreSQL for this XAgent.",
+    },
+    AlertDef {
+        name: "XAgentChromaDBDown",
+        group: Group::Database,
+        severity: Severity::High,
+        threshold: 1.0,
+        for_: "5m",
+        expr: |s, t| {
+            format!(
+                r#"kube_statefulset_status_replicas_ready{{{},statefulset="{}-chromadb"}} < {t}"#,
+                s.namespace, s.name
+            )
+        },
+        summary: "ChromaDB has no ready replica",
+        description: "The ChromaDB StatefulSet has {{ $value }} ready replicas.",
+    },
+    AlertDef {
+        name: "XAgentHighDBConnections",
+        group: Group::Database,
+        severity: Severity::Warning,
+        threshold: 0.8,
+        for_: "10m",
+        expr: |s, t| format!(r#"xagent_dependency_saturation_ratio{{{},dependency="postgres"}} > {t}"#, s.app),
+        summary: "PostgreSQL connections are nearly exhausted",
+        description: "{{ $value | humanizePercentage }} of PostgreSQL max_connections are in use.",
+    },
+    AlertDef {
+        name: "XAgentRedisHighMemory",
+        group: Group::Database,
+        severity: Severity::Warning,
+        threshold: 0.9,
+        for_: "10m",
+        expr: |s, t| format!(r#"xagent_dependency_saturation_ratio{{{},dependency="redis"}} > {t}"#, s.app),
+        summary: "Redis memory is nearly full",
+        description: "Redis uses {{ $value | humanizePercentage }} of its maxmemory.",
+    },
+    AlertDef {
+        name: "XAgentHighCPU",
+        group: Group::Resource,
+        severity: Severity::Warning,
+        threshold: 0.9,
+        for_: "15m",
+        expr: |s, t| {
+            let used = format!(
+                r#"sum by (pod) (rate(container_cpu_usage_seconds_total{{{},pod=~"{}",container!=""}}[5m]))"#,
+                s.namespace, s.pods
+            );
+            let limit = format!(
+                r#"sum by (pod) (kube_pod_container_resource_limits{{{},pod=~"{}",resource="cpu"}})"#,
+                s.namespace, s.pods
+            );
+            format!("{} > {t}", ratio(used, limit))
+        },
+        summary: "X-Agent pod {{ $labels.pod }} is near its CPU limit",
+        description: "Pod {{ $labels.pod }} uses {{ $value | humanizePercentage }} of its CPU limit.",
+    },
+    AlertDef {
+        name: "XAgentHighMemory",
+        group: Group::Resource,
+        severity: Severity::Warning,
+        threshold: 0.9,
+        for_: "15m",
+        expr: |s, t| {
+            let used = format!(
+                r#"sum by (pod) (container_memory_working_set_bytes{{{},pod=~"{}",container!=""}})"#,
+                s.namespace, s.pods
+            );
+            let limit = format!(
+                r#"sum by (pod) (kube_pod_container_resource_limits{{{},pod=~"{}",resource="memory"}})"#,
+                s.namespace, s.pods
+            );
+            format!("{} > {t}", ratio(used, limit))
+        },
+        summary: "X-Agent pod {{ $labels.pod }} is near its memory limit",
+        description: "Pod {{ $labels.pod }} uses {{ $value | humanizePercentage }} of its memory limit.",
+    },
+    AlertDef {
+        name: "XAgentLowDiskSpace",
+        group: Group::Resource,
+        severity: Severity::High,
+        threshold: 0.1,
+        for_: "5m",
+        expr: |s, t| {
+            let claims = format!(r#"{},persistentvolumeclaim=~"data-{}-chromadb-[0-9]+""#, s.namespace, s.name);
+            format!(
+                "kubelet_volume_stats_available_bytes{{{claims}}} / kubelet_volume_stats_capacity_bytes{{{claims}}} < {t}"
+            )
+        },
+        summary: "ChromaDB volume {{ $labels.persistentvolumeclaim }} is almost full",
+        description: "Only {{ $value | humanizePercentage }} of the volume is free.",
+    },
+    AlertDef {
+        name: "XAgentToolExecutionFailures",
+        group: Group::Tool,
+        severity: Severity::Warning,
+        threshold: 0.1,
+        for_: "10m",
+        expr: |s, t| {
+            let failed = format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="error"}}[10m]))"#, s.app);
+            let all = format!("sum(rate(xagent_tool_executions_total{{{}}}[10m]))", s.app);
+            format!("{} > {t}", ratio(failed, all))
+        },
+        summary: "Many X-Agent tool executions fail",
+        description: "{{ $value | humanizePercentage }} of tool executions failed over 10 minutes.",
+    },
+    AlertDef {
+        name: "XAgentToolExecutionTimeout",
+        group: Group::Tool,
+        severity: Severity::Warning,
+        threshold: 0.05,
+        for_: "10m",
+        expr: |s, t| {
+            let timed_out = format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="timeout"}}[10m]))"#, s.app);
+            let all = format!("sum(rate(xagent_tool_executions_total{{{}}}[10m]))", s.app);
+            format!("{} > {t}", ratio(timed_out, all))
+        },
+        summary: "X-Agent tool executions time out",
+        description: "{{ $value | humanizePercentage }} of tool executions timed out over 10 minutes.",
+    },
+    AlertDef {
+        name: "XAgentSandboxUnavailable",
+        group: Group::Tool,
+        severity: Severity::High,
+        threshold: 1.0,
+        for_: "5m",
+        expr: |s, t| format!("min(xagent_sandbox_available{{{}}}) < {t}", s.app),
+        summary: "The X-Agent tool sandbox is unavailable",
+        description: "At least one pod reports its code-execution sandbox as unavailable.",
+    },
+    AlertDef {
+        name: "XAgentWorkerDown",
+        group: Group::Worker,
+        severity: Severity::High,
+        threshold: 1.0,
+        for_: "5m",
+        expr: |s, t| format!("{} < {t}", component_up(s, "worker")),
+        summary: "No X-Agent worker is running",
+        description: "Fewer than the threshold of worker pods answer Prometheus scrapes (currently {{ $value }}).",
+    },
+    AlertDef {
+        name: "XAgentHighTaskQueue",
+        group: Group::Worker,
+        severity: Severity::Warning,
+        threshold: 100.0,
+        for_: "10m",
+        expr: |s, t| format!("max(xagent_task_queue_depth{{{}}}) > {t}", s.app),
+        summary: "X-Agent task queue is backing up",
+        description: "{{ $value }} tasks are waiting for a worker.",
+    },
+    AlertDef {
+        name: "XAgentSlowTaskProcessing",
+        group: Group::Worker,
+        severity: Severity::Warning,
+        threshold: 300.0,
+        for_: "15m",
+        expr: |s, t| {
+            format!(
+                "histogram_quantile(0.95, sum by (le) (rate(xagent_task_duration_seconds_bucket{{{}}}[10m]))) > {t}",
+                s.app
+            )
+        },
+        summary: "X-Agent tasks take long",
+        description: "95th percentile task duration is {{ $value | humanizeDuration }} (threshold in seconds).",
+    },
+];
+
+/// One alert after the XAgent's overrides, ready to become a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedAlert {
+    /// Alert name.
+    pub name: &'static str,
+    /// Group name.
+    pub group: Group,
+    /// PromQL.
+    pub expr: String,
+    /// `for` duration.
+    pub for_: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The alerts an XAgent gets: enabled groups, enabled alerts, overrides applied.
+pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<RenderedAlert> {
+    let scope = Scope::of(xagent);
+    let ns = xagent.namespace().unwrap_or_default();
+    CATALOG
+        .iter()
+        .filter(|def| def.group.enabled(&settings.groups))
+        .filter_map(|def| {
+            let over = settings.alerts.get(def.name);
+            if over.and_then(|o| o.enabled) == Some(false) {
+                return None;
+            }
+            let threshold = over.and_then(|o| o.threshold).unwrap_or(def.threshold);
+            let for_ = over.and_then(|o| o.for_.clone()).unwrap_or_else(|| def.for_.to_string());
+            Some(RenderedAlert {
+                name: def.name,
+                group: def.group,
+                expr: (def.expr)(&scope, threshold),
+                for_,
+                labels: BTreeMap::from([
+                    ("severity".to_string(), def.severity.as_str().to_string()),
+                    ("namespace".to_string(), ns.clone()),
+                    ("xagent".to_string(), scope.name.clone()),
+                ]),
+                annotations: BTreeMap::from([
+                    ("summary".to_string(), def.summary.to_string()),
+                    ("description".to_string(), def.description.to_string()),
+                    (
+                        "runbook_url".to_string(),
+                        format!("{}/{}", settings.runbook_base_url.trim_end_matches('/'), def.name.to_lowercase()),
+                    ),
+                ]),
+            })
+        })
+        .collect()
+}
