@@ -36,6 +36,22 @@ fn with_chromadb() -> XAgent {
     xagent(json!({"chromadb": {"enabled": true}}))
 }
 
+/// The platform's own children, without the Prometheus Operator objects (tested with `crate::monitoring`).
+fn platform(children: Vec<Child>) -> Vec<Child> {
+    children.into_iter().filter(|c| !c.kind().is_monitoring()).collect()
+}
+
+/// The component a child should be labelled with: the suffix of its name, or
+/// `monitoring` for the ServiceMonitor and PrometheusRule, which are named after the XAgent.
+fn expected_component(child: &Child, xagent_name: &str) -> String {
+    if child.kind().is_monitoring() {
+        assert_eq!(child.name(), xagent_name, "{}", child.reference());
+        return "monitoring".into();
+    }
+    let suffix = child.name().strip_prefix(&format!("{xagent_name}-")).map(str::to_string);
+    suffix.unwrap_or_else(|| panic!("{} is not named after the XAgent", child.reference()))
+}
+
 /// `(kind, name)` of each child, in build order.
 fn kinds_and_names(children: &[Child]) -> Vec<(&'static str, String)> {
     children.iter().map(|c| (c.kind().as_str(), c.name())).collect()
@@ -197,7 +213,8 @@ fn port(name: &str, number: i32) -> (String, i32, IntOrString, String) {
 
 #[test]
 fn minimal_xagent_builds_every_default_child_in_order() {
-    let names = kinds_and_names(&build(&minimal()));
+    let children = build(&minimal());
+    let names = kinds_and_names(&platform(children.clone()));
     let expected = [
         ("Service", "demo-api"),
         ("Deployment", "demo-api"),
@@ -213,11 +230,19 @@ fn minimal_xagent_builds_every_default_child_in_order() {
     ];
     let expected: Vec<(&str, String)> = expected.iter().map(|(k, n)| (*k, n.to_string())).collect();
     assert_eq!(names, expected);
+    // The platform's children come first; monitoring objects, if any, only after them.
+    assert_eq!(kinds_and_names(&children[..expected.len()]), expected);
+    assert!(children[expected.len()..].iter().all(|c| c.kind().is_monitoring()));
+
+    // With monitoring turned off, those eleven are everything.
+    let off =
+        json!({"monitoring": {"serviceMonitor": {"enabled": false}, "prometheusRule": {"enabled": false}}});
+    assert_eq!(kinds_and_names(&build(&xagent(off))), expected);
 }
 
 #[test]
 fn chromadb_adds_a_headless_service_and_a_statefulset_last() {
-    let children = build(&with_chromadb());
+    let children = platform(build(&with_chromadb()));
     let names = kinds_and_names(&children);
     assert_eq!(names.len(), 13);
     assert_eq!(
@@ -225,7 +250,7 @@ fn chromadb_adds_a_headless_service_and_a_statefulset_last() {
         [("Service", "demo-chromadb".to_string()), ("StatefulSet", "demo-chromadb".to_string())]
     );
     // Everything before it is unchanged by enabling ChromaDB.
-    assert_eq!(names[..11], kinds_and_names(&build(&minimal()))[..]);
+    assert_eq!(names[..11], kinds_and_names(&platform(build(&minimal())))[..]);
 
     let svc = service(&children, "demo-chromadb").spec.as_ref().unwrap();
     assert_eq!(svc.cluster_ip.as_deref(), Some("None"), "headless");
@@ -290,6 +315,7 @@ fn every_child_serializes_with_its_api_version_and_kind() {
             "Deployment" | "StatefulSet" => "apps/v1",
             "HorizontalPodAutoscaler" => "autoscaling/v2",
             "PodDisruptionBudget" => "policy/v1",
+            "ServiceMonitor" | "PrometheusRule" => "monitoring.coreos.com/v1",
             other => panic!("no expected apiVersion for {other}"),
         };
         assert_eq!(value["apiVersion"], api_version, "{}", child.reference());
@@ -580,13 +606,13 @@ fn disabling_the_pdb_drops_only_that_components_pdb() {
     assert!(find(&children, ChildKind::Pdb, "demo-api").is_none());
     assert!(find(&children, ChildKind::Pdb, "demo-websocket").is_some());
     assert!(find(&children, ChildKind::Pdb, "demo-worker").is_some());
-    assert_eq!(children.len(), 10);
+    assert_eq!(platform(children).len(), 10);
 }
 
 #[test]
 fn everything_optional_off_leaves_services_and_deployments() {
     let off = json!({"autoscaling": {"enabled": false}, "podDisruptionBudget": {"enabled": false}});
-    let children = build(&xagent(json!({"api": off, "websocket": off, "worker": off})));
+    let children = platform(build(&xagent(json!({"api": off, "websocket": off, "worker": off}))));
     let names = kinds_and_names(&children);
     let expected: Vec<(&str, String)> = ["api", "websocket", "worker"]
         .iter()
@@ -603,7 +629,7 @@ fn everything_optional_off_leaves_services_and_deployments() {
 fn every_child_and_pod_template_carries_the_standard_labels() {
     let children = build(&with_chromadb());
     for child in &children {
-        let component = child.name().strip_prefix("demo-").expect("named after the XAgent").to_string();
+        let component = expected_component(child, "demo");
         assert_eq!(child.meta().labels.as_ref(), Some(&full_labels(&component)), "{}", child.reference());
         assert_eq!(child.meta().namespace.as_deref(), Some("ns"), "{}", child.reference());
         assert_eq!(child.component().as_str(), component, "{}", child.reference());
@@ -620,7 +646,7 @@ fn every_child_and_pod_template_carries_the_standard_labels() {
 #[test]
 fn child_component_is_read_back_from_the_label() {
     let children = build(&with_chromadb());
-    let components: Vec<Component> = children.iter().map(Child::component).collect();
+    let components: Vec<Component> = platform(children.clone()).iter().map(Child::component).collect();
     use Component::*;
     assert_eq!(
         components,
@@ -629,6 +655,9 @@ fn child_component_is_read_back_from_the_label() {
             Chromadb
         ]
     );
+    for child in children.iter().filter(|c| c.kind().is_monitoring()) {
+        assert_eq!(child.component(), Monitoring, "{}", child.reference());
+    }
 }
 
 #[test]
@@ -657,7 +686,7 @@ fn workload_selectors_match_their_pod_template_labels() {
 #[test]
 fn every_child_is_controlled_by_the_xagent() {
     let children = build(&with_chromadb());
-    assert_eq!(children.len(), 13);
+    assert_eq!(platform(children.clone()).len(), 13);
     for child in &children {
         let owners = child.meta().owner_references.as_ref().expect("owner references");
         assert_eq!(owners.len(), 1, "{}", child.reference());
@@ -681,7 +710,7 @@ fn an_xagent_without_uid_yields_children_without_owner() {
     }))
     .unwrap();
     let children = build(&offline);
-    assert_eq!(children.len(), 13);
+    assert_eq!(platform(children.clone()).len(), 13);
     for child in &children {
         assert_eq!(child.meta().owner_references, None, "{}", child.reference());
         assert_eq!(child.meta().labels.as_ref(), Some(&full_labels(child.component().as_str())));
@@ -693,8 +722,8 @@ fn child_names_follow_the_xagent_name() {
     let mut other = minimal();
     other.metadata.name = Some("prod-agents".into());
     for child in build(&other) {
-        let suffix = child.component().as_str();
-        assert_eq!(child.name(), format!("prod-agents-{suffix}"));
+        let component = expected_component(&child, "prod-agents");
+        assert_eq!(child.component().as_str(), component, "{}", child.reference());
         assert_eq!(child.meta().labels.as_ref().unwrap()["app.kubernetes.io/instance"], "prod-agents");
     }
 }

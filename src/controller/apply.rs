@@ -201,7 +201,7 @@ where
         .get_opt(name)
         .await
         .map_err(|source| Error::GetChild { child: reference.clone(), source })?;
-    if !existing.is_some_and(|o| controller_uid(&o) == Some(owner.uid)) {
+    if existing.is_none_or(|o| controller_uid(&o) != Some(owner.uid)) {
         return Ok(None);
     }
     delete::<K>(&api, reference).await

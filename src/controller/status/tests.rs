@@ -3,8 +3,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{Observation, changed, compute, types};
-use crate::builders::Component;
+use super::{MonitoringObservation, Observation, changed, compute, types};
+use crate::builders::{ChildKind, Component};
 use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
 use crate::crd::{ComponentStatus, XAgentStatus};
 
@@ -16,8 +16,14 @@ fn at(second: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + second).expect("valid timestamp")
 }
 
+/// A report on child `reference` (`Kind/name`), its kind read from the reference.
 fn report(reference: &str, outcome: Outcome, workload: Option<WorkloadState>) -> ChildReport {
-    ChildReport { reference: reference.into(), outcome, workload }
+    let kind_name = reference.split('/').next().unwrap_or_default();
+    let kind = ChildKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind_name)
+        .unwrap_or_else(|| panic!("unknown kind in {reference}"));
+    ChildReport { reference: reference.into(), kind, outcome, workload }
 }
 
 /// A workload with `ready` of `desired` replicas ready, all updated and observed.
@@ -41,7 +47,7 @@ fn healthy() -> Observation {
     let mut children = component(Component::Api, state(3, 3));
     children.extend(component(Component::Websocket, state(2, 2)));
     children.extend(component(Component::Worker, state(2, 2)));
-    Observation { generation: Some(4), children, invalid_spec: None }
+    Observation { generation: Some(4), children, invalid_spec: None, monitoring: None }
 }
 
 /// Replaces the workload state of `c`'s Deployment or StatefulSet.
@@ -263,6 +269,7 @@ fn an_invalid_spec_is_degraded_and_not_ready() {
         generation: Some(9),
         children: Vec::new(),
         invalid_spec: Some("spec.api.replicas: must be at most 1000".into()),
+        monitoring: None,
     };
     let status = compute(None, &obs, at(0));
     assert_eq!(sr(&status, types::READY), ("False", "InvalidSpec"));
@@ -318,7 +325,12 @@ fn component_status_availability_needs_ready_and_updated_replicas() {
 
 #[test]
 fn an_invalid_spec_reports_no_components() {
-    let obs = Observation { generation: Some(2), children: Vec::new(), invalid_spec: Some("x".into()) };
+    let obs = Observation {
+        generation: Some(2),
+        children: Vec::new(),
+        invalid_spec: Some("x".into()),
+        monitoring: None,
+    };
     let status = compute(None, &obs, at(0));
     assert_eq!(status.components, Default::default());
 }
@@ -430,4 +442,62 @@ fn the_status_round_trips_through_json_without_a_spurious_change() {
     let stored: XAgentStatus = serde_json::from_value(serde_json::to_value(&written).unwrap()).unwrap();
     let next = compute(Some(&stored), &obs, at(90));
     assert!(!changed(Some(&stored), &next));
+}
+
+// ---------------------------------------------------------------------------
+// MonitoringReady
+// ---------------------------------------------------------------------------
+
+fn with_monitoring(wanted: bool, installed: bool) -> Observation {
+    let mut obs = healthy();
+    obs.monitoring = Some(MonitoringObservation { wanted, installed });
+    if wanted && installed {
+        obs.children.push((Component::Monitoring, report("ServiceMonitor/demo", Outcome::Unchanged, None)));
+        obs.children.push((Component::Monitoring, report("PrometheusRule/demo", Outcome::Unchanged, None)));
+    }
+    obs
+}
+
+#[test]
+fn monitoring_ready_is_reported_only_when_monitoring_was_observed() {
+    assert!(compute(None, &healthy(), at(0)).conditions.iter().all(|c| c.type_ != types::MONITORING_READY));
+    let status = compute(None, &with_monitoring(true, true), at(0));
+    assert_eq!(status.conditions.len(), 5);
+    assert_eq!(sr(&status, types::MONITORING_READY), ("True", "Applied"));
+    assert_eq!(condition(&status, types::MONITORING_READY).observed_generation, Some(4));
+    let status = compute(None, &with_monitoring(false, false), at(0));
+    assert_eq!(sr(&status, types::MONITORING_READY), ("True", "MonitoringDisabled"));
+}
+
+#[test]
+fn a_missing_prometheus_operator_does_not_make_the_platform_unready() {
+    let status = compute(None, &with_monitoring(true, false), at(0));
+    assert_eq!(sr(&status, types::MONITORING_READY), ("False", "PrometheusOperatorNotInstalled"));
+    assert_eq!(sr(&status, types::READY), ("True", "Ready"));
+    assert_eq!(sr(&status, types::DEGRADED).0, "False");
+    // Steady while it stays missing.
+    let again = compute(Some(&status), &with_monitoring(true, false), at(300));
+    assert!(!changed(Some(&status), &again));
+    // Installing the CRDs flips only MonitoringReady.
+    let installed = compute(Some(&status), &with_monitoring(true, true), at(600));
+    assert_eq!(condition(&installed, types::MONITORING_READY).last_transition_time, Time(at(600)));
+    assert_eq!(condition(&installed, types::READY).last_transition_time, Time(at(0)));
+}
+
+#[test]
+fn a_monitoring_conflict_is_named_in_monitoring_ready() {
+    let mut obs = with_monitoring(true, true);
+    let msg = "ServiceMonitor/demo exists and is controlled by Prometheus stack";
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "ServiceMonitor/demo").unwrap();
+    r.outcome = Outcome::Conflict(msg.into());
+    let status = compute(None, &obs, at(0));
+    let monitoring = condition(&status, types::MONITORING_READY);
+    assert_eq!((monitoring.status.as_str(), monitoring.reason.as_str()), ("False", "ChildConflict"));
+    assert!(monitoring.message.contains(msg), "{}", monitoring.message);
+    assert_eq!(status.conflicts, vec![msg.to_string()]);
+    // A workload conflict is not a monitoring problem.
+    let mut obs = with_monitoring(true, true);
+    obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
+    let status = compute(None, &obs, at(0));
+    assert_eq!(sr(&status, types::MONITORING_READY), ("True", "Applied"));
 }
