@@ -26,10 +26,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint over `registry`, not yet ready.
     pub fn new(registry: Registry) -> Arc<Self> {
-        Arc::new(Self {
-            registry,
-            ready: AtomicBool::new(false),
-        })
+        Arc::new(Self { registry, ready: AtomicBool::new(false) })
     }
 
     /// Marks the operator ready.
@@ -56,7 +53,9 @@ pub fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Ful
         "/metrics" => {
             let mut out = String::new();
             match prometheus_client::encoding::text::encode(&mut out, &endpoint.registry) {
-                Ok(()) => reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", out),
+                Ok(()) => {
+                    reply(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", out)
+                }
                 Err(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT, "encoding failed\n".into()),
             }
         }

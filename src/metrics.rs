@@ -97,14 +97,22 @@ impl Metrics {
         };
         let r = registry;
         r.register("xagent_reconciles", "Completed reconciles", metrics.reconciles.clone());
-        r.register("xagent_reconcile_errors", "Failed reconciles by reason", metrics.reconcile_errors.clone());
+        r.register(
+            "xagent_reconcile_errors",
+            "Failed reconciles by reason",
+            metrics.reconcile_errors.clone(),
+        );
         r.register(
             "xagent_reconcile_duration_seconds",
             "Reconcile duration",
             metrics.reconcile_duration.clone(),
         );
         r.register("xagent_objects_applied", "Child objects written", metrics.objects_applied.clone());
-        r.register("xagent_dependency_up", "Dependency answered its last probe", metrics.dependency_up.clone());
+        r.register(
+            "xagent_dependency_up",
+            "Dependency answered its last probe",
+            metrics.dependency_up.clone(),
+        );
         r.register(
             "xagent_dependency_saturation_ratio",
             "Dependency use against its capacity",

@@ -35,7 +35,8 @@ pub fn parse_documents(input: &str) -> Result<Vec<XAgent>, RenderError> {
     let mut xagents = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(input).enumerate() {
         let document = i + 1;
-        let yaml = serde_yaml::Value::deserialize(doc).map_err(|cause| RenderError::Yaml { document, cause })?;
+        let yaml =
+            serde_yaml::Value::deserialize(doc).map_err(|cause| RenderError::Yaml { document, cause })?;
         let value = yaml_to_json(yaml).map_err(|cause| RenderError::Yaml { document, cause })?;
         if value.is_null() {
             continue;

@@ -73,21 +73,35 @@ pub fn parse_xagent(value: Value, origin: &str) -> Result<XAgent, InvalidXAgent>
     let fail = |errors| InvalidXAgent { object: label.clone(), errors };
     let mut errors = Vec::new();
     check_header(&value, &mut errors);
-    let spec_value = value.get("spec").cloned().unwrap_or_else(|| Value::Object(Map::new()));
     let mut defaulted = value.clone();
-    if let Value::Object(obj) = &mut defaulted {
-        let spec = walk(spec_schema(), spec_value, "spec", &mut errors);
-        obj.insert("spec".into(), spec);
+    match (value.get("spec"), &mut defaulted) {
+        (Some(spec @ Value::Object(_)), Value::Object(obj)) => {
+            let spec = walk(spec_schema(), spec.clone(), "spec", &mut errors);
+            obj.insert("spec".into(), spec);
+        }
+        (Some(Value::Null) | None, _) => {
+            push(&mut errors, "spec", "Required value (`spec: {}` takes every default)")
+        }
+        (Some(other), _) => push(&mut errors, "spec", format!("expected object, got {}", kind_of(other))),
+    }
+    if errors.is_empty() {
+        check_cel(&defaulted, &mut errors);
     }
     if !errors.is_empty() {
-        return Err(fail(errors));
+        return Err(fail(sorted(errors)));
     }
-    check_cel(&defaulted, &mut errors);
-    if !errors.is_empty() {
-        return Err(fail(errors));
-    }
-    serde_json::from_value(defaulted)
-        .map_err(|e| fail(vec![FieldError { path: "spec".into(), message: e.to_string() }]))
+    serde_path_to_error::deserialize(defaulted).map_err(|e| {
+        let path = e.path().to_string();
+        fail(vec![FieldError { path, message: e.into_inner().to_string() }])
+    })
+}
+
+/// Errors sorted by path, so the same input always yields the same message
+/// (the CEL engine reports in hash order).
+fn sorted(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    errors.dedup();
+    errors
 }
 
 /// Checks any value against an OpenAPI v3 schema of a CRD (types, unknown fields,
@@ -176,10 +190,16 @@ fn check_metadata(metadata: Option<&Value>, errors: &mut Vec<FieldError>) {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
                 for (k, v) in map.iter().filter(|(_, v)| !v.is_string()) {
-                    push(errors, &format!("metadata.{key}.{k}"), format!("expected string, got {}", kind_of(v)));
+                    push(
+                        errors,
+                        &format!("metadata.{key}.{k}"),
+                        format!("expected string, got {}", kind_of(v)),
+                    );
                 }
             }
-            Some(v) => push(errors, &format!("metadata.{key}"), format!("expected object, got {}", kind_of(v))),
+            Some(v) => {
+                push(errors, &format!("metadata.{key}"), format!("expected object, got {}", kind_of(v)))
+            }
         }
     }
 }

@@ -32,7 +32,8 @@ pub enum Component {
 
 impl Component {
     /// Every component, in render order.
-    pub const ALL: [Component; 5] = [Self::Api, Self::Websocket, Self::Worker, Self::Chromadb, Self::Monitoring];
+    pub const ALL: [Component; 5] =
+        [Self::Api, Self::Websocket, Self::Worker, Self::Chromadb, Self::Monitoring];
 
     /// The `app.kubernetes.io/component` label and child-name suffix.
     pub fn as_str(self) -> &'static str {

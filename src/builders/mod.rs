@@ -166,13 +166,15 @@ impl Child {
 /// renders diff cleanly.
 pub fn build(xagent: &XAgent) -> Vec<Child> {
     let spec = &xagent.spec;
-    let mut children = Vec::with_capacity(12);
-    children.push(Child::Service(network::api_service(xagent, &spec.api)));
-    stateless(xagent, Component::Api, &spec.api, &mut children);
-    children.push(Child::Service(network::websocket_service(xagent, &spec.websocket)));
-    stateless(xagent, Component::Websocket, &spec.websocket, &mut children);
-    children.push(Child::Service(network::worker_service(xagent, &spec.worker)));
-    stateless(xagent, Component::Worker, &spec.worker, &mut children);
+    let (api, websocket, worker) =
+        (spec.api.component(), spec.websocket.component(), spec.worker.component());
+    let mut children = Vec::with_capacity(13);
+    children.push(Child::Service(network::api_service(xagent, &api)));
+    stateless(xagent, Component::Api, &api, &mut children);
+    children.push(Child::Service(network::websocket_service(xagent, &websocket)));
+    stateless(xagent, Component::Websocket, &websocket, &mut children);
+    children.push(Child::Service(network::worker_service(xagent, &worker)));
+    stateless(xagent, Component::Worker, &worker, &mut children);
     if spec.chromadb.enabled {
         children.push(Child::Service(network::chromadb_service(xagent)));
         children.push(Child::StatefulSet(workloads::chromadb_statefulset(xagent)));

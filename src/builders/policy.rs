@@ -16,7 +16,8 @@ pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> Horiz
     let metrics: Vec<MetricSpec> =
         [("cpu", scaling.target_cpu_utilization), ("memory", scaling.target_memory_utilization)]
             .into_iter()
-            .filter_map(|(name, target)| target.map(|t| utilization(name, t)))
+            .filter(|(_, target)| *target > 0)
+            .map(|(name, target)| utilization(name, target))
             .collect();
     let name = component.child_name(xagent);
     HorizontalPodAutoscaler {

@@ -7,36 +7,59 @@
 const BINARY: [(&str, u32); 6] = [("", 0), ("Ki", 1), ("Mi", 2), ("Gi", 3), ("Ti", 4), ("Pi", 5)];
 const DECIMAL: [(&str, u32); 6] = [("", 0), ("k", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)];
 
-/// Canonical form of an integer quantity with an optional suffix; other spellings pass through.
+/// Canonical form of a quantity; spellings it does not understand (exponents,
+/// values too large to compute exactly) pass through unchanged.
 pub fn canonical(q: &str) -> String {
-    let digits_end = q.find(|c: char| !c.is_ascii_digit()).unwrap_or(q.len());
-    let (digits, suffix) = q.split_at(digits_end);
-    let Ok(n) = digits.parse::<u128>() else {
-        return q.to_string();
+    canonicalize(q).unwrap_or_else(|| q.to_string())
+}
+
+fn canonicalize(q: &str) -> Option<String> {
+    let number_end = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
+    let (number, suffix) = q.split_at(number_end);
+    let (binary, base_exp) = match suffix {
+        "m" => (false, None),
+        s => match (exponent(&DECIMAL, s), exponent(&BINARY, s)) {
+            (Some(e), _) => (false, Some(1000u128.checked_pow(e)?)),
+            (None, Some(e)) => (true, Some(1024u128.checked_pow(e)?)),
+            (None, None) => return None,
+        },
     };
-    if suffix == "m" {
-        return millis(n);
+    let (mantissa, scale) = parse_decimal(number)?;
+    // Work in thousandths so "250m" and "0.25" land on the same integer.
+    let multiplier = base_exp.map_or(Some(1), |m| m.checked_mul(1000))?;
+    let scaled = mantissa.checked_mul(multiplier)?;
+    let divisor = 10u128.checked_pow(scale)?;
+    if !scaled.is_multiple_of(divisor) {
+        return None;
     }
-    // A bare number is a decimal quantity, so the decimal table is tried first.
-    if let Some(exp) = exponent(&DECIMAL, suffix) {
-        return rescale(n * 1000u128.pow(exp), 1000, &DECIMAL);
+    Some(format_millis(scaled / divisor, binary))
+}
+
+/// "1.25" as (125, 2).
+fn parse_decimal(number: &str) -> Option<(u128, u32)> {
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
     }
-    if let Some(exp) = exponent(&BINARY, suffix) {
-        return rescale(n * 1024u128.pow(exp), 1024, &BINARY);
+    let digits = format!("{int}{frac}");
+    Some((digits.parse().ok()?, u32::try_from(frac.len()).ok()?))
+}
+
+/// The API server's spelling: fractions in millis, binary values of at least
+/// 1Ki with the largest exact binary suffix, everything else decimal.
+fn format_millis(millis: u128, binary: bool) -> String {
+    if !millis.is_multiple_of(1000) {
+        return format!("{millis}m");
     }
-    q.to_string()
+    let value = millis / 1000;
+    if binary && value >= 1024 { rescale(value, 1024, &BINARY) } else { rescale(value, 1000, &DECIMAL) }
 }
 
 fn exponent(table: &[(&str, u32)], suffix: &str) -> Option<u32> {
     table.iter().find(|(s, _)| *s == suffix).map(|(_, e)| *e)
 }
 
-fn millis(n: u128) -> String {
-    if n.is_multiple_of(1000) { (n / 1000).to_string() } else { format!("{n}m") }
-}
-
-/// Largest suffix that divides the value exactly. A binary value smaller than 1Ki
-/// is written without suffix, which the API server also does.
+/// Largest suffix that divides the value exactly.
 fn rescale(mut value: u128, base: u128, table: &[(&str, u32); 6]) -> String {
     let mut idx = 0;
     while value != 0 && value.is_multiple_of(base) && idx + 1 < table.len() {
@@ -69,9 +92,23 @@ mod tests {
     }
 
     #[test]
-    fn unknown_spellings_pass_through() {
-        assert_eq!(canonical("0.5"), "0.5");
+    fn decimals_become_millis_or_smaller_binary_units() {
+        assert_eq!(canonical("0.5"), "500m");
+        assert_eq!(canonical("1.5"), "1500m");
+        assert_eq!(canonical("0.25"), "250m");
+        assert_eq!(canonical("1.5Gi"), "1536Mi");
+        assert_eq!(canonical("0.5Gi"), "512Mi");
+        assert_eq!(canonical("2.0"), "2");
+        assert_eq!(canonical("0.5Ki"), "512");
+    }
+
+    #[test]
+    fn unknown_or_huge_spellings_pass_through() {
         assert_eq!(canonical("1e3"), "1e3");
         assert_eq!(canonical(""), "");
+        assert_eq!(canonical("."), ".");
+        assert_eq!(canonical("12Qi"), "12Qi");
+        let huge = format!("{}Pi", "9".repeat(40));
+        assert_eq!(canonical(&huge), huge, "overflow must not panic");
     }
 }

@@ -197,10 +197,8 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let reference = format!("{}/{}", K::kind(&()), name);
-    let existing = api
-        .get_opt(name)
-        .await
-        .map_err(|source| Error::GetChild { child: reference.clone(), source })?;
+    let existing =
+        api.get_opt(name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?;
     if existing.is_none_or(|o| controller_uid(&o) != Some(owner.uid)) {
         return Ok(None);
     }

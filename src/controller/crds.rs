@@ -27,10 +27,7 @@ pub struct MonitoringCrds {
 impl MonitoringCrds {
     /// Flags with a known state, for tests and for clusters checked up front.
     pub fn new(installed: bool) -> Self {
-        Self {
-            service_monitor: AtomicBool::new(installed),
-            prometheus_rule: AtomicBool::new(installed),
-        }
+        Self { service_monitor: AtomicBool::new(installed), prometheus_rule: AtomicBool::new(installed) }
     }
 
     /// Whether both CRDs are installed.
@@ -57,7 +54,10 @@ impl MonitoringCrds {
 }
 
 /// Presence updates of CRD `name`: an empty relist means it was deleted meanwhile.
-fn presence(api: Api<PartialObjectMeta<CustomResourceDefinition>>, name: &'static str) -> impl Stream<Item = (&'static str, bool)> {
+fn presence(
+    api: Api<PartialObjectMeta<CustomResourceDefinition>>,
+    name: &'static str,
+) -> impl Stream<Item = (&'static str, bool)> {
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     // Metadata only: CRD schemas are large and never read here.
     watcher(api, config)

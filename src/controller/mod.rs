@@ -25,10 +25,10 @@ use self::status::{MonitoringObservation, Observation};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
 use crate::builders::{self, Child, ChildKind, Component};
-use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
-use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
+use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
+use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use crate::validate;
 
 /// How often a healthy XAgent is re-checked even without watch events.

@@ -17,10 +17,10 @@ use prometheus_client::registry::Registry;
 
 use super::crds::{self, MonitoringCrds};
 use super::{Context, error_policy, reconcile, stores};
-use crate::http::{self, Endpoint};
-use crate::metrics::Metrics;
 use crate::builders::meta::MANAGER;
 use crate::crd::XAgent;
+use crate::http::{self, Endpoint};
+use crate::metrics::Metrics;
 
 /// Where the controller looks for XAgents.
 #[derive(Debug, Clone, Default)]
@@ -111,7 +111,9 @@ pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
-                Ok((object, _)) => debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled"),
+                Ok((object, _)) => {
+                    debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled")
+                }
                 Err(e) => debug!(error = %e, "reconcile did not complete"),
             }
         })

@@ -134,7 +134,12 @@ fn monitoring(m: MonitoringObservation, children: &[(Component, ChildReport)]) -
         })
         .collect();
     if !m.wanted {
-        cond(types::MONITORING_READY, true, "MonitoringDisabled", "ServiceMonitor and PrometheusRule are turned off".into())
+        cond(
+            types::MONITORING_READY,
+            true,
+            "MonitoringDisabled",
+            "ServiceMonitor and PrometheusRule are turned off".into(),
+        )
     } else if !m.installed {
         let msg = "the monitoring.coreos.com CRDs (Prometheus Operator) are not installed; ServiceMonitor and PrometheusRule are skipped until they are";
         cond(types::MONITORING_READY, false, "PrometheusOperatorNotInstalled", msg.into())

@@ -11,8 +11,8 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::stores::{self, Writers};
 use super::crds::MonitoringCrds;
+use super::stores::{self, Writers};
 use super::{Context, backoff, reconcile};
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
@@ -225,7 +225,8 @@ fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
 async fn first_reconcile_creates_every_child_then_writes_status() {
     let xa = xagent(json!({}));
     // Without the Prometheus Operator CRDs the monitoring objects are skipped.
-    let desired: Vec<Child> = builders::build(&xa).into_iter().filter(|c| !c.kind().is_monitoring()).collect();
+    let desired: Vec<Child> =
+        builders::build(&xa).into_iter().filter(|c| !c.kind().is_monitoring()).collect();
     let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
     result.unwrap();
 
@@ -469,7 +470,8 @@ async fn monitoring_objects_are_created_once_the_crds_appear() {
     let stored = steady_state(&mut xa, false, &Server::default()).await;
     let (result, requests) = reconcile_with_crds(&xa, &stored, Server::default(), true).await;
     result.unwrap();
-    let monitoring: Vec<Child> = builders::build(&xa).into_iter().filter(|c| c.kind().is_monitoring()).collect();
+    let monitoring: Vec<Child> =
+        builders::build(&xa).into_iter().filter(|c| c.kind().is_monitoring()).collect();
     let mut expected = Vec::new();
     for child in &monitoring {
         expected.push(format!("GET {}", path_of(child)));
@@ -518,7 +520,9 @@ async fn steady_state_with_monitoring_only_reads() {
 async fn turning_monitoring_off_deletes_the_owned_objects() {
     let on = xagent(json!({}));
     let server = server_with_monitoring(&on);
-    let mut off = xagent(json!({"monitoring": {"serviceMonitor": {"enabled": false}, "prometheusRule": {"enabled": false}}}));
+    let mut off = xagent(
+        json!({"monitoring": {"serviceMonitor": {"enabled": false}, "prometheusRule": {"enabled": false}}}),
+    );
     let stored = as_stored(&builders::build(&off));
     let (result, requests) = reconcile_with_crds(&off, &stored, server, true).await;
     result.unwrap();

@@ -38,7 +38,8 @@ fn known_alerts_rule() -> String {
 }
 
 /// Prometheus duration, as the Prometheus Operator CRDs spell it.
-const DURATION_PATTERN: &str = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$";
+const DURATION_PATTERN: &str =
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$";
 
 /// Prometheus Operator integration. Needs the monitoring.coreos.com CRDs; without
 /// them both objects are skipped and condition MonitoringReady says so.
@@ -164,14 +165,7 @@ pub struct AlertGroups {
 
 impl Default for AlertGroups {
     fn default() -> Self {
-        Self {
-            api: true,
-            agent: true,
-            database: true,
-            resource: true,
-            tool: true,
-            worker: true,
-        }
+        Self { api: true, agent: true, database: true, resource: true, tool: true, worker: true }
     }
 }
 

@@ -46,16 +46,16 @@ pub struct XAgentSpec {
     pub image_pull_secrets: Vec<String>,
 
     /// The HTTP API (Deployment + Service NAME-api). Autoscaled 2-10 replicas by default.
-    #[serde(default = "ComponentSpec::api_default")]
-    pub api: ComponentSpec,
+    #[serde(default)]
+    pub api: ApiSpec,
 
     /// The WebSocket gateway for live agent updates (Deployment + Service NAME-websocket with sticky ClientIP sessions). 2 replicas by default.
-    #[serde(default = "ComponentSpec::websocket_default")]
-    pub websocket: ComponentSpec,
+    #[serde(default)]
+    pub websocket: WebsocketSpec,
 
     /// Background workers that run goals and tools (Deployment NAME-worker). Autoscaled 2-5 replicas by default.
-    #[serde(default = "ComponentSpec::worker_default")]
-    pub worker: ComponentSpec,
+    #[serde(default)]
+    pub worker: WorkerSpec,
 
     /// Optional ChromaDB vector store (StatefulSet + headless Service NAME-chromadb).
     #[serde(default)]
@@ -155,137 +155,183 @@ impl PullPolicy {
     }
 }
 
-/// One stateless component of the platform (API, WebSocket gateway or workers).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[x_kube(validation = Rule::new("!self.autoscaling.enabled || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas").message("autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"))]
-pub struct ComponentSpec {
-    /// Replica count when autoscaling is disabled. Ignored while an HPA owns the replica count.
-    #[serde(default = "default_replicas")]
-    #[schemars(range(min = 0, max = 1000))]
-    pub replicas: i32,
+/// Defines the spec block of one stateless component and its autoscaling block.
+///
+/// Each component gets its own types because schema defaults live on fields: a
+/// shared type could carry only one set, so `websocket: {replicas: 3}` would
+/// silently pick up another component's defaults (autoscaling on, port 8000).
+/// Container-level `#[serde(default)]` makes serde fill missing fields from the
+/// `Default` impl, and schemars publish those same values as schema defaults.
+macro_rules! component_spec {
+    (
+        $(#[$doc:meta])*
+        $spec:ident, $autoscaling:ident,
+        replicas = $replicas:expr, port = $port:expr,
+        autoscaling = ($enabled:expr, $min:expr, $max:expr)
+    ) => {
+        $(#[$doc])*
+        // JsonSchema, not KubeSchema: the latter's shadow type cannot carry a
+        // container-level serde default, so the CEL rule goes in via `extend`.
+        #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+        #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+        #[schemars(extend("x-kubernetes-validations" = [{
+            "rule": "!self.autoscaling.enabled || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas",
+            "message": "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"
+        }]))]
+        pub struct $spec {
+            /// Replica count when autoscaling is disabled. Ignored while an HPA owns the replica count.
+            #[schemars(range(min = 0, max = 1000))]
+            pub replicas: i32,
+            /// Horizontal pod autoscaling (autoscaling/v2). When enabled the operator never writes the Deployment's replicas.
+            pub autoscaling: $autoscaling,
+            /// Port the component serves HTTP (or WebSocket) traffic and its /health and /ready probes on.
+            #[schemars(range(min = 1, max = 65535))]
+            pub port: i32,
+            /// Port the component serves Prometheus metrics on (/metrics).
+            #[schemars(range(min = 1, max = 65535))]
+            pub metrics_port: i32,
+            /// CPU and memory requests and limits of the component's container.
+            pub resources: Resources,
+            /// PodDisruptionBudget (policy/v1) for the component.
+            pub pod_disruption_budget: PdbSpec,
+            /// Extra environment variables for this component only; they override spec.env entries of the same name.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            pub env: Vec<EnvVar>,
+        }
 
-    /// Horizontal pod autoscaling (autoscaling/v2). When enabled the operator never writes the Deployment's replicas.
-    #[serde(default)]
-    pub autoscaling: AutoscalingSpec,
+        impl Default for $spec {
+            fn default() -> Self {
+                Self {
+                    replicas: $replicas,
+                    autoscaling: $autoscaling::default(),
+                    port: $port,
+                    metrics_port: default_metrics_port(),
+                    resources: Resources::default(),
+                    pod_disruption_budget: PdbSpec::default(),
+                    env: Vec::new(),
+                }
+            }
+        }
 
-    /// Port the component serves HTTP (or WebSocket) traffic and its /health and /ready probes on.
-    #[serde(default = "default_http_port")]
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: i32,
+        impl $spec {
+            /// The component-neutral view the builders work from.
+            pub fn component(&self) -> ComponentSpec {
+                ComponentSpec {
+                    replicas: self.replicas,
+                    autoscaling: AutoscalingSpec {
+                        enabled: self.autoscaling.enabled,
+                        min_replicas: self.autoscaling.min_replicas,
+                        max_replicas: self.autoscaling.max_replicas,
+                        target_cpu_utilization: self.autoscaling.target_cpu_utilization,
+                        target_memory_utilization: self.autoscaling.target_memory_utilization,
+                    },
+                    port: self.port,
+                    metrics_port: self.metrics_port,
+                    resources: self.resources.clone(),
+                    pod_disruption_budget: self.pod_disruption_budget.clone(),
+                    env: self.env.clone(),
+                }
+            }
+        }
 
-    /// Port the component serves Prometheus metrics on (/metrics).
-    #[serde(default = "default_metrics_port")]
-    #[schemars(range(min = 1, max = 65535))]
-    pub metrics_port: i32,
+        /// Horizontal pod autoscaler settings.
+        #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+        #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+        #[schemars(extend("x-kubernetes-validations" = [{
+            "rule": "!self.enabled || self.targetCpuUtilization > 0 || self.targetMemoryUtilization > 0",
+            "message": "autoscaling needs targetCpuUtilization or targetMemoryUtilization above 0"
+        }]))]
+        pub struct $autoscaling {
+            /// Whether an HPA owns the replica count.
+            pub enabled: bool,
+            /// Lowest replica count the HPA may choose.
+            #[schemars(range(min = 1, max = 1000))]
+            pub min_replicas: i32,
+            /// Highest replica count the HPA may choose.
+            #[schemars(range(min = 1, max = 1000))]
+            pub max_replicas: i32,
+            /// Target average CPU utilization, percent of requests; 0 does not scale on CPU.
+            #[schemars(range(min = 0, max = 100))]
+            pub target_cpu_utilization: i32,
+            /// Target average memory utilization, percent of requests; 0 does not scale on memory.
+            #[schemars(range(min = 0, max = 100))]
+            pub target_memory_utilization: i32,
+        }
 
-    /// CPU and memory requests and limits of the component's container.
-    #[serde(default)]
-    pub resources: Resources,
-
-    /// PodDisruptionBudget (policy/v1) for the component.
-    #[serde(default)]
-    pub pod_disruption_budget: PdbSpec,
-
-    /// Extra environment variables for this component only; they override spec.env entries of the same name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<EnvVar>,
+        impl Default for $autoscaling {
+            fn default() -> Self {
+                Self {
+                    enabled: $enabled,
+                    min_replicas: $min,
+                    max_replicas: $max,
+                    target_cpu_utilization: 70,
+                    target_memory_utilization: 80,
+                }
+            }
+        }
+    };
 }
 
-fn default_replicas() -> i32 {
-    2
-}
-fn default_http_port() -> i32 {
-    8000
-}
+component_spec!(
+    /// The HTTP API: Deployment + Service NAME-api, autoscaled 2-10 replicas by default.
+    ApiSpec, ApiAutoscaling, replicas = 2, port = 8000, autoscaling = (true, 2, 10)
+);
+
+component_spec!(
+    /// The WebSocket gateway: Deployment + Service NAME-websocket with sticky ClientIP sessions,
+    /// 2 fixed replicas by default (sticky sessions move badly under autoscaling).
+    WebsocketSpec, WebsocketAutoscaling, replicas = 2, port = 8001, autoscaling = (false, 2, 10)
+);
+
+component_spec!(
+    /// Background workers that run goals and tools: Deployment NAME-worker, autoscaled 2-5 replicas by default.
+    WorkerSpec, WorkerAutoscaling, replicas = 2, port = 8000, autoscaling = (true, 2, 5)
+);
+
 fn default_metrics_port() -> i32 {
     9090
 }
 
-impl ComponentSpec {
-    fn base(autoscaling: AutoscalingSpec) -> Self {
-        Self {
-            replicas: default_replicas(),
-            autoscaling,
-            port: default_http_port(),
-            metrics_port: default_metrics_port(),
-            resources: Resources::default(),
-            pod_disruption_budget: PdbSpec::default(),
-            env: Vec::new(),
-        }
-    }
-    /// API default: HPA 2-10 on CPU 70 % and memory 80 %.
-    pub fn api_default() -> Self {
-        Self::base(AutoscalingSpec::new(true, 2, 10))
-    }
-    /// WebSocket default: 2 fixed replicas (sticky sessions move badly under autoscaling).
-    pub fn websocket_default() -> Self {
-        Self { port: 8001, ..Self::base(AutoscalingSpec::new(false, 2, 10)) }
-    }
-    /// Worker default: HPA 2-5.
-    pub fn worker_default() -> Self {
-        Self::base(AutoscalingSpec::new(true, 2, 5))
-    }
-}
-
-/// Horizontal pod autoscaler settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AutoscalingSpec {
-    /// Whether an HPA owns the replica count.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-
-    /// Lowest replica count the HPA may choose.
-    #[serde(default = "default_replicas")]
-    #[schemars(range(min = 1, max = 1000))]
-    pub min_replicas: i32,
-
-    /// Highest replica count the HPA may choose.
-    #[serde(default = "default_max_replicas")]
-    #[schemars(range(min = 1, max = 1000))]
-    pub max_replicas: i32,
-
-    /// Target average CPU utilization, percent of requests. Omit to not scale on CPU.
-    #[serde(default = "default_cpu_target")]
-    #[schemars(range(min = 1, max = 100))]
-    pub target_cpu_utilization: Option<i32>,
-
-    /// Target average memory utilization, percent of requests. Omit to not scale on memory.
-    #[serde(default = "default_memory_target")]
-    #[schemars(range(min = 1, max = 100))]
-    pub target_memory_utilization: Option<i32>,
+fn default_http_port() -> i32 {
+    8000
 }
 
 fn default_true() -> bool {
     true
 }
-fn default_max_replicas() -> i32 {
-    10
-}
-fn default_cpu_target() -> Option<i32> {
-    Some(70)
-}
-fn default_memory_target() -> Option<i32> {
-    Some(80)
+
+/// One stateless component as the builders see it, whichever spec block it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComponentSpec {
+    /// Replica count when autoscaling is disabled.
+    pub replicas: i32,
+    /// Autoscaling settings.
+    pub autoscaling: AutoscalingSpec,
+    /// Traffic and probe port.
+    pub port: i32,
+    /// Metrics port.
+    pub metrics_port: i32,
+    /// Container resources.
+    pub resources: Resources,
+    /// Disruption budget.
+    pub pod_disruption_budget: PdbSpec,
+    /// Component-only environment.
+    pub env: Vec<EnvVar>,
 }
 
-impl AutoscalingSpec {
-    fn new(enabled: bool, min_replicas: i32, max_replicas: i32) -> Self {
-        Self {
-            enabled,
-            min_replicas,
-            max_replicas,
-            target_cpu_utilization: default_cpu_target(),
-            target_memory_utilization: default_memory_target(),
-        }
-    }
-}
-
-impl Default for AutoscalingSpec {
-    fn default() -> Self {
-        Self::new(true, default_replicas(), default_max_replicas())
-    }
+/// Autoscaling as the builders see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalingSpec {
+    /// Whether an HPA owns the replica count.
+    pub enabled: bool,
+    /// HPA minimum.
+    pub min_replicas: i32,
+    /// HPA maximum.
+    pub max_replicas: i32,
+    /// CPU utilization target in percent; 0 means none.
+    pub target_cpu_utilization: i32,
+    /// Memory utilization target in percent; 0 means none.
+    pub target_memory_utilization: i32,
 }
 
 /// Container CPU and memory. Quantities use Kubernetes notation (e.g. 250m, 1, 512Mi, 2Gi).

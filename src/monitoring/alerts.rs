@@ -51,7 +51,8 @@ pub enum Group {
 
 impl Group {
     /// Every group, in catalog order.
-    pub const ALL: [Group; 6] = [Self::Api, Self::Agent, Self::Database, Self::Resource, Self::Tool, Self::Worker];
+    pub const ALL: [Group; 6] =
+        [Self::Api, Self::Agent, Self::Database, Self::Resource, Self::Tool, Self::Worker];
 
     /// The group's name; the PrometheusRule group is `xagent-NAME`.
     pub fn as_str(self) -> &'static str {
@@ -155,7 +156,10 @@ pub const CATALOG: [AlertDef; 22] = [
         for_: "5m",
         expr: |s, t| {
             let all = format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m]))"#, s.app);
-            let errors = format!(r#"sum(rate(xagent_http_requests_total{{{},component="api",status=~"5.."}}[5m]))"#, s.app);
+            let errors = format!(
+                r#"sum(rate(xagent_http_requests_total{{{},component="api",status=~"5.."}}[5m]))"#,
+                s.app
+            );
             format!("{} > {t}", ratio(errors, all))
         },
         summary: "X-Agent API answers too many requests with 5xx",
@@ -182,7 +186,9 @@ pub const CATALOG: [AlertDef; 22] = [
         severity: Severity::Warning,
         threshold: 1000.0,
         for_: "10m",
-        expr: |s, t| format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m])) > {t}"#, s.app),
+        expr: |s, t| {
+            format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m])) > {t}"#, s.app)
+        },
         summary: "X-Agent API request rate is unusually high",
         description: "The API serves {{ $value | humanize }} requests per second.",
     },
@@ -280,7 +286,9 @@ pub const CATALOG: [AlertDef; 22] = [
         severity: Severity::Warning,
         threshold: 0.8,
         for_: "10m",
-        expr: |s, t| format!(r#"xagent_dependency_saturation_ratio{{{},dependency="postgres"}} > {t}"#, s.app),
+        expr: |s, t| {
+            format!(r#"xagent_dependency_saturation_ratio{{{},dependency="postgres"}} > {t}"#, s.app)
+        },
         summary: "PostgreSQL connections are nearly exhausted",
         description: "{{ $value | humanizePercentage }} of PostgreSQL max_connections are in use.",
     },
@@ -341,7 +349,8 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.1,
         for_: "5m",
         expr: |s, t| {
-            let claims = format!(r#"{},persistentvolumeclaim=~"data-{}-chromadb-[0-9]+""#, s.namespace, s.name);
+            let claims =
+                format!(r#"{},persistentvolumeclaim=~"data-{}-chromadb-[0-9]+""#, s.namespace, s.name);
             format!(
                 "kubelet_volume_stats_available_bytes{{{claims}}} / kubelet_volume_stats_capacity_bytes{{{claims}}} < {t}"
             )
@@ -356,7 +365,8 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.1,
         for_: "10m",
         expr: |s, t| {
-            let failed = format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="error"}}[10m]))"#, s.app);
+            let failed =
+                format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="error"}}[10m]))"#, s.app);
             let all = format!("sum(rate(xagent_tool_executions_total{{{}}}[10m]))", s.app);
             format!("{} > {t}", ratio(failed, all))
         },
@@ -370,7 +380,8 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.05,
         for_: "10m",
         expr: |s, t| {
-            let timed_out = format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="timeout"}}[10m]))"#, s.app);
+            let timed_out =
+                format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="timeout"}}[10m]))"#, s.app);
             let all = format!("sum(rate(xagent_tool_executions_total{{{}}}[10m]))", s.app);
             format!("{} > {t}", ratio(timed_out, all))
         },
@@ -470,7 +481,11 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
                     ("description".to_string(), def.description.to_string()),
                     (
                         "runbook_url".to_string(),
-                        format!("{}/{}", settings.runbook_base_url.trim_end_matches('/'), def.name.to_lowercase()),
+                        format!(
+                            "{}/{}",
+                            settings.runbook_base_url.trim_end_matches('/'),
+                            def.name.to_lowercase()
+                        ),
                     ),
                 ]),
             })

@@ -51,10 +51,7 @@ pub fn service_monitor(xagent: &XAgent) -> ServiceMonitor {
     ServiceMonitor {
         metadata: meta(xagent, &settings.labels),
         spec: ServiceMonitorSpec {
-            selector: LabelSelector {
-                match_labels: Some(selector),
-                ..LabelSelector::default()
-            },
+            selector: LabelSelector { match_labels: Some(selector), ..LabelSelector::default() },
             namespace_selector: xagent.namespace().map(|ns| NamespaceSelector { match_names: vec![ns] }),
             target_labels: Vec::new(),
             endpoints: vec![Endpoint {
@@ -93,8 +90,5 @@ pub fn prometheus_rule(xagent: &XAgent) -> PrometheusRule {
         })
         .filter(|g| !g.rules.is_empty())
         .collect();
-    PrometheusRule {
-        metadata: meta(xagent, &settings.labels),
-        spec: PrometheusRuleSpec { groups },
-    }
+    PrometheusRule { metadata: meta(xagent, &settings.labels), spec: PrometheusRuleSpec { groups } }
 }

@@ -10,7 +10,14 @@ use serde::{Deserialize, Serialize};
 
 /// ServiceMonitor spec: which Services to scrape and how.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[kube(group = "monitoring.coreos.com", version = "v1", kind = "ServiceMonitor", namespaced, schema = "disabled", derive = "PartialEq")]
+#[kube(
+    group = "monitoring.coreos.com",
+    version = "v1",
+    kind = "ServiceMonitor",
+    namespaced,
+    schema = "disabled",
+    derive = "PartialEq"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceMonitorSpec {
     /// Services to scrape.
@@ -72,7 +79,14 @@ pub struct RelabelConfig {
 
 /// PrometheusRule spec: groups of alerting rules.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[kube(group = "monitoring.coreos.com", version = "v1", kind = "PrometheusRule", namespaced, schema = "disabled", derive = "PartialEq")]
+#[kube(
+    group = "monitoring.coreos.com",
+    version = "v1",
+    kind = "PrometheusRule",
+    namespaced,
+    schema = "disabled",
+    derive = "PartialEq"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PrometheusRuleSpec {
     /// Rule groups.

@@ -5,11 +5,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::{FieldError, InvalidXAgent, parse_xagent, revalidate};
-use crate::crd::{ChromaDbSpec, ComponentSpec, ImageSpec, PullPolicy, SslMode, XAgent, XAgentSpec};
+use crate::crd::{
+    ApiSpec, ChromaDbSpec, ImageSpec, PullPolicy, SslMode, WebsocketSpec, WorkerSpec, XAgent, XAgentSpec,
+};
 
 const ORIGIN: &str = "in test document";
 const MIN_GT_MAX: &str = "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas";
-const NAME_TOO_LONG: &str = "metadata.name must be at most 53 characters: child names append up to 10 characters and must stay valid DNS labels";
+const NAME_TOO_LONG: &str =
+    "must be at most 53 characters: child names append up to 10 characters and must stay valid DNS labels";
 
 /// A complete XAgent `default/bad` whose spec is the flow-style YAML `spec`.
 fn doc(spec: &str) -> String {
@@ -62,8 +65,8 @@ fn empty_spec_takes_every_default() {
     let api = &spec.api;
     assert!(api.autoscaling.enabled);
     assert_eq!((api.autoscaling.min_replicas, api.autoscaling.max_replicas), (2, 10));
-    assert_eq!(api.autoscaling.target_cpu_utilization, Some(70));
-    assert_eq!(api.autoscaling.target_memory_utilization, Some(80));
+    assert_eq!(api.autoscaling.target_cpu_utilization, 70);
+    assert_eq!(api.autoscaling.target_memory_utilization, 80);
     assert_eq!((api.replicas, api.port, api.metrics_port), (2, 8000, 9090));
     assert_eq!(api.resources.requests.cpu, "250m");
     assert_eq!(api.resources.requests.memory, "512Mi");
@@ -89,9 +92,9 @@ fn empty_spec_takes_every_default() {
     assert!(spec.env.is_empty() && spec.env_from.is_empty());
 
     // The schema defaults agree with the Rust defaults the builders were written against.
-    assert_eq!(spec.api, ComponentSpec::api_default());
-    assert_eq!(spec.websocket, ComponentSpec::websocket_default());
-    assert_eq!(spec.worker, ComponentSpec::worker_default());
+    assert_eq!(spec.api, ApiSpec::default());
+    assert_eq!(spec.websocket, WebsocketSpec::default());
+    assert_eq!(spec.worker, WorkerSpec::default());
     assert_eq!(spec.image, ImageSpec::default());
     assert_eq!(spec.chromadb, ChromaDbSpec::default());
 }
@@ -110,7 +113,7 @@ fn defaults_fill_the_gaps_of_a_partial_block() {
     assert_eq!(api.autoscaling.min_replicas, 3);
     assert_eq!(api.autoscaling.max_replicas, 10);
     assert!(api.autoscaling.enabled);
-    assert_eq!(api.autoscaling.target_cpu_utilization, Some(70));
+    assert_eq!(api.autoscaling.target_cpu_utilization, 70);
     assert_eq!(api.port, 8000);
     assert_eq!(api.resources.limits.memory, "1Gi");
 }
@@ -128,7 +131,6 @@ fn dependency_defaults_apply_once_the_block_is_given() {
 }
 
 #[test]
-#[ignore = "BUG: a partial websocket block falls back to the generic ComponentSpec defaults (HPA enabled, port 8000)"]
 fn partial_websocket_block_keeps_the_websocket_defaults() {
     // Setting only the replica count must not switch the gateway to an HPA on port 8000.
     let ws = valid(&doc("{websocket: {replicas: 3}}")).spec.websocket;
@@ -138,7 +140,6 @@ fn partial_websocket_block_keeps_the_websocket_defaults() {
 }
 
 #[test]
-#[ignore = "BUG: a partial worker autoscaling block takes maxReplicas 10, not the documented worker default 5"]
 fn partial_worker_block_keeps_the_worker_defaults() {
     let worker = valid(&doc("{worker: {autoscaling: {minReplicas: 3}}}")).spec.worker;
     assert_eq!(worker.autoscaling.max_replicas, 5);
@@ -155,8 +156,8 @@ fn explicit_values_of_the_full_sample_are_kept() {
     assert_eq!(spec.api.env[0].name, "LOG_LEVEL");
     assert!(!spec.websocket.autoscaling.enabled);
     assert_eq!(spec.websocket.replicas, 3);
-    assert_eq!(spec.worker.autoscaling.target_cpu_utilization, Some(75));
-    assert_eq!(spec.worker.autoscaling.target_memory_utilization, Some(80), "defaulted");
+    assert_eq!(spec.worker.autoscaling.target_cpu_utilization, 75);
+    assert_eq!(spec.worker.autoscaling.target_memory_utilization, 80, "defaulted");
     assert!(spec.chromadb.enabled);
     assert_eq!(spec.chromadb.storage.size, "20Gi");
     assert_eq!(spec.chromadb.storage.storage_class_name.as_deref(), Some("standard"));
@@ -187,22 +188,30 @@ fn null_for_a_non_nullable_field_is_treated_as_absent() {
 }
 
 #[test]
-fn explicit_null_for_a_nullable_target_disables_it() {
-    // Omitting the target applies the default 70; only an explicit null turns CPU scaling off.
+fn zero_target_turns_a_metric_off_and_null_means_default() {
+    let xa = valid(&doc("{api: {autoscaling: {targetCpuUtilization: 0}}}"));
+    assert_eq!(xa.spec.api.autoscaling.target_cpu_utilization, 0);
+    assert_eq!(xa.spec.api.autoscaling.target_memory_utilization, 80);
+    // kubectl drops nulls and the API server then defaults: so do we.
     let xa = valid(&doc("{api: {autoscaling: {targetCpuUtilization: null}}}"));
-    assert_eq!(xa.spec.api.autoscaling.target_cpu_utilization, None);
-    assert_eq!(xa.spec.api.autoscaling.target_memory_utilization, Some(80));
+    assert_eq!(xa.spec.api.autoscaling.target_cpu_utilization, 70);
 }
 
 #[test]
-#[ignore = "BUG: `spec: null` fails with the serde message `invalid type: null, expected struct XAgentSpec`"]
+fn autoscaling_without_any_target_is_rejected() {
+    let e = invalid(&doc("{worker: {autoscaling: {targetCpuUtilization: 0, targetMemoryUtilization: 0}}}"));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].path, "spec.worker.autoscaling");
+    assert!(e.errors[0].message.contains("above 0"), "{e}");
+}
+
+#[test]
 fn null_spec_is_reported_as_a_missing_spec() {
     let e = invalid(&doc("null"));
     assert_single(&e, "spec", "Required value");
 }
 
 #[test]
-#[ignore = "BUG: the CRD marks spec required but parse_xagent accepts an XAgent without spec"]
 fn missing_spec_is_rejected_like_the_api_server_does() {
     let e =
         invalid("apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {name: bad, namespace: default}\n");
@@ -305,14 +314,14 @@ fn integer_beyond_int32_is_rejected() {
 
 #[test]
 fn string_lengths_are_enforced() {
-    assert_single(&invalid(&doc("{image: {tag: \"\"}}")), "spec.image.tag", "at least 1");
+    assert_single(&invalid(&doc("{image: {tag: \"\"}}")), "spec.image.tag", "must not be empty");
     let long_tag = "t".repeat(129);
     assert_single(
         &invalid(&doc(&format!("{{image: {{tag: {long_tag}}}}}"))),
         "spec.image.tag",
         "at most 128",
     );
-    assert_single(&invalid(&doc("{redis: {host: \"\"}}")), "spec.redis.host", "at least 1");
+    assert_single(&invalid(&doc("{redis: {host: \"\"}}")), "spec.redis.host", "must not be empty");
 }
 
 // ---------------------------------------------------------------- enums and patterns
@@ -398,6 +407,7 @@ fn name_of_54_characters_breaks_the_cel_length_rule() {
     ));
     assert_eq!(e.errors.len(), 1, "{e}");
     assert_eq!(e.errors[0].message, NAME_TOO_LONG);
+    assert_eq!(e.errors[0].path, "metadata.name");
     assert_eq!(e.object, format!("default/{name}"));
 }
 
@@ -451,7 +461,6 @@ fn name_without_namespace_labels_the_error_by_name() {
 }
 
 #[test]
-#[ignore = "BUG: a metadata (or status) field of the wrong type is reported under the path `spec`"]
 fn wrong_metadata_type_is_reported_under_metadata() {
     let e = invalid(
         "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {name: bad, labels: [1]}\nspec: {}\n",
