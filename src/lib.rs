@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod monitoring;
+pub mod probes;
 pub mod render;
 pub mod telemetry;
 pub mod validate;

@@ -6,10 +6,13 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use xagent_operator::controller::run::{RunConfig, Scope, run};
+use xagent_operator::probes::postgres::PostgresTarget;
+use xagent_operator::probes::redis::RedisTarget;
 use xagent_operator::telemetry::{self, LogFormat};
-use xagent_operator::{crd, render};
+use xagent_operator::{crd, probes, render};
 
 /// Runs the X-Agent platform from XAgent custom resources.
 #[derive(Parser)]
@@ -35,6 +38,22 @@ enum Command {
     },
     /// Print the XAgent CustomResourceDefinition as YAML.
     Crd,
+    /// Check one Redis or PostgreSQL endpoint and print {"healthy","latency_ms","message"} as JSON.
+    ///
+    /// Exit status: 0 healthy, 1 unhealthy, 2 bad usage or URL.
+    Probe {
+        /// Which kind of server.
+        #[arg(value_enum)]
+        dependency: ProbeKind,
+        /// redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS), or
+        /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...]. Prefer the
+        /// environment variable, which keeps the password off the command line.
+        #[arg(env = "XAGENT_PROBE_URL", hide_env_values = true)]
+        url: String,
+        /// Give up after this many seconds (connect, authenticate and query together).
+        #[arg(long, default_value = "5", value_parser = parse_timeout)]
+        timeout: Duration,
+    },
     /// Validate XAgents and print, offline, the child objects the operator would apply.
     Render {
         /// File with one or more XAgent documents; `-` reads standard input.
@@ -43,14 +62,35 @@ enum Command {
     },
 }
 
+/// The servers `probe` can check.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProbeKind {
+    /// Redis: AUTH + PING.
+    Redis,
+    /// PostgreSQL: SELECT 1.
+    Postgres,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|_| format!("not a number of seconds: {s}"))?;
+    if !(secs > 0.0 && secs <= 3600.0) {
+        return Err("timeout must be more than 0 and at most 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Probe { dependency, url, timeout } = &cli.command {
+        return probe(*dependency, url, *timeout);
+    }
     let result = match cli.command {
         Command::Crd => {
             print!("{}", crd::crd_yaml());
             Ok(())
         }
         Command::Render { file } => render_file(&file),
+        Command::Probe { .. } => unreachable!("handled above"),
         Command::Run { namespace, log_format, metrics_address } => {
             let config = RunConfig { scope: Scope { namespace }, metrics_address };
             run_controller(config, log_format)
@@ -85,4 +125,34 @@ fn run_controller(config: RunConfig, log_format: LogFormat) -> anyhow::Result<()
         let address = config.metrics_address;
         run(client, config).await.with_context(|| format!("serving metrics on {address}"))
     })
+}
+
+/// Runs one probe and maps its result to the exit status.
+fn probe(kind: ProbeKind, url: &str, timeout: Duration) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match kind {
+        ProbeKind::Redis => {
+            RedisTarget::from_url(url).map(|t| runtime.block_on(probes::redis::probe(&t, timeout)))
+        }
+        ProbeKind::Postgres => {
+            PostgresTarget::from_url(url).map(|t| runtime.block_on(probes::postgres::probe(&t, timeout)))
+        }
+    };
+    match result {
+        Err(e) => {
+            // The parse error never contains the URL itself.
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Ok(result) => {
+            println!("{}", serde_json::to_string(&result).unwrap_or_default());
+            if result.healthy { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+    }
 }

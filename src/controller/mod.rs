@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 use self::apply::{ChildReport, Outcome, Owner};
 use self::crds::MonitoringCrds;
-use self::status::{MonitoringObservation, Observation};
+use self::status::{DependencyObservation, MonitoringObservation, Observation};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
 use crate::builders::{self, Child, ChildKind, Component};
@@ -29,6 +29,7 @@ use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
 use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
+use crate::probes::state::ProbeState;
 use crate::validate;
 
 /// How often a healthy XAgent is re-checked even without watch events.
@@ -48,6 +49,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether the Prometheus Operator CRDs are installed.
     pub crds: Arc<MonitoringCrds>,
+    /// Dependency health published by the prober.
+    pub probes: Arc<ProbeState>,
 }
 
 impl Context {
@@ -62,7 +65,14 @@ impl Context {
             failures: Mutex::default(),
             metrics: Arc::new(Metrics::unregistered()),
             crds: Arc::new(MonitoringCrds::default()),
+            probes: Arc::new(ProbeState::default()),
         }
+    }
+
+    /// Reads dependency health from `probes`.
+    pub fn with_probes(mut self, probes: Arc<ProbeState>) -> Self {
+        self.probes = probes;
+        self
     }
 
     /// Uses `metrics` for this context.
@@ -109,7 +119,13 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     let namespace = xagent.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let uid = xagent.uid().ok_or(Error::MissingMetadata("uid"))?;
     let owner = Owner { namespace: &namespace, uid: &uid };
-    let mut obs = Observation { generation: xagent.meta().generation, ..Observation::default() };
+    let dependencies = DependencyObservation {
+        redis_configured: xagent.spec.redis.is_some(),
+        postgres_configured: xagent.spec.postgres.is_some(),
+        published: ctx.probes.get(&namespace, &xagent.name_any()),
+    };
+    let mut obs =
+        Observation { generation: xagent.meta().generation, dependencies, ..Observation::default() };
     match validate::revalidate(xagent) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");

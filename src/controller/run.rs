@@ -21,6 +21,8 @@ use crate::builders::meta::MANAGER;
 use crate::crd::XAgent;
 use crate::http::{self, Endpoint};
 use crate::metrics::Metrics;
+use crate::probes::prober::{Prober, ProberConfig};
+use crate::probes::state::ProbeState;
 
 /// Where the controller looks for XAgents.
 #[derive(Debug, Clone, Default)]
@@ -97,7 +99,20 @@ pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
 
     let crds = Arc::new(MonitoringCrds::default());
     let crds_appear = crds::watch(client.clone(), crds.clone());
-    let ctx = Arc::new(Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds));
+    let probes = Arc::new(ProbeState::default());
+    let (health_changed, health_changes) = futures::channel::mpsc::unbounded();
+    let prober = Prober::new(
+        client.clone(),
+        xagents.clone(),
+        probes.clone(),
+        metrics.clone(),
+        health_changed,
+        ProberConfig::default(),
+    );
+    let prober = tokio::spawn(prober.run());
+    let ctx = Arc::new(
+        Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds).with_probes(probes),
+    );
     let w = writers;
     Controller::for_stream(xagent_stream, xagents)
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.services))
@@ -106,6 +121,7 @@ pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.hpas))
         .owns_stream(cached_watch(scope.api(&client), owned, w.pdbs))
         .reconcile_all_on(crds_appear)
+        .reconcile_on(health_changes)
         .with_config(controller::Config::default().concurrency(8))
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
@@ -118,6 +134,7 @@ pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
             }
         })
         .await;
+    prober.abort();
     info!("controller stopped");
     Ok(())
 }

@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::apply::{ChildReport, Outcome, WorkloadState};
 use crate::builders::{ChildKind, Component};
-use crate::crd::{ComponentStatus, ComponentsStatus, XAgentStatus};
+use crate::crd::{ComponentStatus, ComponentsStatus, DependenciesStatus, DependencyStatus, XAgentStatus};
 
 /// Condition types the core controller owns.
 pub mod types {
@@ -23,6 +23,21 @@ pub mod types {
     pub const DEGRADED: &str = "Degraded";
     /// The ServiceMonitor and PrometheusRule are in place (or turned off).
     pub const MONITORING_READY: &str = "MonitoringReady";
+    /// The configured Redis answers the operator's probe.
+    pub const REDIS_READY: &str = "RedisReady";
+    /// The configured PostgreSQL answers the operator's probe.
+    pub const POSTGRES_READY: &str = "PostgresReady";
+}
+
+/// Dependency health as the prober last published it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DependencyObservation {
+    /// spec.redis is set.
+    pub redis_configured: bool,
+    /// spec.postgres is set.
+    pub postgres_configured: bool,
+    /// What the prober published; a configured dependency may not be probed yet.
+    pub published: DependenciesStatus,
 }
 
 /// What the reconcile knows about the monitoring objects.
@@ -45,14 +60,32 @@ pub struct Observation {
     pub invalid_spec: Option<String>,
     /// Monitoring state; `None` when the spec was invalid and nothing was tried.
     pub monitoring: Option<MonitoringObservation>,
+    /// Dependency health, independent of the spec being valid.
+    pub dependencies: DependencyObservation,
 }
 
 /// A condition value before timestamps are attached.
 struct Cond {
     type_: &'static str,
     status: bool,
+    /// Neither True nor False: not known yet.
+    unknown: bool,
     reason: &'static str,
     message: String,
+}
+
+impl Cond {
+    fn unknown(type_: &'static str, reason: &'static str, message: String) -> Self {
+        Self { type_, status: false, unknown: true, reason, message }
+    }
+
+    fn status_str(&self) -> &'static str {
+        match (self.unknown, self.status) {
+            (true, _) => "Unknown",
+            (false, true) => "True",
+            (false, false) => "False",
+        }
+    }
 }
 
 /// Computes the new status. Conditions whose status did not flip keep their
@@ -73,6 +106,7 @@ pub fn compute(previous: Option<&XAgentStatus>, obs: &Observation, now: Timestam
         observed_generation: obs.generation,
         conditions: conds.into_iter().map(|c| stamp(c, old, obs.generation, now)).collect(),
         components,
+        dependencies: obs.dependencies.published.clone(),
         conflicts,
     }
 }
@@ -95,7 +129,9 @@ fn components(obs: &Observation) -> ComponentsStatus {
 
 fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     if let Some(why) = &obs.invalid_spec {
-        return invalid(why);
+        let mut conds = invalid(why);
+        conds.extend(dependency_conditions(&obs.dependencies).into_iter().map(|(c, _)| c));
+        return conds;
     }
     let workloads: Vec<(Component, Option<WorkloadState>)> = obs
         .children
@@ -116,10 +152,31 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     let available = availability(&unavailable);
     let progressing = progress(&rolling);
     let degraded = degradation(conflicts);
-    let ready = readiness(&available, &degraded);
+    let deps = dependency_conditions(&obs.dependencies);
+    let ready = readiness(&available, &degraded, &deps);
     let mut conds = vec![ready, available, progressing, degraded];
     conds.extend(obs.monitoring.map(|m| monitoring(m, &obs.children)));
+    conds.extend(deps.into_iter().map(|(c, _)| c));
     conds
+}
+
+/// RedisReady / PostgresReady for the configured dependencies, each with
+/// whether it is known to be down (not yet probed is not down).
+fn dependency_conditions(d: &DependencyObservation) -> Vec<(Cond, bool)> {
+    let one = |type_, configured: bool, status: &Option<DependencyStatus>| {
+        configured.then(|| match status {
+            None => (Cond::unknown(type_, "Probing", "waiting for the first probe".into()), false),
+            Some(s) if s.healthy => (cond(type_, true, "ProbeSucceeded", s.message.clone()), false),
+            Some(s) => (cond(type_, false, "ProbeFailed", s.message.clone()), true),
+        })
+    };
+    [
+        one(types::REDIS_READY, d.redis_configured, &d.published.redis),
+        one(types::POSTGRES_READY, d.postgres_configured, &d.published.postgres),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// MonitoringReady does not feed Ready: the platform runs fine without the
@@ -161,7 +218,7 @@ fn invalid(why: &str) -> Vec<Cond> {
 }
 
 fn cond(type_: &'static str, status: bool, reason: &'static str, message: String) -> Cond {
-    Cond { type_, status, reason, message }
+    Cond { type_, status, unknown: false, reason, message }
 }
 
 fn availability(unavailable: &[&str]) -> Cond {
@@ -195,9 +252,15 @@ fn degradation(conflicts: &[String]) -> Cond {
     }
 }
 
-fn readiness(available: &Cond, degraded: &Cond) -> Cond {
+fn readiness(available: &Cond, degraded: &Cond, deps: &[(Cond, bool)]) -> Cond {
+    let down: Vec<String> = deps.iter().filter(|(_, down)| *down).map(|(c, _)| c.message.clone()).collect();
     if degraded.status {
         cond(types::READY, false, degraded.reason, degraded.message.clone())
+    } else if !down.is_empty() {
+        let names: Vec<&str> =
+            deps.iter().filter(|(_, d)| *d).map(|(c, _)| dependency_name(c.type_)).collect();
+        let message = format!("{} unavailable: {}", names.join(" and "), down.join("; "));
+        cond(types::READY, false, "DependencyUnavailable", message)
     } else if !available.status {
         cond(types::READY, false, available.reason, available.message.clone())
     } else {
@@ -205,12 +268,12 @@ fn readiness(available: &Cond, degraded: &Cond) -> Cond {
     }
 }
 
-fn status_str(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
+fn dependency_name(condition_type: &str) -> &'static str {
+    if condition_type == types::REDIS_READY { "Redis" } else { "PostgreSQL" }
 }
 
 fn stamp(c: Cond, old: &[Condition], generation: Option<i64>, now: Timestamp) -> Condition {
-    let status = status_str(c.status);
+    let status = c.status_str();
     let last_transition_time = old
         .iter()
         .find(|o| o.type_ == c.type_ && o.status == status)

@@ -516,6 +516,9 @@ pub struct RedisSpec {
     /// Secret key holding the Redis password; omit for a server without AUTH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
+    /// How often and how patiently the operator checks this Redis.
+    #[serde(default)]
+    pub probe: ProbeSettings,
 }
 
 impl RedisSpec {
@@ -549,6 +552,39 @@ pub struct PostgresSpec {
     /// Secret key holding the user's password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
+    /// How often and how patiently the operator checks this PostgreSQL.
+    #[serde(default)]
+    pub probe: ProbeSettings,
+}
+
+/// Health probe schedule of a dependency.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = Rule::new("self.timeoutSeconds < self.intervalSeconds").message("probe.timeoutSeconds must be less than probe.intervalSeconds"))]
+pub struct ProbeSettings {
+    /// Seconds between probes. XAgents sharing an endpoint share its probe, at the shortest interval among them.
+    #[serde(default = "ProbeSettings::default_interval")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub interval_seconds: u32,
+    /// Seconds a probe (connect, authenticate and query together) may take before it counts as failed.
+    #[serde(default = "ProbeSettings::default_timeout")]
+    #[schemars(range(min = 1, max = 60))]
+    pub timeout_seconds: u32,
+}
+
+impl ProbeSettings {
+    fn default_interval() -> u32 {
+        30
+    }
+    fn default_timeout() -> u32 {
+        5
+    }
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        Self { interval_seconds: Self::default_interval(), timeout_seconds: Self::default_timeout() }
+    }
 }
 
 impl PostgresSpec {

@@ -3,7 +3,7 @@
 //! Shaped for kstatus readers (Argo CD, Flux, `kubectl wait`): `observedGeneration`
 //! plus `metav1.Condition`-shaped conditions.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,10 @@ pub struct XAgentStatus {
     /// Replica counts of each component, read from its workload.
     #[serde(default)]
     pub components: ComponentsStatus,
+
+    /// Health of the configured Redis and PostgreSQL, as of their last change.
+    #[serde(default, skip_serializing_if = "DependenciesStatus::is_empty")]
+    pub dependencies: DependenciesStatus,
 
     /// Child objects whose names are taken by objects this XAgent does not own; they are left untouched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -85,4 +89,41 @@ fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sch
     obj.insert("x-kubernetes-list-type".into(), "map".into());
     obj.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
     schema
+}
+
+/// Health of each configured dependency.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependenciesStatus {
+    /// Redis, when spec.redis is set and probed at least once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<DependencyStatus>,
+    /// PostgreSQL, when spec.postgres is set and probed at least once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<DependencyStatus>,
+}
+
+impl DependenciesStatus {
+    /// Whether nothing is known about any dependency.
+    pub fn is_empty(&self) -> bool {
+        self.redis.is_none() && self.postgres.is_none()
+    }
+}
+
+/// One dependency's health. Rewritten when health flips, the message changes or
+/// the failure count reaches 1, 2, 3, 5, 10, 30, 100, ...: not on every probe,
+/// whose detail goes to the operator's metrics instead.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyStatus {
+    /// Whether the last probe succeeded.
+    pub healthy: bool,
+    /// Wall time of the probe that produced this record, in milliseconds.
+    pub latency_ms: u64,
+    /// When `healthy` last changed.
+    pub last_transition_time: Time,
+    /// What the probe found; never contains credentials.
+    pub message: String,
+    /// Failed probes in a row, as of this record.
+    pub consecutive_failures: u32,
 }

@@ -3,10 +3,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{MonitoringObservation, Observation, changed, compute, types};
+use super::{DependencyObservation, MonitoringObservation, Observation, changed, compute, types};
 use crate::builders::{ChildKind, Component};
 use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
-use crate::crd::{ComponentStatus, XAgentStatus};
+use crate::crd::{ComponentStatus, DependenciesStatus, DependencyStatus, XAgentStatus};
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -47,7 +47,7 @@ fn healthy() -> Observation {
     let mut children = component(Component::Api, state(3, 3));
     children.extend(component(Component::Websocket, state(2, 2)));
     children.extend(component(Component::Worker, state(2, 2)));
-    Observation { generation: Some(4), children, invalid_spec: None, monitoring: None }
+    Observation { generation: Some(4), children, ..Observation::default() }
 }
 
 /// Replaces the workload state of `c`'s Deployment or StatefulSet.
@@ -269,7 +269,7 @@ fn an_invalid_spec_is_degraded_and_not_ready() {
         generation: Some(9),
         children: Vec::new(),
         invalid_spec: Some("spec.api.replicas: must be at most 1000".into()),
-        monitoring: None,
+        ..Observation::default()
     };
     let status = compute(None, &obs, at(0));
     assert_eq!(sr(&status, types::READY), ("False", "InvalidSpec"));
@@ -329,7 +329,7 @@ fn an_invalid_spec_reports_no_components() {
         generation: Some(2),
         children: Vec::new(),
         invalid_spec: Some("x".into()),
-        monitoring: None,
+        ..Observation::default()
     };
     let status = compute(None, &obs, at(0));
     assert_eq!(status.components, Default::default());
@@ -500,4 +500,43 @@ fn a_monitoring_conflict_is_named_in_monitoring_ready() {
     obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
     let status = compute(None, &obs, at(0));
     assert_eq!(sr(&status, types::MONITORING_READY), ("True", "Applied"));
+}
+
+fn with_deps(redis: Option<bool>, postgres: bool) -> Observation {
+    let published = DependenciesStatus {
+        redis: redis.map(|healthy| DependencyStatus {
+            healthy,
+            latency_ms: 2,
+            last_transition_time: Time(at(5)),
+            message: if healthy {
+                "PING answered".into()
+            } else {
+                "Connection refused (os error 111)".into()
+            },
+            consecutive_failures: u32::from(!healthy),
+        }),
+        postgres: None,
+    };
+    let dependencies =
+        DependencyObservation { redis_configured: true, postgres_configured: postgres, published };
+    Observation { dependencies, ..healthy() }
+}
+
+#[test]
+fn an_unhealthy_dependency_makes_the_xagent_not_ready() {
+    let status = compute(None, &with_deps(Some(false), false), at(10));
+    assert_eq!(sr(&status, types::REDIS_READY), ("False", "ProbeFailed"));
+    assert_eq!(sr(&status, types::READY), ("False", "DependencyUnavailable"));
+    let ready = status.conditions.iter().find(|c| c.type_ == types::READY).unwrap();
+    assert!(ready.message.contains("Redis unavailable: Connection refused"), "{}", ready.message);
+    assert_eq!(status.dependencies.redis.as_ref().unwrap().consecutive_failures, 1);
+    assert!(status.conditions.iter().all(|c| c.type_ != types::POSTGRES_READY), "postgres not configured");
+}
+
+#[test]
+fn healthy_and_not_yet_probed_dependencies_do_not_block_readiness() {
+    let status = compute(None, &with_deps(Some(true), true), at(10));
+    assert_eq!(sr(&status, types::REDIS_READY), ("True", "ProbeSucceeded"));
+    assert_eq!(sr(&status, types::POSTGRES_READY), ("Unknown", "Probing"));
+    assert_eq!(sr(&status, types::READY), ("True", "Ready"));
 }

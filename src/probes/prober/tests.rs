@@ -1,0 +1,57 @@
+use serde_json::json;
+
+use super::*;
+
+fn xagent(ns: &str, name: &str, spec: serde_json::Value) -> XAgent {
+    serde_json::from_value(json!({
+        "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+        "metadata": {"name": name, "namespace": ns}, "spec": spec
+    }))
+    .unwrap()
+}
+
+fn redis(host: &str, interval: u32) -> serde_json::Value {
+    json!({"redis": {"host": host, "passwordSecretRef": {"name": "r", "key": "pw"},
+                     "probe": {"intervalSeconds": interval, "timeoutSeconds": 2}}})
+}
+
+#[test]
+fn fifty_xagents_on_one_endpoint_make_one_planned_probe() {
+    let xagents: Vec<XAgent> = (0..50).map(|i| xagent("ns", &format!("a{i}"), redis("redis", 30))).collect();
+    let plan = plan(&xagents);
+    assert_eq!(plan.len(), 1);
+    let (key, wanted) = plan.iter().next().unwrap();
+    assert_eq!(key.dependency, Dependency::Redis);
+    assert_eq!(key.secret, Some(("ns".into(), "r".into(), "pw".into())));
+    assert_eq!(wanted.users.len(), 50);
+}
+
+#[test]
+fn shared_endpoint_takes_the_shortest_interval() {
+    let xagents = [xagent("ns", "a", redis("redis", 30)), xagent("ns", "b", redis("redis", 10))];
+    let plan = plan(&xagents);
+    let wanted = plan.values().next().unwrap();
+    assert_eq!(wanted.interval, Duration::from_secs(10));
+    assert_eq!(wanted.timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn different_hosts_namespaces_or_dependencies_are_different_endpoints() {
+    let xagents = [
+        xagent("ns", "a", redis("redis-1", 30)),
+        xagent("ns", "b", redis("redis-2", 30)),
+        // Same host, but the Secret lives in another namespace: other credentials.
+        xagent("other", "c", redis("redis-1", 30)),
+        xagent("ns", "d", json!({"postgres": {"host": "redis-1"}})),
+        xagent("ns", "e", json!({})),
+    ];
+    let plan = plan(&xagents);
+    assert_eq!(plan.len(), 4);
+    let postgres = plan.keys().find(|k| k.dependency == Dependency::Postgres).unwrap();
+    assert_eq!(
+        (postgres.port, postgres.database.as_str(), postgres.user.as_str()),
+        (5432, "xagent", "xagent")
+    );
+    assert_eq!(postgres.transport, "prefer");
+    assert_eq!(postgres.secret, None);
+}
