@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod monitoring;
 pub mod probes;
+pub mod rbac;
 pub mod render;
 pub mod telemetry;
 pub mod validate;

@@ -99,13 +99,19 @@ impl Scope {
         Self {
             app: format!(r#"namespace="{ns}",xagent="{name}""#),
             namespace: format!(r#"namespace="{ns}""#),
-            // Deployment pods are NAME-COMPONENT-<replicaset hash>-<pod hash>,
-            // StatefulSet pods NAME-chromadb-<ordinal>.
-            pods: format!("{name}-(api|websocket|worker)-[a-z0-9]+-[a-z0-9]+|{name}-chromadb-[0-9]+"),
+            // Deployment pods are NAME-COMPONENT-<replicaset hash>-<pod suffix>,
+            // StatefulSet pods NAME-chromadb-<ordinal>. Kubernetes draws both
+            // hashes from a vowel-free alphabet, so a sibling XAgent named
+            // NAME-api, whose pod NAME-api-chromadb-0 would fit a looser
+            // pattern, cannot match.
+            pods: format!("{name}-(api|websocket|worker)-{HASH}{{1,10}}-{HASH}{{5}}|{name}-chromadb-[0-9]+"),
             name,
         }
     }
 }
+
+/// Characters of Kubernetes-generated name hashes (no vowels, no 0, 1, 3).
+const HASH: &str = "[bcdfghjklmnpqrstvwxz2456789]";
 
 /// One alert of the catalog.
 pub struct AlertDef {
@@ -452,6 +458,19 @@ pub struct RenderedAlert {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// Whether an alert can be right for this XAgent. The `up`-based alerts would
+/// fire forever for a component scaled to zero on purpose, or when our
+/// ServiceMonitor is off and no target carries the labels they select on.
+fn meaningful(alert: &str, xagent: &XAgent) -> bool {
+    let spec = &xagent.spec;
+    let scraped = spec.monitoring.service_monitor.enabled;
+    match alert {
+        "XAgentAPIDown" => scraped && (spec.api.autoscaling.enabled || spec.api.replicas > 0),
+        "XAgentWorkerDown" => scraped && (spec.worker.autoscaling.enabled || spec.worker.replicas > 0),
+        _ => true,
+    }
+}
+
 /// The alerts an XAgent gets: enabled groups, enabled alerts, overrides applied.
 pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<RenderedAlert> {
     let scope = Scope::of(xagent);
@@ -461,7 +480,7 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
         .filter(|def| def.group.enabled(&settings.groups))
         .filter_map(|def| {
             let over = settings.alerts.get(def.name);
-            if over.and_then(|o| o.enabled) == Some(false) {
+            if over.and_then(|o| o.enabled) == Some(false) || !meaningful(def.name, xagent) {
                 return None;
             }
             let threshold = over.and_then(|o| o.threshold).unwrap_or(def.threshold);

@@ -1,0 +1,73 @@
+//! The Kubernetes permissions the operator needs, as data.
+//!
+//! The chart (`charts/xagent-operator/files/rbac-rules.yaml`) and the kustomize
+//! base (`config/rbac/role.yaml`) are generated from this list and checked by a
+//! test, so the RBAC that ships is exactly what the code uses: no wildcards,
+//! Secrets read-only.
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
+
+/// Verbs for kinds the operator owns and keeps in shape.
+const OWN: &[&str] = &["get", "list", "watch", "create", "patch", "update", "delete"];
+
+/// Verbs for the Prometheus Operator kinds, read with GET (no watch: their CRDs may be absent).
+const OWN_UNWATCHED: &[&str] = &["get", "create", "patch", "update", "delete"];
+
+fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..PolicyRule::default()
+    }
+}
+
+/// Rules the operator needs in every namespace it watches.
+pub fn namespaced_rules() -> Vec<PolicyRule> {
+    vec![
+        rule("xagent.io", &["xagents"], &["get", "list", "watch"]),
+        rule("xagent.io", &["xagents/status"], &["get", "patch", "update"]),
+        rule("", &["services"], OWN),
+        rule("apps", &["deployments", "statefulsets"], OWN),
+        rule("autoscaling", &["horizontalpodautoscalers"], OWN),
+        rule("policy", &["poddisruptionbudgets"], OWN),
+        rule("monitoring.coreos.com", &["servicemonitors", "prometheusrules"], OWN_UNWATCHED),
+        // Passwords for the dependency probes: read one by name, never list.
+        rule("", &["secrets"], &["get"]),
+        rule("events.k8s.io", &["events"], &["create", "patch"]),
+    ]
+}
+
+/// Rules that are cluster-wide by nature: noticing the Prometheus Operator CRDs.
+pub fn cluster_rules() -> Vec<PolicyRule> {
+    vec![rule("apiextensions.k8s.io", &["customresourcedefinitions"], &["get", "list", "watch"])]
+}
+
+/// Rules for leader election, in the operator's own namespace.
+pub fn leader_election_rules() -> Vec<PolicyRule> {
+    vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "update", "patch"])]
+}
+
+/// A rule list as YAML, the form both generated files hold.
+pub fn to_yaml(rules: &[PolicyRule]) -> String {
+    serde_yaml::to_string(rules).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_wildcards_and_secrets_are_read_only() {
+        let all: Vec<PolicyRule> =
+            [namespaced_rules(), cluster_rules(), leader_election_rules()].into_iter().flatten().collect();
+        for r in &all {
+            let fields = r.api_groups.iter().flatten().chain(r.resources.iter().flatten()).chain(&r.verbs);
+            assert!(fields.into_iter().all(|f| f != "*"), "wildcard in {r:?}");
+        }
+        let secrets: Vec<&PolicyRule> =
+            all.iter().filter(|r| r.resources.iter().flatten().any(|x| x == "secrets")).collect();
+        assert_eq!(secrets.len(), 1);
+        assert_eq!(secrets[0].verbs, vec!["get".to_string()]);
+    }
+}
