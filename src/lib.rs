@@ -8,6 +8,7 @@ pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod http;
+pub mod leader;
 pub mod metrics;
 pub mod monitoring;
 pub mod probes;

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use xagent_operator::controller::run::{RunConfig, Scope, run};
+use xagent_operator::leader::LeaseConfig;
 use xagent_operator::probes::postgres::PostgresTarget;
 use xagent_operator::probes::redis::RedisTarget;
 use xagent_operator::telemetry::{self, LogFormat};
@@ -35,6 +36,8 @@ enum Command {
         /// Address of the /metrics, /healthz and /readyz endpoint.
         #[arg(long, default_value = "0.0.0.0:8080", env = "XAGENT_METRICS_ADDRESS")]
         metrics_address: SocketAddr,
+        #[command(flatten)]
+        leader: LeaderArgs,
     },
     /// Print the XAgent CustomResourceDefinition as YAML.
     Crd,
@@ -60,6 +63,40 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         file: String,
     },
+}
+
+/// Leader election flags of `run`.
+#[derive(clap::Args)]
+struct LeaderArgs {
+    /// Hold a coordination.k8s.io Lease before reconciling, so several replicas can run.
+    #[arg(long, env = "XAGENT_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, default_value = "xagent-operator", env = "XAGENT_LEASE_NAME")]
+    lease_name: String,
+    /// Namespace of the Lease (default: the pod's namespace, from POD_NAMESPACE).
+    #[arg(long, env = "XAGENT_LEASE_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// This replica's identity in the Lease (default: POD_NAME, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+}
+
+impl LeaderArgs {
+    fn lease(self) -> anyhow::Result<Option<LeaseConfig>> {
+        if !self.leader_election {
+            return Ok(None);
+        }
+        let namespace = self
+            .lease_namespace
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .context("--leader-election needs --lease-namespace or POD_NAMESPACE")?;
+        let identity = self
+            .identity
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .context("--leader-election needs --identity, POD_NAME or HOSTNAME")?;
+        Ok(Some(LeaseConfig::new(namespace, self.lease_name, identity)))
+    }
 }
 
 /// The servers `probe` can check.
@@ -91,10 +128,10 @@ fn main() -> ExitCode {
         }
         Command::Render { file } => render_file(&file),
         Command::Probe { .. } => unreachable!("handled above"),
-        Command::Run { namespace, log_format, metrics_address } => {
-            let config = RunConfig { scope: Scope { namespace }, metrics_address };
+        Command::Run { namespace, log_format, metrics_address, leader } => leader.lease().and_then(|lease| {
+            let config = RunConfig { scope: Scope { namespace }, metrics_address, leader_election: lease };
             run_controller(config, log_format)
-        }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -123,7 +160,7 @@ fn run_controller(config: RunConfig, log_format: LogFormat) -> anyhow::Result<()
     runtime.block_on(async {
         let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
         let address = config.metrics_address;
-        run(client, config).await.with_context(|| format!("serving metrics on {address}"))
+        run(client, config).await.with_context(|| format!("operator with metrics on {address}"))
     })
 }
 

@@ -20,6 +20,7 @@ use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
 use crate::crd::XAgent;
 use crate::http::{self, Endpoint};
+use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::Metrics;
 use crate::probes::prober::{Prober, ProberConfig};
 use crate::probes::state::ProbeState;
@@ -38,6 +39,36 @@ pub struct RunConfig {
     pub scope: Scope,
     /// Address of /metrics, /healthz and /readyz.
     pub metrics_address: SocketAddr,
+    /// Lease to hold before working; `None` runs without leader election.
+    pub leader_election: Option<LeaseConfig>,
+}
+
+/// Why `run` ended other than by a shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The metrics address could not be bound.
+    #[error("binding the metrics address failed: {0}")]
+    Bind(#[source] std::io::Error),
+    /// Leadership was lost; another replica may be reconciling now.
+    #[error("lost leadership of the Lease; exiting so this replica restarts as a follower")]
+    LostLease,
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 impl Scope {
@@ -70,15 +101,39 @@ where
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.
-pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
+pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let endpoint = Endpoint::new(registry);
-    // Bind before starting the controller so a busy port fails the start, loudly.
-    let listener = tokio::net::TcpListener::bind(config.metrics_address).await?;
+    // Bind before anything else so a busy port fails the start, loudly.
+    let listener = tokio::net::TcpListener::bind(config.metrics_address).await.map_err(RunError::Bind)?;
     tokio::spawn(http::serve_on(listener, endpoint.clone()));
 
-    let scope = config.scope;
+    let Some(lease) = config.leader_election else {
+        work(client, config.scope, metrics, endpoint).await;
+        return Ok(());
+    };
+    // A standby replica is healthy and ready: it is waiting, by design.
+    endpoint.set_ready();
+    let elector = LeaderElector::new(client.clone(), lease);
+    tokio::select! {
+        () = elector.acquire() => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+    let outcome = tokio::select! {
+        () = work(client, config.scope, metrics, endpoint) => Ok(()),
+        () = elector.keep() => Err(RunError::LostLease),
+    };
+    if outcome.is_ok()
+        && let Err(e) = elector.release().await
+    {
+        warn!(error = %e, "releasing the Lease failed; a follower takes over when it expires");
+    }
+    outcome
+}
+
+/// The controller and the prober, until a shutdown signal.
+async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc<Endpoint>) {
     let (stores, writers) = stores::new();
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
@@ -136,5 +191,4 @@ pub async fn run(client: Client, config: RunConfig) -> std::io::Result<()> {
         .await;
     prober.abort();
     info!("controller stopped");
-    Ok(())
 }

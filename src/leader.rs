@@ -1,0 +1,226 @@
+//! Leader election through a coordination.k8s.io/v1 Lease, so several
+//! replicas can run and exactly one reconciles and probes.
+//!
+//! The holder renews the Lease every `renew_every`; a candidate takes it over
+//! once `renewTime + leaseDurationSeconds` has passed. Every write carries the
+//! resourceVersion it read, so two candidates racing for an expired Lease
+//! cannot both win: the loser gets a 409 and stays a follower.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, PostParams};
+use kube::{Client, Error as KubeError};
+use tracing::{info, warn};
+
+/// Leader election settings.
+#[derive(Debug, Clone)]
+pub struct LeaseConfig {
+    /// Namespace of the Lease.
+    pub namespace: String,
+    /// Name of the Lease.
+    pub name: String,
+    /// This replica's identity (the pod name).
+    pub identity: String,
+    /// How long a Lease stays valid without renewal.
+    pub duration: Duration,
+    /// How often the holder renews, and a follower retries.
+    pub renew_every: Duration,
+}
+
+impl LeaseConfig {
+    /// Defaults: 15 s lease, renewed every 5 s.
+    pub fn new(namespace: String, name: String, identity: String) -> Self {
+        Self {
+            namespace,
+            name,
+            identity,
+            duration: Duration::from_secs(15),
+            renew_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The result of one election attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// This replica holds the Lease.
+    Leader,
+    /// Another replica holds a valid Lease, or won the race for it.
+    Follower,
+}
+
+/// Why an attempt could not be made at all.
+#[derive(Debug, thiserror::Error)]
+#[error("leader election on Lease {namespace}/{name} failed: {source}")]
+pub struct LeaseError {
+    /// Namespace of the Lease.
+    pub namespace: String,
+    /// Name of the Lease.
+    pub name: String,
+    /// The API error.
+    #[source]
+    pub source: KubeError,
+}
+
+/// Elects a leader among replicas sharing one Lease.
+pub struct LeaderElector {
+    api: Api<Lease>,
+    config: LeaseConfig,
+}
+
+fn micro(t: Timestamp) -> MicroTime {
+    MicroTime(t)
+}
+
+impl LeaderElector {
+    /// An elector for `config` using `client`.
+    pub fn new(client: Client, config: LeaseConfig) -> Self {
+        Self { api: Api::namespaced(client, &config.namespace), config }
+    }
+
+    fn error(&self, source: KubeError) -> LeaseError {
+        LeaseError { namespace: self.config.namespace.clone(), name: self.config.name.clone(), source }
+    }
+
+    /// One attempt to acquire or renew the Lease at time `now`.
+    pub async fn try_acquire(&self, now: Timestamp) -> Result<Role, LeaseError> {
+        let current = self.api.get_opt(&self.config.name).await.map_err(|e| self.error(e))?;
+        let Some(lease) = current else {
+            return self
+                .write(
+                    |api, lease| async move { api.create(&PostParams::default(), &lease).await },
+                    None,
+                    now,
+                )
+                .await;
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        let mine = spec.holder_identity.as_deref() == Some(self.config.identity.as_str());
+        if !mine && !expired(&spec, now) {
+            return Ok(Role::Follower);
+        }
+        let name = self.config.name.clone();
+        self.write(
+            |api, lease| async move { api.replace(&name, &PostParams::default(), &lease).await },
+            Some(lease),
+            now,
+        )
+        .await
+    }
+
+    /// Writes our claim; a 409 means another replica changed the Lease first.
+    async fn write<F, Fut>(
+        &self,
+        send: F,
+        previous: Option<Lease>,
+        now: Timestamp,
+    ) -> Result<Role, LeaseError>
+    where
+        F: FnOnce(Api<Lease>, Lease) -> Fut,
+        Fut: std::future::Future<Output = Result<Lease, KubeError>>,
+    {
+        let claim = self.claim(previous, now);
+        match send(self.api.clone(), claim).await {
+            Ok(_) => Ok(Role::Leader),
+            Err(KubeError::Api(e)) if e.code == 409 => Ok(Role::Follower),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// The Lease as we want it: held by us, renewed now.
+    fn claim(&self, previous: Option<Lease>, now: Timestamp) -> Lease {
+        let previous_spec = previous.as_ref().and_then(|l| l.spec.clone()).unwrap_or_default();
+        let taking_over = previous_spec.holder_identity.as_deref() != Some(self.config.identity.as_str());
+        let transitions =
+            previous_spec.lease_transitions.unwrap_or(0) + i32::from(taking_over && previous.is_some());
+        let acquire_time = if taking_over { Some(micro(now)) } else { previous_spec.acquire_time.clone() };
+        Lease {
+            metadata: ObjectMeta {
+                name: Some(self.config.name.clone()),
+                namespace: Some(self.config.namespace.clone()),
+                // The resourceVersion makes the replace conditional.
+                resource_version: previous.and_then(|l| l.metadata.resource_version),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(self.config.identity.clone()),
+                lease_duration_seconds: Some(i32::try_from(self.config.duration.as_secs()).unwrap_or(15)),
+                acquire_time,
+                renew_time: Some(micro(now)),
+                lease_transitions: Some(transitions),
+                ..LeaseSpec::default()
+            }),
+        }
+    }
+
+    /// Gives the Lease up on shutdown so a follower takes over at once.
+    pub async fn release(&self) -> Result<(), LeaseError> {
+        let Some(lease) = self.api.get_opt(&self.config.name).await.map_err(|e| self.error(e))? else {
+            return Ok(());
+        };
+        let mut spec = lease.spec.clone().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(self.config.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.renew_time = None;
+        spec.acquire_time = None;
+        let released = Lease { spec: Some(spec), ..lease };
+        self.api
+            .replace(&self.config.name, &PostParams::default(), &released)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Waits until this replica leads, retrying every `renew_every`.
+    pub async fn acquire(&self) {
+        loop {
+            match self.try_acquire(Timestamp::now()).await {
+                Ok(Role::Leader) => {
+                    info!(lease = %self.config.name, identity = %self.config.identity, "became leader");
+                    return;
+                }
+                Ok(Role::Follower) => {}
+                Err(e) => warn!(error = %e, "leader election attempt failed"),
+            }
+            tokio::time::sleep(self.config.renew_every).await;
+        }
+    }
+
+    /// Renews the Lease until renewal fails for longer than the lease lasts, then
+    /// returns: the caller must stop working, since another replica may lead now.
+    pub async fn keep(&self) {
+        let mut last_renewed = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(self.config.renew_every).await;
+            match self.try_acquire(Timestamp::now()).await {
+                Ok(Role::Leader) => last_renewed = tokio::time::Instant::now(),
+                Ok(Role::Follower) => {
+                    warn!(lease = %self.config.name, "lost the Lease to another replica");
+                    return;
+                }
+                Err(e) => warn!(error = %e, "renewing the Lease failed"),
+            }
+            if last_renewed.elapsed() >= self.config.duration {
+                warn!(lease = %self.config.name, "could not renew the Lease in time");
+                return;
+            }
+        }
+    }
+}
+
+/// Whether a Lease's holder has stopped renewing it (or nobody holds it).
+pub fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
+    let held = spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty());
+    let (Some(renewed), Some(secs)) = (spec.renew_time.as_ref(), spec.lease_duration_seconds) else {
+        return true;
+    };
+    !held || renewed.0 + SignedDuration::from_secs(secs.into()) < now
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! Leader election against kube's mock API service: the exact requests, and
+//! who leads after each.
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+
+use super::*;
+
+const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/ops/leases/xagent-operator";
+
+fn config(identity: &str) -> LeaseConfig {
+    LeaseConfig::new("ops".into(), "xagent-operator".into(), identity.into())
+}
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + secs).unwrap()
+}
+
+fn lease(holder: &str, renewed: i64, transitions: i32) -> Value {
+    json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "xagent-operator", "namespace": "ops", "resourceVersion": "7"},
+        "spec": {
+            "holderIdentity": holder, "leaseDurationSeconds": 15,
+            "acquireTime": MicroTime(at(0)), "renewTime": MicroTime(at(renewed)),
+            "leaseTransitions": transitions
+        }
+    })
+}
+
+fn status(code: u16) -> Value {
+    let reason = match code {
+        404 => "NotFound",
+        409 => "Conflict",
+        _ => "InternalError",
+    };
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": code, "reason": reason})
+}
+
+/// Serves the stored lease (or 404), answers writes with `write_status`, and records every request.
+async fn elect(
+    identity: &str,
+    stored: Option<Value>,
+    write_status: u16,
+    now: Timestamp,
+) -> (Result<Role, LeaseError>, Vec<(Method, String, Value)>) {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some((req, send)) = handle.next_request().await {
+            let (method, uri) = (req.method().clone(), req.uri().to_string());
+            let body: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap())
+                .unwrap_or(Value::Null);
+            let (code, reply) = match (&method, &stored) {
+                (&Method::GET, Some(l)) => (200, l.clone()),
+                (&Method::GET, None) => (404, status(404)),
+                _ if write_status == 200 => (200, body.clone()),
+                _ => (write_status, status(write_status)),
+            };
+            seen.push((method, uri, body));
+            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
+            send.send_response(response.body(Body::from(serde_json::to_vec(&reply).unwrap())).unwrap());
+        }
+        seen
+    });
+    let elector = LeaderElector::new(Client::new(service, "ops"), config(identity));
+    let role = elector.try_acquire(now).await;
+    drop(elector);
+    (role, server.await.unwrap())
+}
+
+fn lines(requests: &[(Method, String, Value)]) -> Vec<String> {
+    requests.iter().map(|(m, u, _)| format!("{m} {u}")).collect()
+}
+
+#[tokio::test]
+async fn absent_lease_is_created_and_held() {
+    let (role, requests) = elect("pod-a", None, 200, at(5)).await;
+    assert_eq!(role.unwrap(), Role::Leader);
+    assert_eq!(
+        lines(&requests),
+        vec![
+            format!("GET {LEASE_PATH}"),
+            "POST /apis/coordination.k8s.io/v1/namespaces/ops/leases?".to_string()
+        ]
+    );
+    let spec = &requests[1].2["spec"];
+    assert_eq!(spec["holderIdentity"], "pod-a");
+    assert_eq!(spec["leaseDurationSeconds"], 15);
+    assert_eq!(spec["leaseTransitions"], 0);
+}
+
+#[tokio::test]
+async fn a_fresh_lease_of_another_replica_is_left_alone() {
+    let (role, requests) = elect("pod-b", Some(lease("pod-a", 0, 0)), 200, at(10)).await;
+    assert_eq!(role.unwrap(), Role::Follower);
+    assert_eq!(lines(&requests), vec![format!("GET {LEASE_PATH}")], "a follower writes nothing");
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_conditionally() {
+    let (role, requests) = elect("pod-b", Some(lease("pod-a", 0, 2)), 200, at(16)).await;
+    assert_eq!(role.unwrap(), Role::Leader);
+    assert_eq!(lines(&requests), vec![format!("GET {LEASE_PATH}"), format!("PUT {LEASE_PATH}?")]);
+    let body = &requests[1].2;
+    assert_eq!(body["metadata"]["resourceVersion"], "7", "the replace must be conditional");
+    assert_eq!(body["spec"]["holderIdentity"], "pod-b");
+    assert_eq!(body["spec"]["leaseTransitions"], 3);
+    assert_eq!(body["spec"]["acquireTime"], json!(MicroTime(at(16))));
+}
+
+#[tokio::test]
+async fn losing_the_race_for_an_expired_lease_leaves_a_follower() {
+    let (role, requests) = elect("pod-b", Some(lease("pod-a", 0, 2)), 409, at(30)).await;
+    assert_eq!(role.unwrap(), Role::Follower);
+    assert_eq!(requests.len(), 2);
+}
+
+#[tokio::test]
+async fn the_holder_renews_and_keeps_its_acquire_time() {
+    let (role, requests) = elect("pod-a", Some(lease("pod-a", 3, 1)), 200, at(8)).await;
+    assert_eq!(role.unwrap(), Role::Leader);
+    let spec = &requests[1].2["spec"];
+    assert_eq!(spec["renewTime"], json!(MicroTime(at(8))));
+    assert_eq!(spec["acquireTime"], json!(MicroTime(at(0))));
+    assert_eq!(spec["leaseTransitions"], 1, "renewing is not a transition");
+}
+
+#[tokio::test]
+async fn api_errors_are_typed_not_leadership() {
+    let (role, _) = elect("pod-a", Some(lease("pod-a", 3, 1)), 500, at(8)).await;
+    let err = role.unwrap_err();
+    assert_eq!((err.namespace.as_str(), err.name.as_str()), ("ops", "xagent-operator"));
+}
+
+#[tokio::test]
+async fn a_follower_takes_over_once_the_leader_stops_renewing() {
+    // The leader renewed at t=0; the follower keeps trying every 5 s.
+    let mut roles = Vec::new();
+    for t in [5, 10, 15, 20] {
+        roles.push(elect("pod-b", Some(lease("pod-a", 0, 0)), 200, at(t)).await.0.unwrap());
+    }
+    assert_eq!(roles, vec![Role::Follower, Role::Follower, Role::Follower, Role::Leader]);
+}
+
+#[test]
+fn expiry_rules() {
+    let spec = |holder: Option<&str>, renewed: Option<i64>| LeaseSpec {
+        holder_identity: holder.map(Into::into),
+        renew_time: renewed.map(|r| MicroTime(at(r))),
+        lease_duration_seconds: Some(15),
+        ..LeaseSpec::default()
+    };
+    assert!(!expired(&spec(Some("a"), Some(0)), at(15)));
+    assert!(expired(&spec(Some("a"), Some(0)), at(16)));
+    assert!(expired(&spec(None, Some(0)), at(1)), "released");
+    assert!(expired(&spec(Some(""), Some(0)), at(1)), "released by an empty holder");
+    assert!(expired(&spec(Some("a"), None), at(1)), "never renewed");
+}
