@@ -45,6 +45,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value [`Error::reason`] can return.
+    pub const REASONS: [&'static str; 6] = [
+        "InvalidSpec",
+        "GetChildFailed",
+        "ApplyFailed",
+        "DeleteFailed",
+        "StatusWriteFailed",
+        "MissingMetadata",
+    ];
+
     /// A stable CamelCase label for metrics, events and status reasons.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -95,6 +95,7 @@ impl Metrics {
             dependency_saturation: Family::default(),
             probe_duration: Family::new_with_constructor(probe_histogram),
         };
+        metrics.zero_known_series();
         let r = registry;
         r.register("xagent_reconciles", "Completed reconciles", metrics.reconciles.clone());
         r.register(
@@ -124,6 +125,28 @@ impl Metrics {
             metrics.probe_duration.clone(),
         );
         metrics
+    }
+
+    /// Creates the series whose label values are known up front at zero, so a
+    /// rate() over them works from the first scrape and dashboards show 0, not gaps.
+    fn zero_known_series(&self) {
+        for outcome in ["success", "error"] {
+            let _ = self.reconciles.get_or_create(&OutcomeLabels { outcome });
+            let _ = self.reconcile_duration.get_or_create(&OutcomeLabels { outcome });
+        }
+        for reason in crate::error::Error::REASONS {
+            let _ = self.reconcile_errors.get_or_create(&ErrorLabels { reason });
+        }
+        for kind in crate::builders::ChildKind::ALL {
+            for action in ["created", "updated", "deleted"] {
+                let _ = self.objects_applied.get_or_create(&AppliedLabels { kind: kind.as_str(), action });
+            }
+        }
+        for dependency in ["redis", "postgres"] {
+            for result in ["healthy", "unhealthy"] {
+                let _ = self.probe_duration.get_or_create(&ProbeLabels { dependency, result });
+            }
+        }
     }
 
     /// Metrics registered in a throwaway registry, for tests and offline use.

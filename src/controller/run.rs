@@ -3,7 +3,9 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
+use std::time::Duration;
+
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
@@ -169,7 +171,8 @@ async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc
         Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds).with_probes(probes),
     );
     let w = writers;
-    Controller::for_stream(xagent_stream, xagents)
+    let stop = shutdown_signal().shared();
+    let controller = Controller::for_stream(xagent_stream, xagents)
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.services))
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.deployments))
         .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.statefulsets))
@@ -178,7 +181,7 @@ async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .with_config(controller::Config::default().concurrency(8))
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
@@ -187,8 +190,18 @@ async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc
                 }
                 Err(e) => debug!(error = %e, "reconcile did not complete"),
             }
-        })
-        .await;
+        });
+    // After the signal, in-flight reconciles get a grace period; a controller
+    // still blocked after it (e.g. on an unreachable API server) is abandoned.
+    tokio::select! {
+        () = controller => {}
+        () = async { stop.await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            warn!("reconciles still running after the grace period; stopping anyway");
+        }
+    }
     prober.abort();
     info!("controller stopped");
 }
+
+/// How long in-flight reconciles may finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

@@ -86,12 +86,21 @@ pub async fn probe(target: &PostgresTarget, timeout: Duration) -> ProbeResult {
     }
 }
 
-/// The server's own message when there is one (e.g. "password authentication failed").
+/// The server's own message when there is one (e.g. "password authentication
+/// failed"), else the error with its causes ("error connecting to server:
+/// Connection refused"). The caller redacts the password from it.
 fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
     }
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
 }
 
 async fn select_one(target: &PostgresTarget) -> Result<Option<f64>, tokio_postgres::Error> {
