@@ -173,6 +173,11 @@ impl Prober {
         }
     }
 
+    /// Makes every endpoint due at the next round, as if just started.
+    pub fn reset_schedule(&mut self) {
+        self.endpoints.values_mut().for_each(|s| s.next_due = Instant::now());
+    }
+
     /// One round: probe every due endpoint once. Returns how many probes ran.
     pub async fn round(&mut self) -> usize {
         let xagents = self.xagents.state();
