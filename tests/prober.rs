@@ -106,7 +106,7 @@ fn setup(xagents: Vec<XAgent>) -> Setup {
 
 fn drain(rx: &mut futures::channel::mpsc::UnboundedReceiver<ObjectRef<XAgent>>) -> usize {
     let mut n = 0;
-    while let Ok(Some(_)) = rx.try_next() {
+    while rx.try_recv().is_ok() {
         n += 1;
     }
     n
