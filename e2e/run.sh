@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# End-to-end suite against the cluster in KUBECONFIG (kind, k3d, or any other).
+#
+#   e2e/run.sh [--prometheus-crds DIR] [--in-cluster] [--keep]
+#
+# It installs the XAgent CRD (and, with --prometheus-crds, the Prometheus
+# Operator CRDs from DIR), starts the operator from the built binary out of
+# cluster (or, with --in-cluster, uses a deployment that is already running),
+# and then, in a fresh namespace:
+#   1. applies the samples and waits for every child;
+#   2. checks status (observedGeneration, conditions);
+#   3. edits a child and deletes another, and sees both repaired;
+#   4. checks that 30 s of steady state write nothing;
+#   5. applies invalid XAgents and sees the API server reject them;
+#   6. deletes the XAgent and sees the children garbage-collected.
+# Steps that need running pods are skipped, with a message, on a cluster
+# without schedulable nodes. It cleans up after itself and exits non-zero on
+# the first failure.
+#
+# Environment: XAGENT_OPERATOR_BIN (default: build target/release/xagent-operator),
+# E2E_TIMEOUT (seconds per wait, default 120), E2E_IMAGE / E2E_EXPECT_READY=1
+# to run pods from an image that implements the X-Agent container contract
+# (/health, /ready, /metrics) and expect Ready=True.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TIMEOUT="${E2E_TIMEOUT:-120}"
+PROM_CRDS=""
+IN_CLUSTER=0
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prometheus-crds) PROM_CRDS="$2"; shift 2 ;;
+    --in-cluster) IN_CLUSTER=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+NS="xagent-e2e-$(date +%s)-$RANDOM"
+WORK="$(mktemp -d)"
+OPERATOR_PID=""
+STEP="setup"
+PASSED=0
+SKIPPED=0
+
+log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+pass() { PASSED=$((PASSED + 1)); log "PASS: $*"; }
+skip() { SKIPPED=$((SKIPPED + 1)); log "SKIP: $*"; }
+fail() {
+  log "FAIL in step '$STEP': $*"
+  if [ -n "$OPERATOR_PID" ] && [ -f "$WORK/operator.log" ]; then
+    log "last operator log lines:"; tail -n 40 "$WORK/operator.log" >&2
+  fi
+  exit 1
+}
+
+cleanup() {
+  local rc=$?
+  if [ -n "$OPERATOR_PID" ]; then
+    kill "$OPERATOR_PID" 2>/dev/null || true
+    wait "$OPERATOR_PID" 2>/dev/null || true
+  fi
+  if [ "$KEEP" -eq 0 ]; then
+    kubectl delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+  log "$PASSED passed, $((rc != 0)) failed, $SKIPPED skipped"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# wait_for DESCRIPTION COMMAND...: retries COMMAND until it succeeds or TIMEOUT passes.
+wait_for() {
+  local what="$1"; shift
+  local deadline=$((SECONDS + TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && fail "timed out after ${TIMEOUT}s waiting for $what"
+    sleep 2
+  done
+}
+
+jsonpath() { kubectl get -n "$NS" "$1" -o "jsonpath=$2" 2>/dev/null; }
+
+# --------------------------------------------------------------------- setup
+STEP="cluster"
+for tool in kubectl curl; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is required"
+done
+kubectl version >/dev/null 2>&1 || fail "no cluster reachable through KUBECONFIG=${KUBECONFIG:-~/.kube/config}"
+READY_NODES=$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.unschedulable}{" "}{range .status.conditions[?(@.type=="Ready")]}{.status}{end}{"\n"}{end}' 2>/dev/null \
+  | awk '$1 != "true" && $NF == "True"' | wc -l | tr -d ' ')
+if [ "$READY_NODES" -gt 0 ]; then HAVE_NODES=1; else HAVE_NODES=0; fi
+log "cluster reachable; schedulable ready nodes: $READY_NODES; namespace $NS"
+
+STEP="install CRDs"
+kubectl apply --server-side --force-conflicts -f "$ROOT/crds/" >/dev/null || fail "could not apply crds/"
+kubectl wait --for=condition=Established --timeout="${TIMEOUT}s" crd/xagents.xagent.io >/dev/null \
+  || fail "XAgent CRD not established"
+if [ -n "$PROM_CRDS" ]; then
+  for f in "$PROM_CRDS"/monitoring.coreos.com_servicemonitors.yaml "$PROM_CRDS"/monitoring.coreos.com_prometheusrules.yaml; do
+    kubectl apply --server-side --force-conflicts -f "$f" >/dev/null || fail "could not apply $f"
+  done
+  kubectl wait --for=condition=Established --timeout="${TIMEOUT}s" \
+    crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null \
+    || fail "Prometheus Operator CRDs not established"
+fi
+pass "CRDs installed"
+kubectl create namespace "$NS" >/dev/null || fail "could not create namespace $NS"
+
+STEP="start operator"
+if [ "$IN_CLUSTER" -eq 1 ]; then
+  log "using the operator already running in the cluster"
+else
+  BIN="${XAGENT_OPERATOR_BIN:-}"
+  if [ -z "$BIN" ]; then
+    (cd "$ROOT" && cargo build --release --locked --quiet) || fail "cargo build failed"
+    BIN="$ROOT/target/release/xagent-operator"
+  fi
+  PORT=$(( (RANDOM % 20000) + 30000 ))
+  RUST_LOG=info "$BIN" run --namespace "$NS" --metrics-address "127.0.0.1:$PORT" >"$WORK/operator.log" 2>&1 &
+  OPERATOR_PID=$!
+  wait_for "the operator's /readyz" curl -fsS "http://127.0.0.1:$PORT/readyz"
+  pass "operator running out of cluster (pid $OPERATOR_PID)"
+fi
+
+# ------------------------------------------------------------- 1. children
+STEP="apply samples"
+sed -e "s/^  namespace: .*/  namespace: $NS/" "$ROOT/config/samples/xagent-minimal.yaml" >"$WORK/minimal.yaml"
+if [ -n "${E2E_IMAGE:-}" ]; then
+  repo="${E2E_IMAGE%:*}"; tag="${E2E_IMAGE##*:}"
+  sed -i -e "s|^spec: {}|spec:\n  image: {repository: \"$repo\", tag: \"$tag\"}|" "$WORK/minimal.yaml"
+fi
+kubectl apply -f "$WORK/minimal.yaml" >/dev/null || fail "the minimal sample was rejected"
+sed -e "s/^  namespace: .*/  namespace: $NS/" "$ROOT/config/samples/xagent.yaml" >"$WORK/full.yaml"
+kubectl apply -f "$WORK/full.yaml" >/dev/null || fail "the full sample was rejected"
+pass "samples accepted by the API server"
+
+STEP="children"
+for x in demo production; do
+  for kind in deployment/$x-api service/$x-api hpa/$x-api pdb/$x-api \
+              deployment/$x-websocket service/$x-websocket pdb/$x-websocket \
+              deployment/$x-worker service/$x-worker hpa/$x-worker pdb/$x-worker; do
+    wait_for "$kind" kubectl get -n "$NS" "$kind"
+  done
+done
+wait_for "statefulset/production-chromadb" kubectl get -n "$NS" statefulset/production-chromadb
+wait_for "service/production-chromadb" kubectl get -n "$NS" service/production-chromadb
+pass "every child exists"
+
+owner=$(jsonpath deployment/demo-api '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].controller}')
+[ "$owner" = "XAgent/demo/true" ] || fail "deployment/demo-api owner reference is '$owner'"
+target=$(jsonpath hpa/demo-api '{.spec.scaleTargetRef.kind}/{.spec.scaleTargetRef.name} {.spec.minReplicas}-{.spec.maxReplicas}')
+[ "$target" = "Deployment/demo-api 2-10" ] || fail "hpa/demo-api is '$target'"
+affinity=$(jsonpath service/demo-websocket '{.spec.sessionAffinity}')
+[ "$affinity" = "ClientIP" ] || fail "websocket Service affinity is '$affinity'"
+managed=$(jsonpath deployment/demo-api '{.metadata.labels.app\.kubernetes\.io/managed-by}')
+[ "$managed" = "xagent-operator" ] || fail "managed-by label is '$managed'"
+pass "owner references, labels and session affinity"
+
+# ---------------------------------------------------------------- 2. status
+STEP="status"
+status_current() {
+  [ "$(jsonpath xagent/demo '{.status.observedGeneration}')" = "$(jsonpath xagent/demo '{.metadata.generation}')" ] &&
+    [ -n "$(jsonpath xagent/demo '{.status.conditions[?(@.type=="Ready")].status}')" ]
+}
+wait_for "xagent/demo status for its generation" status_current
+for c in Ready Available Progressing Degraded; do
+  [ -n "$(jsonpath xagent/demo "{.status.conditions[?(@.type==\"$c\")].status}")" ] || fail "condition $c missing"
+done
+[ "$(jsonpath xagent/demo '{.status.conditions[?(@.type=="Degraded")].status}')" = "False" ] \
+  || fail "demo is Degraded: $(jsonpath xagent/demo '{.status.conditions[?(@.type=="Degraded")].message}')"
+if [ -n "$PROM_CRDS" ]; then
+  wait_for "MonitoringReady=True" sh -c "[ \"\$(kubectl get -n $NS xagent/demo -o jsonpath='{.status.conditions[?(@.type==\"MonitoringReady\")].status}')\" = True ]"
+  wait_for "servicemonitor/demo" kubectl get -n "$NS" servicemonitors.monitoring.coreos.com/demo
+  wait_for "prometheusrule/demo" kubectl get -n "$NS" prometheusrules.monitoring.coreos.com/demo
+  pass "ServiceMonitor and PrometheusRule applied"
+else
+  reason=$(jsonpath xagent/demo '{.status.conditions[?(@.type=="MonitoringReady")].reason}')
+  if kubectl get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
+    log "Prometheus Operator CRDs already present in the cluster; MonitoringReady reason: $reason"
+  else
+    [ "$reason" = "PrometheusOperatorNotInstalled" ] || fail "MonitoringReady reason is '$reason'"
+  fi
+fi
+pass "status: observedGeneration and conditions"
+if [ "$HAVE_NODES" -eq 1 ] && [ "${E2E_EXPECT_READY:-0}" = "1" ]; then
+  kubectl wait -n "$NS" --for=condition=Ready --timeout="${TIMEOUT}s" xagent/demo >/dev/null || fail "demo never became Ready"
+  pass "kubectl wait --for=condition=Ready"
+elif [ "$HAVE_NODES" -eq 0 ]; then
+  skip "Ready=True needs running pods; this cluster has no schedulable nodes"
+else
+  skip "Ready=True needs an image implementing the container contract (set E2E_IMAGE and E2E_EXPECT_READY=1)"
+fi
+
+# ------------------------------------------------------------- 3. repairs
+STEP="repair an edited child"
+want_image=$(jsonpath deployment/demo-api '{.spec.template.spec.containers[0].image}')
+kubectl patch -n "$NS" deployment/demo-api --type=json \
+  -p '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"edited/by-hand:1"}]' >/dev/null \
+  || fail "could not edit deployment/demo-api"
+image_restored() { [ "$(jsonpath deployment/demo-api '{.spec.template.spec.containers[0].image}')" = "$want_image" ]; }
+wait_for "deployment/demo-api image to be restored" image_restored
+pass "an edited child is put back"
+
+STEP="repair a deleted child"
+old_uid=$(jsonpath service/demo-websocket '{.metadata.uid}')
+kubectl delete -n "$NS" service/demo-websocket --wait=true >/dev/null || fail "could not delete service/demo-websocket"
+recreated() { uid=$(jsonpath service/demo-websocket '{.metadata.uid}'); [ -n "$uid" ] && [ "$uid" != "$old_uid" ]; }
+wait_for "service/demo-websocket to be recreated" recreated
+pass "a deleted child is recreated"
+
+# -------------------------------------------------------- 4. steady state
+STEP="steady state"
+# What the operator wrote: the XAgent's resourceVersion (only we write its
+# status; nobody else touches it) and, per child, the time of our field
+# manager's last write (other controllers may update a child's status).
+snapshot() {
+  kubectl get -n "$NS" xagent/demo -o jsonpath='{.metadata.resourceVersion}{"\n"}'
+  kubectl get -n "$NS" deployments,services,hpa,pdb -l app.kubernetes.io/instance=demo -o \
+    jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.generation} {range .metadata.managedFields[?(@.manager=="xagent-operator")]}{.time}{" "}{end}{"\n"}{end}'
+}
+settled() {
+  local a b; a=$(snapshot); sleep 10; b=$(snapshot); [ "$a" = "$b" ]
+}
+wait_for "the XAgent to settle" settled
+before=$(snapshot)
+sleep 30
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  diff <(echo "$before") <(echo "$after") >&2 || true
+  fail "something was written during 30 s of steady state"
+fi
+pass "30 s of steady state wrote nothing"
+
+# ----------------------------------------------------- 5. invalid XAgents
+STEP="invalid XAgents"
+expect_rejected() {
+  local name="$1" text="$2" manifest="$3" out
+  if out=$(printf '%s\n' "$manifest" | kubectl apply --validate=strict -f - 2>&1); then
+    kubectl delete -n "$NS" xagent "$name" --ignore-not-found >/dev/null 2>&1
+    fail "the API server accepted $name: $out"
+  fi
+  echo "$out" | grep -q -- "$text" || fail "rejection of $name does not mention '$text': $out"
+}
+expect_rejected bad-range "minReplicas must be less than or equal to" "apiVersion: xagent.io/v1alpha1
+kind: XAgent
+metadata: {name: bad-range, namespace: $NS}
+spec: {api: {autoscaling: {minReplicas: 8, maxReplicas: 3}}}"
+expect_rejected bad-bound "maxReplicas" "apiVersion: xagent.io/v1alpha1
+kind: XAgent
+metadata: {name: bad-bound, namespace: $NS}
+spec: {worker: {autoscaling: {maxReplicas: 5000}}}"
+expect_rejected bad-enum "pullPolicy" "apiVersion: xagent.io/v1alpha1
+kind: XAgent
+metadata: {name: bad-enum, namespace: $NS}
+spec: {image: {pullPolicy: Sometimes}}"
+expect_rejected bad-field "replica" "apiVersion: xagent.io/v1alpha1
+kind: XAgent
+metadata: {name: bad-field, namespace: $NS}
+spec: {api: {replica: 3}}"
+expect_rejected this-name-is-far-too-long-for-an-xagent-because-children-append "53 characters" "apiVersion: xagent.io/v1alpha1
+kind: XAgent
+metadata: {name: this-name-is-far-too-long-for-an-xagent-because-children-append, namespace: $NS}
+spec: {}"
+pass "invalid XAgents are rejected by the API server with clear messages"
+[ "$(jsonpath deployment/demo-api '{.metadata.name}')" = "demo-api" ] || fail "a rejected apply disturbed demo's children"
+
+# ------------------------------------------------------------ 6. deletion
+STEP="garbage collection"
+kubectl delete -n "$NS" xagent/demo --wait=true >/dev/null || fail "could not delete xagent/demo"
+children_gone() {
+  [ -z "$(kubectl get -n "$NS" deployments,services,hpa,pdb -l app.kubernetes.io/instance=demo -o name 2>/dev/null)" ]
+}
+wait_for "demo's children to be garbage-collected" children_gone
+pass "deleting the XAgent removes its children"
