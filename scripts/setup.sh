@@ -39,6 +39,16 @@ ensure_apt() {
   fi
 }
 
+# The real Helm library, for the chart tests. It declares Python 3.12 but
+# works on 3.11, hence --ignore-requires-python.
+ensure_helm_library() {
+  if ! python3 -c 'import helm_sdkpy' >/dev/null 2>&1; then
+    log "installing the Helm library for Python (helm-sdkpy)"
+    python3 -m pip install --quiet --disable-pip-version-check --ignore-requires-python helm-sdkpy
+  fi
+}
+
 ensure_rust
 if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then ensure_apt; fi
+ensure_helm_library
 log "setup complete"

@@ -8,4 +8,6 @@ cargo fmt --all -- --check
 echo "==> cargo clippy" >&2
 cargo clippy --locked --all-targets -- -D warnings
 echo "==> cargo test" >&2
-cargo test --locked --all-targets
+# Library, binary and integration tests. Benchmarks are compiled by clippy
+# above; they print figures and run with `cargo bench`.
+cargo test --locked

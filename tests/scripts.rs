@@ -3,7 +3,8 @@
 
 use std::process::Command;
 
-const SCRIPTS: [&str; 5] = ["scripts/setup.sh", "scripts/demo.sh", "scripts/test.sh", ".ci/run", "e2e/run.sh"];
+const SCRIPTS: [&str; 5] =
+    ["scripts/setup.sh", "scripts/demo.sh", "scripts/test.sh", ".ci/run", "e2e/run.sh"];
 
 #[test]
 fn scripts_parse() {
@@ -27,7 +28,9 @@ fn e2e_help_lists_every_step() {
     let out = Command::new("bash").args(["e2e/run.sh", "--help"]).output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for step in ["applies the samples", "edits a child", "steady state", "invalid XAgents", "garbage-collected"] {
+    for step in
+        ["applies the samples", "edits a child", "steady state", "invalid XAgents", "garbage-collected"]
+    {
         assert!(help.contains(step), "--help does not mention {step:?}:\n{help}");
     }
 }

@@ -1,0 +1,182 @@
+//! Performance figures for PRODUCT.md's targets, printed rather than asserted
+//! (a timed assertion flakes on a loaded machine):
+//!
+//! - `render` throughput on one core (target: at least 20,000 XAgents/s);
+//! - cache memory for 1,000 XAgents and their children (target: operator under 40 MiB RSS);
+//! - probe planning: 1,000 XAgents on 10 Redis endpoints (target: 10 probes a round);
+//! - first-reconcile latency against an instantly answering API (target: well under 1 s).
+//!
+//! Run: `cargo bench --bench perf` (add `-- --quick` for a short run).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use kube::client::Body;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use xagent_operator::builders::{self, Child};
+use xagent_operator::controller::{Context, reconcile, stores};
+use xagent_operator::crd::XAgent;
+use xagent_operator::probes::prober::plan;
+use xagent_operator::render;
+
+fn sample(i: usize, redis_endpoints: usize) -> XAgent {
+    serde_json::from_value(json!({
+        "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+        "metadata": {"name": format!("agent-{i}"), "namespace": format!("team-{}", i % 50),
+                     "uid": format!("uid-{i}"), "generation": 1},
+        "spec": {"chromadb": {"enabled": i.is_multiple_of(4)},
+                 "redis": {"host": format!("redis-{}", i % redis_endpoints)}}
+    }))
+    .unwrap()
+}
+
+fn documents(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata:\n  name: agent-{i}\n  namespace: team-{}\nspec:\n  chromadb: {{enabled: {}}}\n",
+                i % 50,
+                i.is_multiple_of(4)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn bench_render(n: usize) {
+    let input = documents(n);
+    let started = Instant::now();
+    let output = render::render(&input).expect("valid input");
+    let full = started.elapsed();
+    let xagents: Vec<XAgent> = render::parse_documents(&input).unwrap();
+    let started = Instant::now();
+    let children: usize = xagents.iter().map(|x| builders::build(x).len()).sum();
+    let build = started.elapsed();
+    println!(
+        "render: {n} XAgents -> {children} children, {} KiB of YAML\n  \
+         full render (parse, validate, build, YAML) {:>9.0} XAgents/s\n  \
+         builders alone                            {:>9.0} XAgents/s   (target >= 20000/s on one core)",
+        output.len() / 1024,
+        n as f64 / full.as_secs_f64(),
+        n as f64 / build.as_secs_f64()
+    );
+}
+
+fn fill<K: Resource<DynamicType = ()> + Clone>(w: &mut Writer<K>, mut o: K) {
+    o.managed_fields_mut().clear();
+    w.apply_watcher_event(&watcher::Event::Apply(o));
+}
+
+fn bench_memory(n: usize) {
+    let before = rss_kib();
+    let (xa_store, mut xa_writer) = reflector::store::<XAgent>();
+    let (stores, mut w) = stores::new();
+    let mut children = 0;
+    for i in 0..n {
+        let xa = sample(i, 10);
+        for child in builders::build(&xa) {
+            children += 1;
+            match child {
+                Child::Service(o) => fill(&mut w.services, o),
+                Child::Deployment(o) => fill(&mut w.deployments, o),
+                Child::StatefulSet(o) => fill(&mut w.statefulsets, o),
+                Child::Hpa(o) => fill(&mut w.hpas, o),
+                Child::Pdb(o) => fill(&mut w.pdbs, o),
+                Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
+            }
+        }
+        fill(&mut xa_writer, xa);
+    }
+    let after = rss_kib();
+    println!(
+        "memory: {n} XAgents and {children} cached children (monitoring objects are not cached)\n  \
+         RSS {} KiB -> {} KiB: +{:.1} MiB for the caches   (target: whole operator < 40 MiB)",
+        before,
+        after,
+        (after.saturating_sub(before)) as f64 / 1024.0
+    );
+    drop((xa_store, stores));
+}
+
+fn bench_plan(n: usize, endpoints: usize) {
+    let xagents: Vec<XAgent> = (0..n).map(|i| sample(i, endpoints)).collect();
+    let started = Instant::now();
+    let rounds = 100;
+    let mut planned = 0;
+    for _ in 0..rounds {
+        planned = plan(&xagents).len();
+    }
+    println!(
+        "probes: {n} XAgents on {endpoints} Redis endpoints -> {planned} probes per round \
+         (target {endpoints}); planning takes {:.2} ms",
+        started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
+    );
+}
+
+/// A mock API that answers every request at once: GET 404, anything else echoes the body.
+fn instant_api() -> Client {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(async move {
+        while let Some((req, send)) = handle.next_request().await {
+            let is_get = req.method() == http::Method::GET;
+            let status_patch = req.uri().path().ends_with("/status");
+            let body = req.into_body().collect_bytes().await.unwrap_or_default();
+            let (code, reply) = if is_get {
+                (404, br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_vec())
+            } else if status_patch {
+                let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                v["metadata"] = json!({"name": "agent-0", "namespace": "team-0"});
+                v["spec"] = json!({});
+                (200, serde_json::to_vec(&v).unwrap())
+            } else {
+                (200, body.to_vec())
+            };
+            let response = Response::builder().status(code).body(Body::from(reply)).unwrap();
+            send.send_response(response);
+        }
+    });
+    Client::new(service, "default")
+}
+
+async fn bench_reconcile(iterations: usize) {
+    let mut latencies = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let (stores, _writers) = stores::new();
+        let ctx = Arc::new(Context::new(instant_api(), stores));
+        let xa = Arc::new(sample(i, 10));
+        let started = Instant::now();
+        reconcile(xa, ctx).await.expect("reconcile succeeds");
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+    println!(
+        "reconcile: first reconcile (every child created, status written) against an instant API\n  \
+         p50 {:?}, p99 {:?}, max {:?}   (target: children well under 1 s after creation)",
+        pct(0.5),
+        pct(0.99),
+        latencies.last().copied().unwrap_or(Duration::ZERO)
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 10 } else { 1 };
+    bench_render(20_000 / scale);
+    bench_memory(1_000);
+    bench_plan(1_000, 10);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(bench_reconcile(200 / scale));
+}
