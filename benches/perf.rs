@@ -60,16 +60,20 @@ fn bench_render(n: usize) {
     let started = Instant::now();
     let output = render::render(&input).expect("valid input");
     let full = started.elapsed();
+    let started = Instant::now();
     let xagents: Vec<XAgent> = render::parse_documents(&input).unwrap();
+    let parse = started.elapsed();
     let started = Instant::now();
     let children: usize = xagents.iter().map(|x| builders::build(x).len()).sum();
     let build = started.elapsed();
     println!(
         "render: {n} XAgents -> {children} children, {} KiB of YAML\n  \
          full render (parse, validate, build, YAML) {:>9.0} XAgents/s\n  \
+         parse and validate alone                  {:>9.0} XAgents/s\n  \
          builders alone                            {:>9.0} XAgents/s   (target >= 20000/s on one core)",
         output.len() / 1024,
         n as f64 / full.as_secs_f64(),
+        n as f64 / parse.as_secs_f64(),
         n as f64 / build.as_secs_f64()
     );
 }

@@ -70,5 +70,5 @@ pub fn render(input: &str) -> Result<String, RenderError> {
 pub fn write_document(out: &mut String, child: &Child) {
     out.push_str("---\n");
     // Serializing plain k8s-openapi data to YAML cannot fail.
-    out.push_str(&serde_yaml::to_string(&child.to_value()).unwrap_or_default());
+    out.push_str(&serde_yaml::to_string(child).unwrap_or_default());
 }

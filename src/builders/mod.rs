@@ -146,17 +146,21 @@ impl Child {
 
     /// The object as JSON, with apiVersion and kind, as it is sent to the API server.
     pub fn to_value(&self) -> serde_json::Value {
-        fn value<T: Serialize>(o: &T) -> serde_json::Value {
-            serde_json::to_value(o).unwrap_or_default()
-        }
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// A child serializes as the object it holds (apiVersion and kind included).
+impl Serialize for Child {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Service(o) => value(o),
-            Self::Deployment(o) => value(o),
-            Self::StatefulSet(o) => value(o),
-            Self::Hpa(o) => value(o),
-            Self::Pdb(o) => value(o),
-            Self::ServiceMonitor(o) => value(o),
-            Self::PrometheusRule(o) => value(o),
+            Self::Service(o) => o.serialize(serializer),
+            Self::Deployment(o) => o.serialize(serializer),
+            Self::StatefulSet(o) => o.serialize(serializer),
+            Self::Hpa(o) => o.serialize(serializer),
+            Self::Pdb(o) => o.serialize(serializer),
+            Self::ServiceMonitor(o) => o.serialize(serializer),
+            Self::PrometheusRule(o) => o.serialize(serializer),
         }
     }
 }
