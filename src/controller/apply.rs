@@ -152,21 +152,39 @@ fn conflict_message<K: Resource<DynamicType = ()>>(reference: &str, existing: &K
 
 fn deployment_state(d: &k8s_openapi::api::apps::v1::Deployment) -> WorkloadState {
     let status = d.status.clone().unwrap_or_default();
-    WorkloadState {
-        desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        ready: status.ready_replicas.unwrap_or(0),
-        updated: status.updated_replicas.unwrap_or(0),
-        observed_current: status.observed_generation >= d.metadata.generation,
-    }
+    let replicas = d.spec.as_ref().and_then(|s| s.replicas);
+    workload_state(
+        replicas,
+        status.ready_replicas,
+        status.updated_replicas,
+        (status.observed_generation, d.metadata.generation),
+    )
 }
 
 fn statefulset_state(s: &k8s_openapi::api::apps::v1::StatefulSet) -> WorkloadState {
     let status = s.status.clone().unwrap_or_default();
+    let replicas = s.spec.as_ref().and_then(|s| s.replicas);
+    workload_state(
+        replicas,
+        status.ready_replicas,
+        status.updated_replicas,
+        (status.observed_generation, s.metadata.generation),
+    )
+}
+
+/// Counts from a workload's spec and status; `generations` is (observed, current).
+fn workload_state(
+    replicas: Option<i32>,
+    ready: Option<i32>,
+    updated: Option<i32>,
+    generations: (Option<i64>, Option<i64>),
+) -> WorkloadState {
     WorkloadState {
-        desired: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        ready: status.ready_replicas.unwrap_or(0),
-        updated: status.updated_replicas.unwrap_or(0),
-        observed_current: status.observed_generation >= s.metadata.generation,
+        // The API server defaults an unset replica count to 1.
+        desired: replicas.unwrap_or(1),
+        ready: ready.unwrap_or(0),
+        updated: updated.unwrap_or(0),
+        observed_current: generations.0 >= generations.1,
     }
 }
 

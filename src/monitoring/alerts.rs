@@ -80,6 +80,7 @@ impl Group {
 }
 
 /// Label matchers and name patterns that scope an expression to one XAgent.
+#[derive(Debug, Clone)]
 pub struct Scope {
     /// `namespace="NS",xagent="NAME"`: series scraped through our ServiceMonitor.
     pub app: String,
@@ -142,6 +143,32 @@ fn ratio(numerator: String, denominator: String) -> String {
     format!("({numerator}) / ({denominator})")
 }
 
+/// Share of `metric`'s rate over `window` whose series match `filter`, e.g. the
+/// 5xx share of requests.
+fn share(s: &Scope, metric: &str, filter: &str, window: &str) -> String {
+    ratio(
+        format!("sum(rate({metric}{{{},{filter}}}[{window}]))", s.app),
+        format!("sum(rate({metric}{{{}}}[{window}]))", s.app),
+    )
+}
+
+/// Per-pod use of a resource against the pods' limits of it; `usage` is an
+/// expression over the container series selected by `pod_series`.
+fn pod_limit_ratio(s: &Scope, usage: String, resource: &str) -> String {
+    ratio(
+        format!("sum by (pod) ({usage})"),
+        format!(
+            r#"sum by (pod) (kube_pod_container_resource_limits{{{},pod=~"{}",resource="{resource}"}})"#,
+            s.namespace, s.pods
+        ),
+    )
+}
+
+/// `metric` of this XAgent's containers (the pod-level series has no container).
+fn pod_series(s: &Scope, metric: &str) -> String {
+    format!(r#"{metric}{{{},pod=~"{}",container!=""}}"#, s.namespace, s.pods)
+}
+
 /// The whole catalog, in group order.
 pub const CATALOG: [AlertDef; 22] = [
     AlertDef {
@@ -161,12 +188,9 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.05,
         for_: "5m",
         expr: |s, t| {
-            let all = format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m]))"#, s.app);
-            let errors = format!(
-                r#"sum(rate(xagent_http_requests_total{{{},component="api",status=~"5.."}}[5m]))"#,
-                s.app
-            );
-            format!("{} > {t}", ratio(errors, all))
+            let api = format!(r#"{},component="api""#, s.app);
+            let scope = Scope { app: api, ..s.clone() };
+            format!("{} > {t}", share(&scope, "xagent_http_requests_total", r#"status=~"5..""#, "5m"))
         },
         summary: "X-Agent API answers too many requests with 5xx",
         description: "{{ $value | humanizePercentage }} of API requests failed with a 5xx status over 5 minutes.",
@@ -229,11 +253,7 @@ pub const CATALOG: [AlertDef; 22] = [
         severity: Severity::High,
         threshold: 0.2,
         for_: "15m",
-        expr: |s, t| {
-            let failed = format!(r#"sum(rate(xagent_goals_total{{{},outcome="failed"}}[15m]))"#, s.app);
-            let all = format!("sum(rate(xagent_goals_total{{{}}}[15m]))", s.app);
-            format!("{} > {t}", ratio(failed, all))
-        },
+        expr: |s, t| format!("{} > {t}", share(s, "xagent_goals_total", r#"outcome="failed""#, "15m")),
         summary: "Many X-Agent goals fail",
         description: "{{ $value | humanizePercentage }} of finished goals failed over 15 minutes.",
     },
@@ -243,11 +263,7 @@ pub const CATALOG: [AlertDef; 22] = [
         severity: Severity::Warning,
         threshold: 0.7,
         for_: "30m",
-        expr: |s, t| {
-            let done = format!(r#"sum(rate(xagent_goals_total{{{},outcome="completed"}}[1h]))"#, s.app);
-            let all = format!("sum(rate(xagent_goals_total{{{}}}[1h]))", s.app);
-            format!("{} < {t}", ratio(done, all))
-        },
+        expr: |s, t| format!("{} < {t}", share(s, "xagent_goals_total", r#"outcome="completed""#, "1h")),
         summary: "Few X-Agent goals complete",
         description: "Only {{ $value | humanizePercentage }} of finished goals completed over the last hour.",
     },
@@ -315,15 +331,8 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.9,
         for_: "15m",
         expr: |s, t| {
-            let used = format!(
-                r#"sum by (pod) (rate(container_cpu_usage_seconds_total{{{},pod=~"{}",container!=""}}[5m]))"#,
-                s.namespace, s.pods
-            );
-            let limit = format!(
-                r#"sum by (pod) (kube_pod_container_resource_limits{{{},pod=~"{}",resource="cpu"}})"#,
-                s.namespace, s.pods
-            );
-            format!("{} > {t}", ratio(used, limit))
+            let usage = format!("rate({}[5m])", pod_series(s, "container_cpu_usage_seconds_total"));
+            format!("{} > {t}", pod_limit_ratio(s, usage, "cpu"))
         },
         summary: "X-Agent pod {{ $labels.pod }} is near its CPU limit",
         description: "Pod {{ $labels.pod }} uses {{ $value | humanizePercentage }} of its CPU limit.",
@@ -335,15 +344,8 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.9,
         for_: "15m",
         expr: |s, t| {
-            let used = format!(
-                r#"sum by (pod) (container_memory_working_set_bytes{{{},pod=~"{}",container!=""}})"#,
-                s.namespace, s.pods
-            );
-            let limit = format!(
-                r#"sum by (pod) (kube_pod_container_resource_limits{{{},pod=~"{}",resource="memory"}})"#,
-                s.namespace, s.pods
-            );
-            format!("{} > {t}", ratio(used, limit))
+            let usage = pod_series(s, "container_memory_working_set_bytes");
+            format!("{} > {t}", pod_limit_ratio(s, usage, "memory"))
         },
         summary: "X-Agent pod {{ $labels.pod }} is near its memory limit",
         description: "Pod {{ $labels.pod }} uses {{ $value | humanizePercentage }} of its memory limit.",
@@ -371,10 +373,7 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.1,
         for_: "10m",
         expr: |s, t| {
-            let failed =
-                format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="error"}}[10m]))"#, s.app);
-            let all = format!("sum(rate(xagent_tool_executions_total{{{}}}[10m]))", s.app);
-            format!("{} > {t}", ratio(failed, all))
+            format!("{} > {t}", share(s, "xagent_tool_executions_total", r#"outcome="error""#, "10m"))
         },
         summary: "Many X-Agent tool executions fail",
         description: "{{ $value | humanizePercentage }} of tool executions failed over 10 minutes.",
@@ -386,10 +385,7 @@ pub const CATALOG: [AlertDef; 22] = [
         threshold: 0.05,
         for_: "10m",
         expr: |s, t| {
-            let timed_out =
-                format!(r#"sum(rate(xagent_tool_executions_total{{{},outcome="timeout"}}[10m]))"#, s.app);
-            let all = format!("sum(rate(xagent_tool_executions_total{{{}}}[10m]))", s.app);
-            format!("{} > {t}", ratio(timed_out, all))
+            format!("{} > {t}", share(s, "xagent_tool_executions_total", r#"outcome="timeout""#, "10m"))
         },
         summary: "X-Agent tool executions time out",
         description: "{{ $value | humanizePercentage }} of tool executions timed out over 10 minutes.",
