@@ -27,9 +27,9 @@ struct Cli {
 enum Command {
     /// Run the controller against the cluster in KUBECONFIG or the in-cluster config.
     Run {
-        /// Watch only this namespace (default: all namespaces).
-        #[arg(long, env = "XAGENT_WATCH_NAMESPACE")]
-        namespace: Option<String>,
+        /// Watch only these namespaces, comma-separated or repeated (default: all namespaces).
+        #[arg(long, env = "XAGENT_WATCH_NAMESPACE", value_delimiter = ',')]
+        namespace: Vec<String>,
         /// Log format.
         #[arg(long, value_enum, default_value = "text", env = "XAGENT_LOG_FORMAT")]
         log_format: LogFormat,
@@ -129,7 +129,8 @@ fn main() -> ExitCode {
         Command::Render { file } => render_file(&file),
         Command::Probe { .. } => unreachable!("handled above"),
         Command::Run { namespace, log_format, metrics_address, leader } => leader.lease().and_then(|lease| {
-            let config = RunConfig { scope: Scope { namespace }, metrics_address, leader_election: lease };
+            let config =
+                RunConfig { scope: Scope { namespaces: namespace }, metrics_address, leader_election: lease };
             run_controller(config, log_format)
         }),
     };

@@ -264,7 +264,7 @@ fn install_rejects_values_that_violate_the_schema() {
     let cases = [
         (invalid, "/replicaCount"),
         (json!({"replicaCount": 0}), "/replicaCount"),
-        (json!({"watchNamespaces": ["a", "b"]}), "/watchNamespaces"),
+        (json!({"watchNamespaces": ["a", "a"]}), "/watchNamespaces"),
         (json!({"watchNamespaces": ["Not_A_Namespace"]}), "/watchNamespaces/0"),
         (json!({"logFormat": "xml"}), "/logFormat"),
         (json!({"image": {"pullPolicy": "Sometimes"}}), "/image/pullPolicy"),
@@ -432,7 +432,7 @@ fn every_option_renders() {
             "run",
             "--log-format=text",
             "--metrics-address=0.0.0.0:9091",
-            "--namespace=x-agent",
+            "--namespace=x-agent,x-agent-staging",
             "--leader-election",
             "--lease-name=xagent-operator-lease",
             &format!("--lease-namespace={NAMESPACE}"),
@@ -458,9 +458,12 @@ fn every_option_renders() {
         .filter(|r| r["metadata"]["name"] == RELEASE)
         .map(|r| serde_json::from_value(r.clone()).unwrap())
         .collect();
-    assert_eq!(watch_roles.len(), 1);
-    assert_eq!(watch_roles[0].metadata.namespace.as_deref(), Some("x-agent"));
-    assert_eq!(watch_roles[0].rules.clone().unwrap_or_default(), rbac::namespaced_rules());
+    let role_namespaces: Vec<&str> =
+        watch_roles.iter().filter_map(|r| r.metadata.namespace.as_deref()).collect();
+    assert_eq!(role_namespaces, ["x-agent", "x-agent-staging"], "one Role per watched namespace");
+    for role in &watch_roles {
+        assert_eq!(role.rules.clone().unwrap_or_default(), rbac::namespaced_rules());
+    }
     let watch_binding = rendered
         .all("RoleBinding")
         .into_iter()
@@ -475,7 +478,7 @@ fn every_option_renders() {
     );
     let lease_role: Role = rendered.get("Role", &format!("{RELEASE}-leader-election"));
     assert_eq!(lease_role.rules.unwrap_or_default(), rbac::leader_election_rules());
-    assert!(rendered.notes.contains("at most one namespace"), "{}", rendered.notes);
+    assert!(rendered.notes.contains("namespaces x-agent,x-agent-staging only"), "{}", rendered.notes);
 
     // ServiceMonitor keeps the operator's namespace/xagent labels.
     let monitor = rendered.all("ServiceMonitor");

@@ -97,3 +97,22 @@ pub fn watch(client: Client, crds: Arc<MonitoringCrds>) -> impl Stream<Item = ()
         futures::future::ready(appeared.then_some(()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monitoring_appears_only_when_both_crds_are_present() {
+        let crds = MonitoringCrds::default();
+        assert!(!crds.installed());
+        assert!(!crds.set(SERVICE_MONITOR_CRD, true), "one of two is not enough");
+        assert!(crds.set(PROMETHEUS_RULE_CRD, true), "the second one completes the pair");
+        assert!(!crds.set(PROMETHEUS_RULE_CRD, true), "no news is no trigger");
+        assert!(crds.installed());
+        assert!(!crds.set(SERVICE_MONITOR_CRD, false));
+        assert!(!crds.installed(), "deleting a CRD takes monitoring away");
+        assert!(!crds.set("other.example.com", true), "unrelated CRDs are ignored");
+        assert!(crds.set(SERVICE_MONITOR_CRD, true), "and back");
+    }
+}

@@ -30,8 +30,8 @@ use crate::probes::state::ProbeState;
 /// Where the controller looks for XAgents.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    /// Watch only this namespace; `None` watches all namespaces.
-    pub namespace: Option<String>,
+    /// Watch only these namespaces; empty watches all namespaces.
+    pub namespaces: Vec<String>,
 }
 
 /// Settings of `xagent-operator run`.
@@ -74,13 +74,39 @@ async fn shutdown_signal() {
 }
 
 impl Scope {
-    fn api<K>(&self, client: &Client) -> Api<K>
-    where
-        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
-    {
-        match &self.namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
+    /// One controller per namespace (each with its own caches), or one for all.
+    fn parts(&self) -> Vec<Option<String>> {
+        if self.namespaces.is_empty() {
+            vec![None]
+        } else {
+            let mut namespaces = self.namespaces.clone();
+            namespaces.sort();
+            namespaces.dedup();
+            namespaces.into_iter().map(Some).collect()
+        }
+    }
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Marks the endpoint ready once every controller's caches are synced.
+struct SyncGate {
+    pending: std::sync::atomic::AtomicUsize,
+    endpoint: Arc<Endpoint>,
+}
+
+impl SyncGate {
+    fn synced(&self) {
+        if self.pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.endpoint.set_ready();
         }
     }
 }
@@ -112,7 +138,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
     tokio::spawn(http::serve_on(listener, endpoint.clone()));
 
     let Some(lease) = config.leader_election else {
-        work(client, config.scope, metrics, endpoint).await;
+        work_all(client, &config.scope, metrics, endpoint).await;
         return Ok(());
     };
     // A standby replica is healthy and ready: it is waiting, by design.
@@ -123,7 +149,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
         () = shutdown_signal() => return Ok(()),
     }
     let outcome = tokio::select! {
-        () = work(client, config.scope, metrics, endpoint) => Ok(()),
+        () = work_all(client, &config.scope, metrics, endpoint) => Ok(()),
         () = elector.keep() => Err(RunError::LostLease),
     };
     if outcome.is_ok()
@@ -134,21 +160,39 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
     outcome
 }
 
-/// The controller and the prober, until a shutdown signal.
-async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc<Endpoint>) {
+/// A controller and a prober per namespace of the scope, until a shutdown signal.
+async fn work_all(client: Client, scope: &Scope, metrics: Arc<Metrics>, endpoint: Arc<Endpoint>) {
+    let parts = scope.parts();
+    let gate = Arc::new(SyncGate { pending: parts.len().into(), endpoint });
+    let probes = Arc::new(ProbeState::default());
+    let workers = parts.into_iter().map(|namespace| {
+        info!(namespace = namespace.as_deref().unwrap_or("<all>"), "watching");
+        work(client.clone(), namespace, metrics.clone(), probes.clone(), gate.clone())
+    });
+    futures::future::join_all(workers).await;
+}
+
+/// The controller and the prober of one namespace (or all), until a shutdown signal.
+async fn work(
+    client: Client,
+    namespace: Option<String>,
+    metrics: Arc<Metrics>,
+    probes: Arc<ProbeState>,
+    gate: Arc<SyncGate>,
+) {
+    let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
     let caches = stores.clone();
-    let ready = endpoint.clone();
-    let xagent_watch = cached_watch(scope.api::<XAgent>(&client), watcher::Config::default(), xagent_writer);
+    let xagent_watch = cached_watch(api::<XAgent>(&client, ns), watcher::Config::default(), xagent_writer);
     // XAgents reach the reconciler only once every child cache is filled, so a
     // cache miss during a reconcile really means "not there".
     let xagent_stream = futures::stream::once(async move {
         if caches.wait_until_ready().await.is_err() {
             warn!("a child cache stopped before it was filled");
         }
-        ready.set_ready();
+        gate.synced();
         info!("child caches synced; reconciling");
     })
     .filter_map(|()| async { None })
@@ -156,7 +200,6 @@ async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc
 
     let crds = Arc::new(MonitoringCrds::default());
     let crds_appear = crds::watch(client.clone(), crds.clone());
-    let probes = Arc::new(ProbeState::default());
     let (health_changed, health_changes) = futures::channel::mpsc::unbounded();
     let prober = Prober::new(
         client.clone(),
@@ -173,11 +216,11 @@ async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc
     let w = writers;
     let stop = shutdown_signal().shared();
     let controller = Controller::for_stream(xagent_stream, xagents)
-        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.services))
-        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.deployments))
-        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.statefulsets))
-        .owns_stream(cached_watch(scope.api(&client), owned.clone(), w.hpas))
-        .owns_stream(cached_watch(scope.api(&client), owned, w.pdbs))
+        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.services))
+        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.deployments))
+        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.statefulsets))
+        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.hpas))
+        .owns_stream(cached_watch(api(&client, ns), owned, w.pdbs))
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .with_config(controller::Config::default().concurrency(8))
@@ -205,3 +248,29 @@ async fn work(client: Client, scope: Scope, metrics: Arc<Metrics>, endpoint: Arc
 
 /// How long in-flight reconciles may finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_scope_is_one_controller_for_all_namespaces() {
+        assert_eq!(Scope::default().parts(), vec![None]);
+    }
+
+    #[test]
+    fn listed_namespaces_get_one_controller_each_without_duplicates() {
+        let scope = Scope { namespaces: vec!["b".into(), "a".into(), "b".into()] };
+        assert_eq!(scope.parts(), vec![Some("a".to_string()), Some("b".to_string())]);
+    }
+
+    #[test]
+    fn readiness_waits_for_every_controller() {
+        let endpoint = Endpoint::new(Registry::default());
+        let gate = SyncGate { pending: 2.into(), endpoint: endpoint.clone() };
+        gate.synced();
+        assert!(!endpoint.ready.load(std::sync::atomic::Ordering::Acquire));
+        gate.synced();
+        assert!(endpoint.ready.load(std::sync::atomic::Ordering::Acquire));
+    }
+}

@@ -89,23 +89,19 @@ The Lease used for leader election, in the release namespace.
 {{- end }}
 
 {{/*
-The watched namespace in namespaced mode. The operator watches one namespace
-at most; the schema allows one entry, and this fails clearly if it is bypassed.
+The watched namespaces in namespaced mode, comma-separated as --namespace takes them.
 */}}
 {{- define "xagent-operator.watchNamespace" -}}
-{{- if gt (len .Values.watchNamespaces) 1 }}
-{{- fail "watchNamespaces: the operator watches at most one namespace" }}
-{{- end }}
-{{- first .Values.watchNamespaces }}
+{{- join "," .Values.watchNamespaces }}
 {{- end }}
 
 {{/*
-Namespace of the XAgent the chart creates (xagent.enabled): the watched
-namespace in namespaced mode, so the operator sees it; else the release namespace.
+Namespace of the XAgent the chart creates (xagent.enabled): one the operator
+watches. The release namespace when it is watched, else the first watched one.
 */}}
 {{- define "xagent-operator.xagentNamespace" -}}
-{{- if include "xagent-operator.namespaced" . }}
-{{- include "xagent-operator.watchNamespace" . }}
+{{- if and (include "xagent-operator.namespaced" .) (not (has .Release.Namespace .Values.watchNamespaces)) }}
+{{- first .Values.watchNamespaces }}
 {{- else }}
 {{- .Release.Namespace }}
 {{- end }}
