@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::diff::contains;
-use super::stores::{Stores, lookup};
+use super::stores::{AppliedMemo, Stores, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind};
 use crate::error::{Error, Result};
@@ -78,15 +78,19 @@ pub async fn ensure(
 ) -> Result<ChildReport> {
     let reference = child.reference();
     let (outcome, workload) = match child {
-        Child::Service(o) => (ensure_one(client, Some(&stores.services), owner, o).await?.0, None),
-        Child::Hpa(o) => (ensure_one(client, Some(&stores.hpas), owner, o).await?.0, None),
-        Child::Pdb(o) => (ensure_one(client, Some(&stores.pdbs), owner, o).await?.0, None),
+        Child::Service(o) => {
+            (ensure_cached(client, &stores.services, &stores.applied, owner, o).await?.0, None)
+        }
+        Child::Hpa(o) => (ensure_cached(client, &stores.hpas, &stores.applied, owner, o).await?.0, None),
+        Child::Pdb(o) => (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o).await?.0, None),
         Child::Deployment(o) => {
-            let (outcome, seen) = ensure_one(client, Some(&stores.deployments), owner, o).await?;
+            let (outcome, seen) =
+                ensure_cached(client, &stores.deployments, &stores.applied, owner, o).await?;
             (outcome, seen.as_ref().map(deployment_state))
         }
         Child::StatefulSet(o) => {
-            let (outcome, seen) = ensure_one(client, Some(&stores.statefulsets), owner, o).await?;
+            let (outcome, seen) =
+                ensure_cached(client, &stores.statefulsets, &stores.applied, owner, o).await?;
             (outcome, seen.as_ref().map(statefulset_state))
         }
         // Not cached: their CRDs may come and go, and a watch on a missing
@@ -95,6 +99,62 @@ pub async fn ensure(
         Child::PrometheusRule(o) => (ensure_one(client, None, owner, o).await?.0, None),
     };
     Ok(ChildReport { reference, kind: child.kind(), outcome, workload })
+}
+
+/// A child whose cache entry is slim (metadata, plus status for workloads):
+/// unchanged when its metadata still holds ours and its version is the one at
+/// which it last matched the same desired object; otherwise read in full,
+/// compared and applied if needed.
+async fn ensure_cached<K>(
+    client: &Client,
+    store: &Store<K>,
+    memo: &AppliedMemo,
+    owner: Owner<'_>,
+    desired: &K,
+) -> Result<(Outcome, Option<K>)>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let name = desired.name_any();
+    let key = format!("{}/{}/{}", K::kind(&()), owner.namespace, name);
+    let desired_json = to_json(desired);
+    let print = fingerprint(&desired_json);
+    if let Some(cached) = lookup(store, owner.namespace, &name) {
+        let ours = controller_uid(cached.as_ref()) == Some(owner.uid);
+        let spec_holds = memo.holds(&key, print, &version(cached.as_ref()));
+        let meta_holds = contains(&to_json(cached.meta()), &desired_json["metadata"]);
+        if ours && spec_holds && meta_holds {
+            return Ok((Outcome::Unchanged, Some((*cached).clone())));
+        }
+    }
+    let (outcome, seen) = ensure_one(client, None, owner, desired).await?;
+    match &seen {
+        Some(obj) => memo.record(key, print, version(obj)),
+        None => memo.forget(&key),
+    }
+    Ok((outcome, seen))
+}
+
+/// What changes whenever an object's spec does: the generation where the kind
+/// keeps one (not bumped by status updates), else the resourceVersion (Services,
+/// whose status rarely changes).
+fn version<K: Resource>(obj: &K) -> String {
+    match obj.meta().generation {
+        Some(g) => format!("g{g}"),
+        None => format!("rv{}", obj.meta().resource_version.as_deref().unwrap_or_default()),
+    }
+}
+
+/// A stable-within-the-process digest of a desired object.
+fn fingerprint(value: &serde_json::Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Returns the outcome and, unless there was a conflict, the object as it now stands.

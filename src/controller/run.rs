@@ -128,6 +128,30 @@ where
         .touched_objects()
 }
 
+/// A cached watch of a child kind, dropping with `slim` what the reconciler
+/// does not read (see [`stores::Stores`]).
+fn slim_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: Writer<K>,
+    slim: fn(&mut K),
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    watcher(api, config)
+        .default_backoff()
+        .modify(move |o: &mut K| {
+            o.managed_fields_mut().clear();
+            // Children carry no annotations of ours; others' (e.g. the last
+            // applied configuration) can be large.
+            o.meta_mut().annotations = None;
+            slim(o);
+        })
+        .reflect(writer)
+        .touched_objects()
+}
+
 /// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.
 pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
     let mut registry = Registry::default();
@@ -216,11 +240,11 @@ async fn work(
     let w = writers;
     let stop = shutdown_signal().shared();
     let controller = Controller::for_stream(xagent_stream, xagents)
-        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.services))
-        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.deployments))
-        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.statefulsets))
-        .owns_stream(cached_watch(api(&client, ns), owned.clone(), w.hpas))
-        .owns_stream(cached_watch(api(&client, ns), owned, w.pdbs))
+        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.services, stores::slim_service))
+        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.deployments, stores::slim_deployment))
+        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.statefulsets, stores::slim_statefulset))
+        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.hpas, stores::slim_hpa))
+        .owns_stream(slim_watch(api(&client, ns), owned, w.pdbs, stores::slim_pdb))
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .with_config(controller::Config::default().concurrency(8))

@@ -14,8 +14,14 @@ use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 
 /// One cache per child kind.
+///
+/// Children are cached slim: metadata, and replicas and status for workloads.
+/// Their specs are checked through [`AppliedMemo`] and the object's
+/// generation (or resourceVersion) instead of being held in memory.
 #[derive(Clone)]
 pub struct Stores {
+    /// What the operator last found or applied for each workload.
+    pub applied: Arc<AppliedMemo>,
     /// Services.
     pub services: Store<Service>,
     /// Deployments.
@@ -50,7 +56,7 @@ pub fn new() -> (Stores, Writers) {
     let (hpas, hpas_w) = reflector::store();
     let (pdbs, pdbs_w) = reflector::store();
     (
-        Stores { services, deployments, statefulsets, hpas, pdbs },
+        Stores { applied: Arc::default(), services, deployments, statefulsets, hpas, pdbs },
         Writers {
             services: services_w,
             deployments: deployments_w,
@@ -77,5 +83,80 @@ impl Stores {
         self.statefulsets.wait_until_ready().await?;
         self.hpas.wait_until_ready().await?;
         self.pdbs.wait_until_ready().await
+    }
+}
+
+/// For each child: the fingerprint of the desired object last found in place
+/// or applied, and the object's version then (its generation, which the API
+/// server bumps on every spec change, or its resourceVersion for kinds without
+/// one). The same fingerprint at the same version means the object still holds
+/// what we want, without caching its spec. Lost on restart: each child is then
+/// read once.
+#[derive(Debug, Default)]
+pub struct AppliedMemo {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, String)>>,
+}
+
+impl AppliedMemo {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u64, String)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `key` was last seen matching `fingerprint` at `version`.
+    pub fn holds(&self, key: &str, fingerprint: u64, version: &str) -> bool {
+        self.entries().get(key).is_some_and(|(f, v)| *f == fingerprint && v == version)
+    }
+
+    /// Records that `key` matched `fingerprint` at `version`.
+    pub fn record(&self, key: String, fingerprint: u64, version: String) {
+        self.entries().insert(key, (fingerprint, version));
+    }
+
+    /// Forgets `key`.
+    pub fn forget(&self, key: &str) {
+        self.entries().remove(key);
+    }
+}
+
+/// Keeps only the metadata of a cached Service.
+pub fn slim_service(s: &mut Service) {
+    s.spec = None;
+    s.status = None;
+}
+
+/// Keeps only the metadata of a cached HorizontalPodAutoscaler.
+pub fn slim_hpa(h: &mut HorizontalPodAutoscaler) {
+    h.spec = None;
+    h.status = None;
+}
+
+/// Keeps only the metadata of a cached PodDisruptionBudget.
+pub fn slim_pdb(p: &mut PodDisruptionBudget) {
+    p.spec = None;
+    p.status = None;
+}
+
+/// Drops the parts of a cached Deployment the operator never reads.
+pub fn slim_deployment(d: &mut Deployment) {
+    if let Some(spec) = d.spec.as_mut() {
+        spec.template = Default::default();
+        spec.selector = Default::default();
+        spec.strategy = None;
+    }
+    if let Some(status) = d.status.as_mut() {
+        status.conditions = None;
+    }
+}
+
+/// Drops the parts of a cached StatefulSet the operator never reads.
+pub fn slim_statefulset(s: &mut StatefulSet) {
+    if let Some(spec) = s.spec.as_mut() {
+        spec.template = Default::default();
+        spec.selector = Default::default();
+        spec.volume_claim_templates = None;
+        spec.update_strategy = None;
+    }
+    if let Some(status) = s.status.as_mut() {
+        status.conditions = None;
     }
 }

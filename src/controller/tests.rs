@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::crds::MonitoringCrds;
-use super::stores::{self, Writers};
+use super::stores::{self, AppliedMemo, Writers};
 use super::{Context, backoff, reconcile};
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
@@ -36,13 +36,17 @@ impl Recorded {
     }
 }
 
-/// How the fake API server answers.
+/// How the fake API server answers, and what the operator process remembers
+/// between reconciles (clones share it, as one operator's reconciles do).
 #[derive(Default, Clone)]
 struct Server {
     /// Objects that exist on the server but may be missing from the caches, keyed by URL path.
+    /// Cached children are served too: the caches mirror the server.
     existing: Vec<(String, Value)>,
     /// Make every child apply fail with this HTTP status.
     fail_apply: Option<u16>,
+    /// The operator's memo of workloads it found or applied.
+    memo: Arc<AppliedMemo>,
 }
 
 fn status_body(code: u16, reason: &str) -> Vec<u8> {
@@ -129,8 +133,14 @@ async fn reconcile_with_crds(
     server: Server,
     crds_installed: bool,
 ) -> (Result<kube::runtime::controller::Action, Error>, Vec<Recorded>) {
+    let mut server = server;
+    // Earlier entries win: a test's own `existing` overrides the cache mirror.
+    let mirrored = cached.iter().filter(|c| !c.kind().is_monitoring());
+    server.existing.extend(mirrored.map(|c| (path_of(c), c.to_value())));
+    let memo = server.memo.clone();
     let (client, recorder) = mock_client(server);
-    let (stores, mut writers) = stores::new();
+    let (mut stores, mut writers) = stores::new();
+    stores.applied = memo;
     for child in cached {
         cache(&mut writers, child.clone());
     }
@@ -287,7 +297,13 @@ async fn ready_children_make_the_xagent_ready() {
     let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
     result.unwrap();
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
-    assert_eq!(lines, vec![STATUS_PATCH.to_string()], "only the status changes");
+    // A fresh operator reads each child once (they are cached slim), then
+    // only the status changes.
+    let workload_gets: Vec<String> =
+        stored.iter().filter(|c| !c.kind().is_monitoring()).map(|c| format!("GET {}", path_of(c))).collect();
+    let mut expected = workload_gets;
+    expected.push(STATUS_PATCH.to_string());
+    assert_eq!(lines, expected);
     let status = status_of(&requests);
     assert_eq!(condition(&status, "Ready")["status"], "True");
     assert_eq!(condition(&status, "Available")["status"], "True");
@@ -311,12 +327,13 @@ async fn unchanged_fully_applied_xagent_sends_no_request_at_all() {
             });
         }
     }
-    // First pass computes the status the operator would store.
-    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    // First pass computes the status the operator would store and checks each workload once.
+    let server = Server::default();
+    let (result, requests) = reconcile_with(&xa, &stored, server.clone()).await;
     result.unwrap();
     xa.status = Some(serde_json::from_value(status_of(&requests)).unwrap());
 
-    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    let (result, requests) = reconcile_with(&xa, &stored, server).await;
     result.unwrap();
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
     assert!(lines.is_empty(), "expected no request, got {lines:#?}");
@@ -324,8 +341,10 @@ async fn unchanged_fully_applied_xagent_sends_no_request_at_all() {
 
 #[tokio::test]
 async fn drifted_child_is_reapplied_and_nothing_else() {
-    let xa = xagent(json!({}));
-    let mut stored = as_stored(&builders::build(&xa));
+    let mut xa = xagent(json!({}));
+    let server = Server::default();
+    let mut stored = steady_state(&mut xa, false, &server).await;
+    // Someone edits the worker's pod template: the API server bumps its generation.
     let mut drifted_ref = String::new();
     for child in &mut stored {
         if let Child::Deployment(d) = child
@@ -333,18 +352,61 @@ async fn drifted_child_is_reapplied_and_nothing_else() {
         {
             let containers = &mut d.spec.as_mut().unwrap().template.spec.as_mut().unwrap().containers;
             containers[0].image = Some("someone/else:edited".into());
+            d.metadata.generation = Some(4);
             drifted_ref = path_of(child);
         }
     }
-    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    let (result, requests) = reconcile_with(&xa, &stored, server).await;
     result.unwrap();
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
-    assert_eq!(lines[0], format!("PATCH {drifted_ref}{FIELD_MANAGER}"));
-    assert_eq!(lines[1], EVENT_POST);
-    assert!(lines[2..].iter().all(|l| l == STATUS_PATCH), "{lines:#?}");
-    let image = &requests[0].body["spec"]["template"]["spec"]["containers"][0]["image"];
+    assert_eq!(
+        lines[..3],
+        [format!("GET {drifted_ref}"), format!("PATCH {drifted_ref}{FIELD_MANAGER}"), EVENT_POST.to_string()],
+        "only the edited workload is read and re-applied"
+    );
+    // The mock echoes the apply without status, so the worker now looks unready.
+    assert_eq!(lines[3..], [STATUS_PATCH.to_string()]);
+    let image = &requests[1].body["spec"]["template"]["spec"]["containers"][0]["image"];
     assert_eq!(image, "xagent/x-agent:latest");
-    assert_eq!(requests[1].body["reason"], "Updated");
+    assert_eq!(requests[2].body["reason"], "Updated");
+}
+
+#[tokio::test]
+async fn status_churn_of_a_workload_sends_nothing() {
+    let mut xa = xagent(json!({}));
+    let server = Server::default();
+    let mut stored = steady_state(&mut xa, false, &server).await;
+    // The Deployment controller rewrites status (same generation): not our business.
+    for child in &mut stored {
+        if let Child::Deployment(d) = child {
+            let status = d.status.as_mut().unwrap();
+            status.available_replicas = Some(1);
+            status.conditions = Some(vec![]);
+        }
+    }
+    let (result, requests) = reconcile_with(&xa, &stored, server).await;
+    result.unwrap();
+    assert!(requests.is_empty(), "{:#?}", requests.iter().map(Recorded::line).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn slim_cached_workloads_are_checked_through_the_memo() {
+    let mut xa = xagent(json!({}));
+    let server = Server::default();
+    let mut stored = steady_state(&mut xa, false, &server).await;
+    for child in &mut stored {
+        match child {
+            Child::Deployment(d) => stores::slim_deployment(d),
+            Child::StatefulSet(s) => stores::slim_statefulset(s),
+            _ => {}
+        }
+    }
+    // The server still holds full objects; the cache only slim ones.
+    let full = as_stored(&builders::build(&xa));
+    let existing = full.iter().map(|c| (path_of(c), c.to_value())).collect();
+    let (result, requests) = reconcile_with(&xa, &stored, Server { existing, ..server }).await;
+    result.unwrap();
+    assert!(requests.is_empty(), "{:#?}", requests.iter().map(Recorded::line).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -391,7 +453,9 @@ async fn child_owned_by_another_xagent_is_a_conflict_even_when_cached() {
     }
     let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
     result.unwrap();
-    assert!(requests.iter().all(|r| !r.uri.contains("poddisruptionbudgets")), "PDBs untouched");
+    let pdb_writes =
+        requests.iter().filter(|r| r.uri.contains("poddisruptionbudgets") && r.method != Method::GET);
+    assert_eq!(pdb_writes.count(), 0, "PDBs untouched");
     let status = status_of(&requests);
     assert_eq!(status["conflicts"].as_array().unwrap().len(), 3);
 }
@@ -421,9 +485,10 @@ async fn children_dropped_from_a_valid_spec_are_deleted() {
     let after = xagent(json!({"api": {"autoscaling": {"enabled": false}, "replicas": 3}}));
     let (result, requests) = reconcile_with(&after, &stored, Server::default()).await;
     result.unwrap();
-    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    let writes: Vec<&Recorded> = requests.iter().filter(|r| r.method != Method::GET).collect();
+    let lines: Vec<String> = writes.iter().map(|r| r.line()).collect();
     assert_eq!(lines[0], format!("PATCH /apis/apps/v1/namespaces/ns/deployments/demo-api{FIELD_MANAGER}"));
-    assert_eq!(requests[0].body["spec"]["replicas"], 3);
+    assert_eq!(writes[0].body["spec"]["replicas"], 3);
     assert_eq!(lines[1], "DELETE /apis/autoscaling/v2/namespaces/ns/horizontalpodautoscalers/demo-api?");
     assert_eq!(lines.iter().filter(|l| l.starts_with("DELETE")).count(), 1, "{lines:#?}");
 }
@@ -455,11 +520,12 @@ async fn steady_state(xa: &mut XAgent, crds_installed: bool, server: &Server) ->
 #[tokio::test]
 async fn missing_prometheus_operator_does_not_hold_back_readiness() {
     let mut xa = xagent(json!({}));
-    let stored = steady_state(&mut xa, false, &Server::default()).await;
+    let server = Server::default();
+    let stored = steady_state(&mut xa, false, &server).await;
     let status = serde_json::to_value(xa.status.as_ref().unwrap()).unwrap();
     assert_eq!(condition(&status, "Ready")["status"], "True");
     assert_eq!(condition(&status, "MonitoringReady")["reason"], "PrometheusOperatorNotInstalled");
-    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    let (result, requests) = reconcile_with(&xa, &stored, server).await;
     result.unwrap();
     assert!(requests.is_empty(), "steady state without CRDs sends nothing: {:#?}", requests);
 }
@@ -467,8 +533,9 @@ async fn missing_prometheus_operator_does_not_hold_back_readiness() {
 #[tokio::test]
 async fn monitoring_objects_are_created_once_the_crds_appear() {
     let mut xa = xagent(json!({}));
-    let stored = steady_state(&mut xa, false, &Server::default()).await;
-    let (result, requests) = reconcile_with_crds(&xa, &stored, Server::default(), true).await;
+    let server = Server::default();
+    let stored = steady_state(&mut xa, false, &server).await;
+    let (result, requests) = reconcile_with_crds(&xa, &stored, server, true).await;
     result.unwrap();
     let monitoring: Vec<Child> =
         builders::build(&xa).into_iter().filter(|c| c.kind().is_monitoring()).collect();
@@ -526,7 +593,8 @@ async fn turning_monitoring_off_deletes_the_owned_objects() {
     let stored = as_stored(&builders::build(&off));
     let (result, requests) = reconcile_with_crds(&off, &stored, server, true).await;
     result.unwrap();
-    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    let lines: Vec<String> =
+        requests.iter().map(Recorded::line).filter(|l| l.contains("monitoring.coreos.com")).collect();
     assert_eq!(lines[0], "GET /apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/demo");
     assert_eq!(lines[1], "DELETE /apis/monitoring.coreos.com/v1/namespaces/ns/servicemonitors/demo?");
     assert_eq!(lines[2], "GET /apis/monitoring.coreos.com/v1/namespaces/ns/prometheusrules/demo");
