@@ -185,6 +185,66 @@ async fn health_transitions_are_published_both_ways_without_the_password() {
 }
 
 #[tokio::test]
+async fn a_missing_secret_key_is_named_in_the_message() {
+    let redis = RedisServer::start(Some(PASSWORD));
+    let mut xa = xagent("a", redis.port, "redis-auth");
+    xa.spec.redis.as_mut().unwrap().password_secret_ref.as_mut().unwrap().key = "pass".into();
+    let mut s = setup(vec![xa]);
+    s.prober.round().await;
+    let status = s.state.get("ns", "a").redis.unwrap();
+    assert!(!status.healthy);
+    assert_eq!(status.message, "Secret ns/redis-auth has no key pass");
+}
+
+/// A writer that appends log output to a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of this test binary, at TRACE, from the first call on. A
+/// global subscriber, because a thread-scoped one misses callsites that other
+/// test threads registered first.
+fn captured_logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        captured
+    })
+}
+
+#[tokio::test]
+async fn trace_logs_of_a_failing_probe_never_show_the_password() {
+    let captured = captured_logs();
+    let mut redis = RedisServer::start(Some("a-different-password"));
+    let mut s = setup(vec![xagent("logged", redis.port, "redis-auth")]);
+    s.prober.round().await;
+    redis.stop();
+    s.prober.reset_schedule();
+    s.prober.round().await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("probed"), "the prober logged its probes:\n{logs}");
+    assert!(!logs.contains(PASSWORD), "password in logs:\n{logs}");
+    let status = s.state.get("ns", "logged").redis.unwrap();
+    assert!(!status.message.contains(PASSWORD));
+}
+
+#[tokio::test]
 async fn a_missing_secret_is_an_unhealthy_dependency_with_a_clear_message() {
     let redis = RedisServer::start(Some(PASSWORD));
     let mut s = setup(vec![xagent("a", redis.port, "no-such-secret")]);

@@ -566,3 +566,29 @@ fn cli_refused_connection_exits_1() {
         assert!(elapsed < TIMEOUT, "{kind}: a refused connection took {elapsed:?}");
     }
 }
+
+// ------------------------------------------------------------- bad addresses
+
+#[tokio::test]
+async fn unresolvable_hosts_are_unhealthy_with_a_clear_message_and_no_hang() {
+    // `.invalid` never resolves (RFC 6761), so this needs no network.
+    let started = std::time::Instant::now();
+    let (_, redis) = probe_redis("redis://:pw@no-such-host.invalid:6379/0", Duration::from_secs(5)).await;
+    let (_, pg) =
+        probe_postgres("postgres://u:pw@no-such-host.invalid:5432/db", Duration::from_secs(5)).await;
+    assert!(started.elapsed() < Duration::from_secs(11), "both answered within their timeouts");
+    for result in [&redis, &pg] {
+        assert!(!result.healthy);
+        assert!(!result.message.is_empty());
+        assert!(!result.message.contains("pw@"), "{}", result.message);
+    }
+    let pg_lower = pg.message.to_lowercase();
+    assert!(
+        pg_lower.contains("resolve")
+            || pg_lower.contains("lookup")
+            || pg_lower.contains("name")
+            || pg_lower.contains("connect"),
+        "{}",
+        pg.message
+    );
+}
