@@ -176,10 +176,16 @@ impl LeaderElector {
             .map_err(|e| self.error(e))
     }
 
+    /// One attempt bounded by `renew_every`: a hung API request must not stall
+    /// the election (the caller treats a timeout like a failed attempt).
+    async fn attempt(&self) -> Result<Result<Role, LeaseError>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(self.config.renew_every, self.try_acquire(Timestamp::now())).await
+    }
+
     /// Waits until this replica leads, retrying every `renew_every`.
     pub async fn acquire(&self) {
         loop {
-            match self.try_acquire(Timestamp::now()).await {
+            match self.attempt().await.unwrap_or(Ok(Role::Follower)) {
                 Ok(Role::Leader) => {
                     info!(lease = %self.config.name, identity = %self.config.identity, "became leader");
                     return;
@@ -191,21 +197,24 @@ impl LeaderElector {
         }
     }
 
-    /// Renews the Lease until renewal fails for longer than the lease lasts, then
-    /// returns: the caller must stop working, since another replica may lead now.
+    /// Renews the Lease until it cannot for the renew deadline (the lease
+    /// duration less one renew period), then returns: the caller must stop
+    /// working before a follower may take over.
     pub async fn keep(&self) {
+        let deadline = self.config.duration.saturating_sub(self.config.renew_every);
         let mut last_renewed = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(self.config.renew_every).await;
-            match self.try_acquire(Timestamp::now()).await {
-                Ok(Role::Leader) => last_renewed = tokio::time::Instant::now(),
-                Ok(Role::Follower) => {
+            match self.attempt().await {
+                Ok(Ok(Role::Leader)) => last_renewed = tokio::time::Instant::now(),
+                Ok(Ok(Role::Follower)) => {
                     warn!(lease = %self.config.name, "lost the Lease to another replica");
                     return;
                 }
-                Err(e) => warn!(error = %e, "renewing the Lease failed"),
+                Ok(Err(e)) => warn!(error = %e, "renewing the Lease failed"),
+                Err(_) => warn!(lease = %self.config.name, "renewing the Lease timed out"),
             }
-            if last_renewed.elapsed() >= self.config.duration {
+            if last_renewed.elapsed() >= deadline {
                 warn!(lease = %self.config.name, "could not renew the Lease in time");
                 return;
             }

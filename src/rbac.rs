@@ -27,6 +27,9 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
     vec![
         rule("xagent.io", &["xagents"], &["get", "list", "watch"]),
         rule("xagent.io", &["xagents/status"], &["get", "patch", "update"]),
+        // Setting blockOwnerDeletion on children needs this where the
+        // OwnerReferencesPermissionEnforcement admission plugin is on.
+        rule("xagent.io", &["xagents/finalizers"], &["update"]),
         rule("", &["services"], OWN),
         rule("apps", &["deployments", "statefulsets"], OWN),
         rule("autoscaling", &["horizontalpodautoscalers"], OWN),

@@ -142,10 +142,12 @@ where
 /// What changes whenever an object's spec does: the generation where the kind
 /// keeps one (not bumped by status updates), else the resourceVersion (Services,
 /// whose status rarely changes).
+/// The uid is part of it: a child deleted and recreated starts at generation 1 again.
 fn version<K: Resource>(obj: &K) -> String {
+    let uid = obj.meta().uid.as_deref().unwrap_or_default();
     match obj.meta().generation {
-        Some(g) => format!("g{g}"),
-        None => format!("rv{}", obj.meta().resource_version.as_deref().unwrap_or_default()),
+        Some(g) => format!("{uid}/g{g}"),
+        None => format!("{uid}/rv{}", obj.meta().resource_version.as_deref().unwrap_or_default()),
     }
 }
 

@@ -231,7 +231,7 @@ async fn work(
         probes.clone(),
         metrics.clone(),
         health_changed,
-        ProberConfig::default(),
+        ProberConfig { namespace: namespace.clone(), ..ProberConfig::default() },
     );
     let prober = tokio::spawn(prober.run());
     let ctx = Arc::new(

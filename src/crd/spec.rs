@@ -28,6 +28,8 @@ use super::status::XAgentStatus;
     derive = "PartialEq",
     doc = "XAgent runs one X-Agent platform: API, WebSocket gateway, workers and an optional ChromaDB, with their dependencies on Redis and PostgreSQL.",
     validation = Rule::new("self.metadata.name.size() <= 53").message("must be at most 53 characters: child names append up to 10 characters and must stay valid DNS labels").field_path(".metadata.name"),
+    validation = Rule::new("!self.spec.chromadb.enabled || self.metadata.name.size() <= 43").message("must be at most 43 characters with chromadb enabled: the StatefulSet's pod revision label appends 20 characters").field_path(".metadata.name"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z]')").message("must start with a letter: child Service names must be DNS-1035 labels").field_path(".metadata.name"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether every component is available and every configured dependency is healthy"),
     printcolumn(name = "API", type_ = "string", json_path = ".status.components.api.summary", description = "Ready/desired replicas of the API"),
     printcolumn(name = "Workers", type_ = "string", json_path = ".status.components.worker.summary", description = "Ready/desired replicas of the workers"),

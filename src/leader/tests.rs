@@ -158,3 +158,21 @@ fn expiry_rules() {
     assert!(expired(&spec(Some(""), Some(0)), at(1)), "released by an empty holder");
     assert!(expired(&spec(Some("a"), None), at(1)), "never renewed");
 }
+
+/// A leader whose renewals keep failing gives up before a follower could take over.
+#[tokio::test(start_paused = true)]
+async fn a_leader_that_cannot_renew_stops_before_the_lease_expires() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    tokio::spawn(async move {
+        while let Some((_req, send)) = handle.next_request().await {
+            let response = Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR);
+            send.send_response(response.body(Body::from(serde_json::to_vec(&status(500)).unwrap())).unwrap());
+        }
+    });
+    let elector = LeaderElector::new(Client::new(service, "ops"), config("pod-a"));
+    let started = tokio::time::Instant::now();
+    elector.keep().await;
+    let held = started.elapsed();
+    assert!(held >= Duration::from_secs(10), "kept trying for the renew deadline: {held:?}");
+    assert!(held < Duration::from_secs(15), "stopped before the 15 s lease could expire: {held:?}");
+}

@@ -121,11 +121,14 @@ pub struct ProberConfig {
     pub concurrency: usize,
     /// How often due endpoints are looked for.
     pub tick: Duration,
+    /// The namespace whose XAgents this prober serves (`None`: all). Probers of
+    /// other namespaces share the state, so each forgets only its own entries.
+    pub namespace: Option<String>,
 }
 
 impl Default for ProberConfig {
     fn default() -> Self {
-        Self { concurrency: 16, tick: Duration::from_secs(1) }
+        Self { concurrency: 16, tick: Duration::from_secs(1), namespace: None }
     }
 }
 
@@ -210,7 +213,8 @@ impl Prober {
             .iter()
             .flat_map(|(key, w)| w.users.iter().map(move |u| (u.clone(), key.dependency)))
             .collect();
-        for key in self.state.retain(|x, dep| wanted.contains(&(x.clone(), dep))) {
+        let mine = |x: &XAgentKey| self.config.namespace.as_ref().is_none_or(|ns| *ns == x.0);
+        for key in self.state.retain(|x, dep| !mine(x) || wanted.contains(&(x.clone(), dep))) {
             self.reconcile(&key);
         }
         let metrics = &self.metrics;
@@ -269,9 +273,23 @@ fn dependency(labels: &DependencyLabels) -> Dependency {
     if labels.dependency == Dependency::Redis.as_str() { Dependency::Redis } else { Dependency::Postgres }
 }
 
-/// Reads the password, then probes. A Secret problem is a failed probe with a clear message.
+/// Reads the password, then probes, all within `timeout` plus a second for the
+/// Secret read. A Secret problem is a failed probe with a clear message.
 async fn probe_endpoint(client: &Client, key: &EndpointKey, timeout: Duration) -> ProbeResult {
     let started = Instant::now();
+    let budget = timeout + Duration::from_secs(1);
+    match tokio::time::timeout(budget, read_and_probe(client, key, timeout, started)).await {
+        Ok(result) => result,
+        Err(_) => ProbeResult::unhealthy(started.elapsed(), super::timeout_message(budget)),
+    }
+}
+
+async fn read_and_probe(
+    client: &Client,
+    key: &EndpointKey,
+    timeout: Duration,
+    started: Instant,
+) -> ProbeResult {
     let password = match &key.secret {
         None => None,
         Some((ns, name, field)) => match read_secret(client, ns, name, field).await {

@@ -55,3 +55,29 @@ fn different_hosts_namespaces_or_dependencies_are_different_endpoints() {
     assert_eq!(postgres.transport, "prefer");
     assert_eq!(postgres.secret, None);
 }
+
+/// Probers of different namespaces share the state; neither may erase the other's.
+#[tokio::test]
+async fn probers_of_other_namespaces_keep_each_others_results() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let spec = json!({"redis": {"host": "127.0.0.1", "port": closed_port}});
+    let state = Arc::new(ProbeState::default());
+    let metrics = Arc::new(Metrics::unregistered());
+    let prober_for = |ns: &str| {
+        let (store, mut writer) = kube::runtime::reflector::store::<XAgent>();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(xagent(ns, "x", spec.clone())));
+        let (service, _handle) =
+            tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+        let (tx, _rx) = futures::channel::mpsc::unbounded();
+        let config = ProberConfig { namespace: Some(ns.to_string()), ..ProberConfig::default() };
+        Prober::new(Client::new(service, ns), store, state.clone(), metrics.clone(), tx, config)
+    };
+    let (mut a, mut b) = (prober_for("a"), prober_for("b"));
+    assert_eq!(a.round().await, 1);
+    assert_eq!(b.round().await, 1);
+    let first = state.get("a", "x").redis.expect("a's result");
+    b.reset_schedule();
+    b.round().await;
+    assert_eq!(state.get("a", "x").redis, Some(first), "b's round left a's record alone");
+    assert_eq!(state.get("b", "x").redis.map(|r| r.consecutive_failures), Some(2));
+}
