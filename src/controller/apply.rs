@@ -27,6 +27,8 @@ pub enum Outcome {
     Updated,
     /// An object of that name exists but is not controlled by this XAgent; it was left alone.
     Conflict(String),
+    /// Reading or applying the child failed; the error, for status.
+    Failed(String),
 }
 
 /// Observed replica counts of a workload, read from the applied or cached object.

@@ -126,6 +126,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     };
     let mut obs =
         Observation { generation: xagent.meta().generation, dependencies, ..Observation::default() };
+    let mut first_failure = None;
     match validate::revalidate(xagent) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
@@ -138,7 +139,9 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
             // exist; everything else goes ahead.
             let applicable: Vec<Child> =
                 desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
-            obs.children = apply_all(ctx, owner, &applicable).await?;
+            let (reports, failure) = apply_all(ctx, owner, &applicable).await;
+            obs.children = reports;
+            first_failure = failure;
             let mut pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
             if installed {
                 pruned.extend(prune_monitoring(ctx, owner, xagent).await?);
@@ -149,7 +152,11 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         }
     }
     write_status(ctx, xagent, &obs).await?;
-    Ok(Action::requeue(RESYNC))
+    // Reported in status above; returned so the error policy retries with backoff.
+    match first_failure {
+        Some(error) => Err(error),
+        None => Ok(Action::requeue(RESYNC)),
+    }
 }
 
 fn monitoring_wanted(xagent: &XAgent) -> bool {
@@ -186,17 +193,34 @@ fn count_applied(ctx: &Context, reports: &[(Component, ChildReport)], pruned: &[
     }
 }
 
+/// Ensures every child. One child the API server refuses (e.g. an immutable
+/// field changed) does not hold back the others: it is reported as failed,
+/// and the first such error is returned beside the reports.
 async fn apply_all(
     ctx: &Context,
     owner: Owner<'_>,
     desired: &[Child],
-) -> Result<Vec<(Component, ChildReport)>> {
+) -> (Vec<(Component, ChildReport)>, Option<Error>) {
     let mut reports = Vec::with_capacity(desired.len());
+    let mut first_failure = None;
     for child in desired {
-        let report = apply::ensure(&ctx.client, &ctx.stores, owner, child).await?;
+        let report = match apply::ensure(&ctx.client, &ctx.stores, owner, child).await {
+            Ok(report) => report,
+            Err(error) => {
+                warn!(error = %error, child = %child.reference(), "child not applied");
+                let report = ChildReport {
+                    reference: child.reference(),
+                    kind: child.kind(),
+                    outcome: Outcome::Failed(error.to_string()),
+                    workload: None,
+                };
+                first_failure.get_or_insert(error);
+                report
+            }
+        };
         reports.push((child.component(), report));
     }
-    Ok(reports)
+    (reports, first_failure)
 }
 
 /// One event per kind of change, so a first reconcile makes one "Created"

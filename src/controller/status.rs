@@ -151,7 +151,15 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
         .collect();
     let available = availability(&unavailable);
     let progressing = progress(&rolling);
-    let degraded = degradation(conflicts);
+    let failures: Vec<String> = obs
+        .children
+        .iter()
+        .filter_map(|(_, r)| match &r.outcome {
+            Outcome::Failed(msg) => Some(msg.clone()),
+            _ => None,
+        })
+        .collect();
+    let degraded = degradation(conflicts, &failures);
     let deps = dependency_conditions(&obs.dependencies);
     let ready = readiness(&available, &degraded, &deps);
     let mut conds = vec![ready, available, progressing, degraded];
@@ -244,11 +252,13 @@ fn progress(rolling: &[&str]) -> Cond {
     }
 }
 
-fn degradation(conflicts: &[String]) -> Cond {
-    if conflicts.is_empty() {
-        cond(types::DEGRADED, false, "AsExpected", "no problems found".into())
-    } else {
+fn degradation(conflicts: &[String], failures: &[String]) -> Cond {
+    if !failures.is_empty() {
+        cond(types::DEGRADED, true, "ApplyFailed", failures.join("; "))
+    } else if !conflicts.is_empty() {
         cond(types::DEGRADED, true, "ChildConflict", conflicts.join("; "))
+    } else {
+        cond(types::DEGRADED, false, "AsExpected", "no problems found".into())
     }
 }
 

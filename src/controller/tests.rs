@@ -494,14 +494,21 @@ async fn children_dropped_from_a_valid_spec_are_deleted() {
 }
 
 #[tokio::test]
-async fn failed_apply_is_a_typed_error_and_backs_off() {
+async fn failed_applies_are_typed_reported_in_status_and_back_off() {
     let xa = xagent(json!({}));
     let server = Server { fail_apply: Some(500), ..Server::default() };
     let (result, requests) = reconcile_with(&xa, &[], server).await;
     let err = result.unwrap_err();
     assert!(matches!(err, Error::ApplyChild { ref child, .. } if child == "Service/demo-api"), "{err}");
     assert_eq!(err.reason(), "ApplyFailed");
-    assert!(requests.iter().all(|r| r.line() != STATUS_PATCH), "no status write after a failed apply");
+    // One refused child does not hold back the others: every child was tried.
+    let applies = requests.iter().filter(|r| r.method == Method::PATCH && !r.uri.contains("/status")).count();
+    assert_eq!(applies, 11, "every core child is attempted");
+    let status = status_of(&requests);
+    assert_eq!(condition(&status, "Degraded")["status"], "True");
+    assert_eq!(condition(&status, "Degraded")["reason"], "ApplyFailed");
+    assert!(condition(&status, "Degraded")["message"].as_str().unwrap().contains("Deployment/demo-worker"));
+    assert_eq!(condition(&status, "Ready")["status"], "False");
     assert_eq!(backoff(1).as_secs(), 5);
     assert_eq!(backoff(2).as_secs(), 10);
     assert_eq!(backoff(7).as_secs(), 300);

@@ -179,6 +179,9 @@ macro_rules! component_spec {
         #[schemars(extend("x-kubernetes-validations" = [{
             "rule": "!self.autoscaling.enabled || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas",
             "message": "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"
+        }, {
+            "rule": "self.port != self.metricsPort",
+            "message": "port and metricsPort must differ: the Service exposes both"
         }]))]
         pub struct $spec {
             /// Replica count when autoscaling is disabled. Ignored while an HPA owns the replica count.

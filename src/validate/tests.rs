@@ -546,3 +546,34 @@ fn revalidate_rejects_what_an_older_api_server_let_through() {
     let e = revalidate(&typed(&name_of(60), default_spec())).expect_err("60 characters is too long");
     assert_eq!(e.errors[0].message, NAME_TOO_LONG);
 }
+
+#[test]
+fn a_component_port_equal_to_its_metrics_port_is_rejected() {
+    let e = invalid(&doc("{api: {port: 9090}}"));
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(e.errors[0].path, "spec.api");
+    assert!(e.errors[0].message.contains("port and metricsPort must differ"), "{e}");
+}
+
+#[test]
+fn names_must_start_with_a_letter() {
+    let e = invalid(
+        "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {name: 1agent, namespace: default}\nspec: {}\n",
+    );
+    assert_eq!(e.errors[0].path, "metadata.name");
+    assert!(e.errors[0].message.contains("must start with a letter"), "{e}");
+}
+
+#[test]
+fn chromadb_needs_a_name_of_at_most_43_characters() {
+    let manifest = |name: &str, enabled: bool| {
+        format!(
+            "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {{name: {name}, namespace: default}}\n\
+             spec: {{chromadb: {{enabled: {enabled}}}}}\n"
+        )
+    };
+    let e = invalid(&manifest(&name_of(44), true));
+    assert!(e.errors[0].message.contains("at most 43 characters with chromadb enabled"), "{e}");
+    valid(&manifest(&name_of(43), true));
+    valid(&manifest(&name_of(44), false));
+}
