@@ -186,21 +186,62 @@ where
             api.get_opt(&name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?
         }
     };
+    let desired_json = to_json(desired);
     if let Some(existing) = &observed {
         if controller_uid(existing) != Some(owner.uid) {
             return Ok((Outcome::Conflict(conflict_message(&reference, existing)), None));
         }
-        if contains(&to_json(existing), &to_json(desired)) {
+        let existing_json = to_json(existing);
+        if contains(&existing_json, &desired_json) {
             return Ok((Outcome::Unchanged, observed));
+        }
+        if let Some(replicas) = replicas_to_hand_off(&existing_json, &desired_json) {
+            hand_off_replicas(&api, &name, &reference, replicas).await?;
         }
     }
     let params = PatchParams::apply(MANAGER).force();
     let applied = api
-        .patch(&name, &params, &Patch::Apply(desired))
+        .patch(&name, &params, &Patch::Apply(&desired_json))
         .await
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if observed.is_some() { Outcome::Updated } else { Outcome::Created };
     Ok((outcome, Some(applied)))
+}
+
+/// Field manager that keeps `spec.replicas` while it passes from us to an HPA.
+pub const HANDOFF_MANAGER: &str = "xagent-operator-replicas-handoff";
+
+/// The replica count to hand off when our apply would drop `spec.replicas` we
+/// own (autoscaling just turned on): applied without it, the field would be
+/// removed and default to 1 before the HPA acts.
+fn replicas_to_hand_off(existing: &serde_json::Value, desired: &serde_json::Value) -> Option<i64> {
+    if desired.pointer("/spec/replicas").is_some() {
+        return None;
+    }
+    let ours = existing.pointer("/metadata/managedFields")?.as_array()?.iter().any(|entry| {
+        entry["manager"] == MANAGER
+            && entry["operation"] == "Apply"
+            && entry.pointer("/fieldsV1/f:spec/f:replicas").is_some()
+    });
+    ours.then(|| existing.pointer("/spec/replicas").and_then(serde_json::Value::as_i64)).flatten()
+}
+
+/// Applies the current replica count under [`HANDOFF_MANAGER`], so the field
+/// survives our next apply, which no longer sets it; the HPA takes it from there.
+async fn hand_off_replicas<K>(api: &Api<K>, name: &str, reference: &str, replicas: i64) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+{
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas},
+    });
+    api.patch(name, &PatchParams::apply(HANDOFF_MANAGER).force(), &Patch::Apply(patch))
+        .await
+        .map(|_| ())
+        .map_err(|source| Error::ApplyChild { child: reference.to_string(), source })
 }
 
 fn to_json<T: Serialize>(obj: &T) -> serde_json::Value {

@@ -610,3 +610,41 @@ async fn turning_monitoring_off_deletes_the_owned_objects() {
     let status = serde_json::to_value(off.status.as_ref().unwrap()).unwrap();
     assert_eq!(condition(&status, "MonitoringReady")["reason"], "MonitoringDisabled");
 }
+
+#[tokio::test]
+async fn turning_autoscaling_on_hands_replicas_over_instead_of_dropping_them() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+    let before = xagent(json!({"api": {"autoscaling": {"enabled": false}, "replicas": 3}}));
+    let mut stored = as_stored(&builders::build(&before));
+    for child in &mut stored {
+        if let Child::Deployment(d) = child
+            && d.name_any() == "demo-api"
+        {
+            d.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+                manager: Some("xagent-operator".into()),
+                operation: Some("Apply".into()),
+                fields_v1: Some(FieldsV1(json!({"f:spec": {"f:replicas": {}, "f:template": {}}}))),
+                ..ManagedFieldsEntry::default()
+            }]);
+        }
+    }
+    let after = xagent(json!({"api": {"autoscaling": {"enabled": true}}, "image": {"tag": "v2"}}));
+    let (result, requests) = reconcile_with(&after, &stored, Server::default()).await;
+    result.unwrap();
+    let api_patches: Vec<&Recorded> = requests
+        .iter()
+        .filter(|r| {
+            r.method == Method::PATCH
+                && r.uri.starts_with("/apis/apps/v1/namespaces/ns/deployments/demo-api?")
+        })
+        .collect();
+    assert_eq!(api_patches.len(), 2, "{:#?}", requests.iter().map(Recorded::line).collect::<Vec<_>>());
+    assert!(api_patches[0].uri.ends_with("fieldManager=xagent-operator-replicas-handoff"));
+    assert_eq!(api_patches[0].body["spec"], json!({"replicas": 3}));
+    assert!(api_patches[1].uri.ends_with("fieldManager=xagent-operator"));
+    assert!(api_patches[1].body["spec"].get("replicas").is_none(), "the HPA owns replicas from now on");
+    // Workers never had fixed replicas: no hand-off there.
+    let worker_handoffs =
+        requests.iter().filter(|r| r.uri.contains("demo-worker") && r.uri.contains("handoff"));
+    assert_eq!(worker_handoffs.count(), 0);
+}
