@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -322,20 +322,28 @@ where
     let reference = format!("{}/{}", K::kind(&()), name);
     let existing =
         api.get_opt(name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?;
-    if existing.is_none_or(|o| controller_uid(&o) != Some(owner.uid)) {
+    let Some(existing) = existing.filter(|o| controller_uid(o) == Some(owner.uid)) else {
         return Ok(None);
-    }
-    delete::<K>(&api, reference).await
+    };
+    let uid = existing.uid();
+    delete::<K>(&api, reference, uid).await
 }
 
-async fn delete<K>(api: &Api<K>, reference: String) -> Result<Option<String>>
+/// Deletes `reference` only if it is still the object with `uid` that we checked:
+/// one recreated in between (perhaps by someone else) is left alone.
+async fn delete<K>(api: &Api<K>, reference: String, uid: Option<String>) -> Result<Option<String>>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
 {
     let name = reference.split_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
-    match api.delete(&name, &DeleteParams::background()).await {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions { uid, resource_version: None }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&name, &params).await {
         Ok(_) => Ok(Some(reference)),
-        Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+        // Gone already, or replaced by another object since we looked.
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(None),
         Err(source) => Err(Error::DeleteChild { child: reference, source }),
     }
 }
@@ -349,18 +357,18 @@ async fn prune_kind<K>(
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
 {
-    let stale: Vec<String> = store
+    let stale: Vec<(String, Option<String>)> = store
         .state()
         .iter()
         .filter(|o| o.namespace().as_deref() == Some(owner.namespace))
         .filter(|o| controller_uid(o.as_ref()) == Some(owner.uid))
-        .map(|o| o.name_any())
-        .filter(|name| !keep(name))
+        .map(|o| (o.name_any(), o.uid()))
+        .filter(|(name, _)| !keep(name))
         .collect();
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let mut removed = Vec::new();
-    for name in stale {
-        removed.extend(delete::<K>(&api, format!("{}/{}", K::kind(&()), name)).await?);
+    for (name, uid) in stale {
+        removed.extend(delete::<K>(&api, format!("{}/{}", K::kind(&()), name), uid).await?);
     }
     Ok(removed)
 }
