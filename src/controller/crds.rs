@@ -3,7 +3,7 @@
 //! PrometheusRules appear without an operator restart once the CRDs do.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -17,17 +17,45 @@ pub const SERVICE_MONITOR_CRD: &str = "servicemonitors.monitoring.coreos.com";
 /// CRD name of PrometheusRule.
 pub const PROMETHEUS_RULE_CRD: &str = "prometheusrules.monitoring.coreos.com";
 
+/// Both bits of [`MonitoringCrds::seen`].
+const BOTH: u8 = 3;
+
 /// Presence flags, shared between the watch and the reconciler.
 #[derive(Debug, Default)]
 pub struct MonitoringCrds {
     service_monitor: AtomicBool,
     prometheus_rule: AtomicBool,
+    /// Which of the two CRDs the watch has reported on (bit 1, bit 2).
+    seen: AtomicU8,
+    synced: tokio::sync::Notify,
 }
 
 impl MonitoringCrds {
     /// Flags with a known state, for tests and for clusters checked up front.
     pub fn new(installed: bool) -> Self {
-        Self { service_monitor: AtomicBool::new(installed), prometheus_rule: AtomicBool::new(installed) }
+        Self {
+            service_monitor: AtomicBool::new(installed),
+            prometheus_rule: AtomicBool::new(installed),
+            seen: AtomicU8::new(BOTH),
+            synced: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Whether the watch has reported on both CRDs, so [`Self::installed`] is known.
+    pub fn is_synced(&self) -> bool {
+        self.seen.load(Ordering::Acquire) == BOTH
+    }
+
+    /// Waits until [`Self::is_synced`]: reconciling before would report monitoring
+    /// as missing on every restart, and write status twice.
+    pub async fn wait_synced(&self) {
+        while !self.is_synced() {
+            let notified = self.synced.notified();
+            if self.is_synced() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Whether both CRDs are installed.
@@ -35,10 +63,10 @@ impl MonitoringCrds {
         self.service_monitor.load(Ordering::Acquire) && self.prometheus_rule.load(Ordering::Acquire)
     }
 
-    fn flag(&self, name: &str) -> Option<&AtomicBool> {
+    fn flag(&self, name: &str) -> Option<(&AtomicBool, u8)> {
         match name {
-            SERVICE_MONITOR_CRD => Some(&self.service_monitor),
-            PROMETHEUS_RULE_CRD => Some(&self.prometheus_rule),
+            SERVICE_MONITOR_CRD => Some((&self.service_monitor, 1)),
+            PROMETHEUS_RULE_CRD => Some((&self.prometheus_rule, 2)),
             _ => None,
         }
     }
@@ -46,8 +74,11 @@ impl MonitoringCrds {
     /// Records that CRD `name` exists (or not); true when monitoring just became available.
     pub fn set(&self, name: &str, present: bool) -> bool {
         let before = self.installed();
-        if let Some(flag) = self.flag(name) {
+        if let Some((flag, bit)) = self.flag(name) {
             flag.store(present, Ordering::Release);
+            if self.seen.fetch_or(bit, Ordering::AcqRel) | bit == BOTH {
+                self.synced.notify_waiters();
+            }
         }
         !before && self.installed()
     }
@@ -114,5 +145,21 @@ mod tests {
         assert!(!crds.installed(), "deleting a CRD takes monitoring away");
         assert!(!crds.set("other.example.com", true), "unrelated CRDs are ignored");
         assert!(crds.set(SERVICE_MONITOR_CRD, true), "and back");
+    }
+
+    #[tokio::test]
+    async fn synced_once_both_crds_were_reported_present_or_absent() {
+        let crds = Arc::new(MonitoringCrds::default());
+        assert!(!crds.is_synced());
+        let waiter = tokio::spawn({
+            let crds = crds.clone();
+            async move { crds.wait_synced().await }
+        });
+        crds.set(SERVICE_MONITOR_CRD, false);
+        assert!(!crds.is_synced());
+        crds.set(PROMETHEUS_RULE_CRD, false);
+        assert!(crds.is_synced());
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter).await.unwrap().unwrap();
+        assert!(MonitoringCrds::new(false).is_synced(), "known up front");
     }
 }

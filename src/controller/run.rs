@@ -212,9 +212,17 @@ async fn work(
     let xagent_watch = cached_watch(api::<XAgent>(&client, ns), watcher::Config::default(), xagent_writer);
     // XAgents reach the reconciler only once every child cache is filled, so a
     // cache miss during a reconcile really means "not there".
+    let crds = Arc::new(MonitoringCrds::default());
+    let crds_synced = crds.clone();
     let xagent_stream = futures::stream::once(async move {
         if caches.wait_until_ready().await.is_err() {
             warn!("a child cache stopped before it was filled");
+        }
+        // Knowing whether the Prometheus Operator is there avoids a false
+        // MonitoringReady=False (and two status writes) after every restart.
+        // Bounded: without the right to list CRDs it would never come.
+        if tokio::time::timeout(CRD_SYNC_WAIT, crds_synced.wait_synced()).await.is_err() {
+            warn!("could not tell whether the Prometheus Operator CRDs exist; assuming not for now");
         }
         gate.synced();
         info!("child caches synced; reconciling");
@@ -222,7 +230,6 @@ async fn work(
     .filter_map(|()| async { None })
     .chain(xagent_watch);
 
-    let crds = Arc::new(MonitoringCrds::default());
     let crds_appear = crds::watch(client.clone(), crds.clone());
     let (health_changed, health_changes) = futures::channel::mpsc::unbounded();
     let prober = Prober::new(
@@ -269,6 +276,9 @@ async fn work(
     prober.abort();
     info!("controller stopped");
 }
+
+/// How long the first reconciles wait to learn whether the monitoring CRDs exist.
+const CRD_SYNC_WAIT: Duration = Duration::from_secs(10);
 
 /// How long in-flight reconciles may finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
