@@ -265,7 +265,8 @@ fn chromadb_adds_a_headless_service_and_a_statefulset_last() {
     assert_eq!(container.image.as_deref(), Some("chromadb/chroma:0.5.23"));
     assert_eq!(env_value(container, "IS_PERSISTENT"), Some("TRUE"));
     assert_eq!(env_value(container, "PERSIST_DIRECTORY"), Some("/data"));
-    assert_eq!(env_value(container, "CHROMA_SERVER_HTTP_PORT"), Some("8000"));
+    assert_eq!(env_value(container, "CHROMA_HOST_PORT"), Some("8000"));
+    assert_eq!(container.working_dir.as_deref(), Some("/tmp"), "the root filesystem is read-only");
     assert!(
         container.volume_mounts.iter().flatten().any(|m| m.name == "data" && m.mount_path == "/data"),
         "the claim is mounted where ChromaDB persists"

@@ -58,12 +58,20 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
         &chroma.resources,
         &ProbePaths { liveness: "/api/v1/heartbeat", readiness: "/api/v1/heartbeat", port: "http" },
     );
+    // The chromadb/chroma 0.5 image starts uvicorn from /chroma with
+    // CHROMA_HOST_PORT and a log config that writes chroma.log into its working
+    // directory. The root filesystem is read-only here, so it runs from /tmp
+    // (an emptyDir), finding its code through PYTHONPATH and its log config by
+    // absolute path.
     container.env = Some(vec![
         plain("IS_PERSISTENT", "TRUE"),
         plain("PERSIST_DIRECTORY", CHROMADB_DATA_PATH),
         plain("ANONYMIZED_TELEMETRY", "FALSE"),
-        plain("CHROMA_SERVER_HTTP_PORT", &chroma.port.to_string()),
+        plain("CHROMA_HOST_PORT", &chroma.port.to_string()),
+        plain("CHROMA_LOG_CONFIG", "/chroma/chromadb/log_config.yml"),
+        plain("PYTHONPATH", "/chroma"),
     ]);
+    container.working_dir = Some("/tmp".into());
     container.image_pull_policy = Some("IfNotPresent".into());
     container.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
         name: "data".into(),
