@@ -25,7 +25,7 @@ ensure_rust() {
 }
 
 # Debian packages the test suite drives for real.
-APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl)
+APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl openssl)
 
 ensure_apt() {
   local missing=()

@@ -592,3 +592,30 @@ async fn unresolvable_hosts_are_unhealthy_with_a_clear_message_and_no_hang() {
         pg.message
     );
 }
+
+// ------------------------------------------------------------------- TLS
+
+#[tokio::test]
+async fn postgres_sslmode_require_and_prefer_use_tls_and_disable_is_refused_by_a_tls_only_server() {
+    let mut pg = PostgresServer::start(PG_TLS_PASSWORD);
+    pg.enable_tls();
+    // Only TLS connections may log in from now on.
+    let hba = "hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\nlocal all all scram-sha-256\n";
+    pg.replace_hba(hba);
+    for mode in ["require", "prefer"] {
+        let url = format!("{}?sslmode={mode}", pg.url("postgres", PG_TLS_PASSWORD, "postgres"));
+        let (_, result) = probe_postgres(&url, Duration::from_secs(5)).await;
+        assert!(result.healthy, "sslmode={mode}: {}", result.message);
+    }
+    let url = format!("{}?sslmode=disable", pg.url("postgres", PG_TLS_PASSWORD, "postgres"));
+    let (_, result) = probe_postgres(&url, Duration::from_secs(5)).await;
+    assert!(!result.healthy, "a plaintext login must be rejected by this server");
+    assert!(
+        result.message.contains("no encryption") || result.message.contains("pg_hba"),
+        "{}",
+        result.message
+    );
+    assert!(!result.message.contains(PG_TLS_PASSWORD));
+}
+
+const PG_TLS_PASSWORD: &str = "tls-probe-pw";

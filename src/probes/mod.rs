@@ -5,6 +5,7 @@ pub mod postgres;
 pub mod prober;
 pub mod redis;
 pub mod state;
+pub mod tls;
 
 use std::time::Duration;
 

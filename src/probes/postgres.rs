@@ -76,7 +76,10 @@ pub async fn probe(target: &PostgresTarget, timeout: Duration) -> ProbeResult {
     let password = target.password();
     match outcome {
         Err(_) => ProbeResult::unhealthy(latency, timeout_message(timeout)),
-        Ok(Err(e)) => ProbeResult::unhealthy(latency, redact(&describe(&e), password.as_deref())),
+        Ok(Err(ProbeError::Postgres(e))) => {
+            ProbeResult::unhealthy(latency, redact(&describe(&e), password.as_deref()))
+        }
+        Ok(Err(e @ ProbeError::Tls(_))) => ProbeResult::unhealthy(latency, e.to_string()),
         Ok(Ok(saturation)) => ProbeResult {
             healthy: true,
             latency_ms: millis(latency),
@@ -103,13 +106,34 @@ fn describe(e: &tokio_postgres::Error) -> String {
     message
 }
 
-async fn select_one(target: &PostgresTarget) -> Result<Option<f64>, tokio_postgres::Error> {
-    let (client, connection) = target.config.connect(NoTls).await?;
-    let driver = tokio::spawn(connection);
+async fn select_one(target: &PostgresTarget) -> Result<Option<f64>, ProbeError> {
+    let (client, driver) = match target.config.get_ssl_mode() {
+        SslMode::Disable => {
+            let (client, connection) = target.config.connect(NoTls).await?;
+            (client, tokio::spawn(async move { connection.await.map(|_| ()) }))
+        }
+        // prefer and require: TLS when offered (require fails without it).
+        _ => {
+            let tls = super::tls::require_connector().map_err(|e| ProbeError::Tls(e.to_string()))?;
+            let (client, connection) = target.config.connect(tls).await?;
+            (client, tokio::spawn(async move { connection.await.map(|_| ()) }))
+        }
+    };
     let result = query(&client).await;
     drop(client);
     driver.abort();
-    result
+    Ok(result?)
+}
+
+/// What can stop a PostgreSQL probe before the server answers.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// The driver or the server refused.
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No TLS configuration could be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
 }
 
 async fn query(client: &tokio_postgres::Client) -> Result<Option<f64>, tokio_postgres::Error> {

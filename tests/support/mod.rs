@@ -422,6 +422,40 @@ impl PostgresServer {
         }
     }
 
+    /// Turns TLS on with a fresh self-signed certificate (made with the
+    /// `openssl` command) and restarts the server.
+    pub fn enable_tls(&mut self) {
+        let data = self.data_dir();
+        let (crt, key) = (data.join("server.crt"), data.join("server.key"));
+        let mut openssl = Command::new("openssl");
+        openssl
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt);
+        run_ok(&mut openssl, "openssl req (is openssl installed?)");
+        run_ok(Command::new("chmod").arg("600").arg(&key), "chmod server.key");
+        if self.as_root {
+            run_ok(Command::new("chown").arg("postgres:postgres").arg(&crt).arg(&key), "chown certificate");
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf).expect("reading postgresql.conf");
+        text.push_str("\nssl = on\n");
+        fs::write(&conf, text).expect("writing postgresql.conf");
+        self.restart();
+    }
+
+    /// Replaces pg_hba.conf with `rules` and restarts the server.
+    pub fn replace_hba(&mut self, rules: &str) {
+        let hba = self.data_dir().join("pg_hba.conf");
+        fs::write(&hba, rules).expect("writing pg_hba.conf");
+        if self.as_root {
+            run_ok(Command::new("chown").arg("postgres:postgres").arg(&hba), "chown pg_hba.conf");
+        }
+        self.restart();
+    }
+
     fn pg_start(&mut self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c shared_buffers=16MB -c fsync=off",
