@@ -113,6 +113,14 @@ fn bench_memory(n: usize) {
                     stores::slim_pdb(&mut o);
                     fill(&mut w.pdbs, o)
                 }
+                Child::NetworkPolicy(mut o) => {
+                    stores::slim_network_policy(&mut o);
+                    fill(&mut w.network_policies, o)
+                }
+                Child::Ingress(mut o) => {
+                    stores::slim_ingress(&mut o);
+                    fill(&mut w.ingresses, o)
+                }
                 Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
             }
         }

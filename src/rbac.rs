@@ -34,6 +34,7 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
         rule("apps", &["deployments", "statefulsets"], OWN),
         rule("autoscaling", &["horizontalpodautoscalers"], OWN),
         rule("policy", &["poddisruptionbudgets"], OWN),
+        rule("networking.k8s.io", &["networkpolicies", "ingresses"], OWN),
         rule("monitoring.coreos.com", &["servicemonitors", "prometheusrules"], OWN_UNWATCHED),
         // Passwords for the dependency probes: read one by name, never list.
         rule("", &["secrets"], &["get"]),

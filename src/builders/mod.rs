@@ -3,6 +3,7 @@
 //! Nothing here talks to a cluster, so `render`, the controller and the unit
 //! tests all see the same desired state.
 
+pub mod exposure;
 pub mod meta;
 pub mod network;
 pub mod pod;
@@ -13,6 +14,7 @@ pub mod workloads;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
@@ -36,6 +38,10 @@ pub enum Child {
     Hpa(HorizontalPodAutoscaler),
     /// A component's disruption budget.
     Pdb(PodDisruptionBudget),
+    /// A component's NetworkPolicy.
+    NetworkPolicy(NetworkPolicy),
+    /// The Ingress.
+    Ingress(Ingress),
     /// The Prometheus Operator scrape configuration.
     ServiceMonitor(ServiceMonitor),
     /// The Prometheus Operator alert catalog.
@@ -55,6 +61,10 @@ pub enum ChildKind {
     Hpa,
     /// policy/v1 PodDisruptionBudget.
     Pdb,
+    /// networking.k8s.io/v1 NetworkPolicy.
+    NetworkPolicy,
+    /// networking.k8s.io/v1 Ingress.
+    Ingress,
     /// monitoring.coreos.com/v1 ServiceMonitor.
     ServiceMonitor,
     /// monitoring.coreos.com/v1 PrometheusRule.
@@ -74,12 +84,14 @@ impl ChildKind {
     }
 
     /// Every kind.
-    pub const ALL: [ChildKind; 7] = [
+    pub const ALL: [ChildKind; 9] = [
         Self::Service,
         Self::Deployment,
         Self::StatefulSet,
         Self::Hpa,
         Self::Pdb,
+        Self::NetworkPolicy,
+        Self::Ingress,
         Self::ServiceMonitor,
         Self::PrometheusRule,
     ];
@@ -92,6 +104,8 @@ impl ChildKind {
             Self::StatefulSet => "StatefulSet",
             Self::Hpa => "HorizontalPodAutoscaler",
             Self::Pdb => "PodDisruptionBudget",
+            Self::NetworkPolicy => "NetworkPolicy",
+            Self::Ingress => "Ingress",
             Self::ServiceMonitor => "ServiceMonitor",
             Self::PrometheusRule => "PrometheusRule",
         }
@@ -107,6 +121,8 @@ impl Child {
             Self::StatefulSet(_) => ChildKind::StatefulSet,
             Self::Hpa(_) => ChildKind::Hpa,
             Self::Pdb(_) => ChildKind::Pdb,
+            Self::NetworkPolicy(_) => ChildKind::NetworkPolicy,
+            Self::Ingress(_) => ChildKind::Ingress,
             Self::ServiceMonitor(_) => ChildKind::ServiceMonitor,
             Self::PrometheusRule(_) => ChildKind::PrometheusRule,
         }
@@ -125,6 +141,8 @@ impl Child {
             Self::StatefulSet(o) => &o.metadata,
             Self::Hpa(o) => &o.metadata,
             Self::Pdb(o) => &o.metadata,
+            Self::NetworkPolicy(o) => &o.metadata,
+            Self::Ingress(o) => &o.metadata,
             Self::ServiceMonitor(o) => &o.metadata,
             Self::PrometheusRule(o) => &o.metadata,
         }
@@ -159,6 +177,8 @@ impl Serialize for Child {
             Self::StatefulSet(o) => o.serialize(serializer),
             Self::Hpa(o) => o.serialize(serializer),
             Self::Pdb(o) => o.serialize(serializer),
+            Self::NetworkPolicy(o) => o.serialize(serializer),
+            Self::Ingress(o) => o.serialize(serializer),
             Self::ServiceMonitor(o) => o.serialize(serializer),
             Self::PrometheusRule(o) => o.serialize(serializer),
         }
@@ -166,7 +186,8 @@ impl Serialize for Child {
 }
 
 /// Every child the XAgent should own, in a stable order (per component:
-/// Service, workload, HPA, PDB; then ServiceMonitor and PrometheusRule), so
+/// Service, workload, HPA, PDB; then NetworkPolicies, Ingress, ServiceMonitor
+/// and PrometheusRule), so
 /// renders diff cleanly.
 pub fn build(xagent: &XAgent) -> Vec<Child> {
     let spec = &xagent.spec;
@@ -183,6 +204,10 @@ pub fn build(xagent: &XAgent) -> Vec<Child> {
         children.push(Child::Service(network::chromadb_service(xagent)));
         children.push(Child::StatefulSet(workloads::chromadb_statefulset(xagent)));
     }
+    if spec.network_policy.enabled {
+        children.extend(exposure::network_policies(xagent).into_iter().map(Child::NetworkPolicy));
+    }
+    children.extend(exposure::ingress(xagent).map(Child::Ingress));
     let monitoring = &spec.monitoring;
     if monitoring.service_monitor.enabled {
         children.push(Child::ServiceMonitor(crate::monitoring::service_monitor(xagent)));

@@ -85,6 +85,12 @@ pub async fn ensure(
         }
         Child::Hpa(o) => (ensure_cached(client, &stores.hpas, &stores.applied, owner, o).await?.0, None),
         Child::Pdb(o) => (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o).await?.0, None),
+        Child::NetworkPolicy(o) => {
+            (ensure_cached(client, &stores.network_policies, &stores.applied, owner, o).await?.0, None)
+        }
+        Child::Ingress(o) => {
+            (ensure_cached(client, &stores.ingresses, &stores.applied, owner, o).await?.0, None)
+        }
         Child::Deployment(o) => {
             let (outcome, seen) =
                 ensure_cached(client, &stores.deployments, &stores.applied, owner, o).await?;
@@ -310,6 +316,10 @@ pub async fn prune(
         .extend(prune_kind(client, &stores.statefulsets, owner, |n| keep(ChildKind::StatefulSet, n)).await?);
     removed.extend(prune_kind(client, &stores.hpas, owner, |n| keep(ChildKind::Hpa, n)).await?);
     removed.extend(prune_kind(client, &stores.pdbs, owner, |n| keep(ChildKind::Pdb, n)).await?);
+    removed.extend(
+        prune_kind(client, &stores.network_policies, owner, |n| keep(ChildKind::NetworkPolicy, n)).await?,
+    );
+    removed.extend(prune_kind(client, &stores.ingresses, owner, |n| keep(ChildKind::Ingress, n)).await?);
     Ok(removed)
 }
 

@@ -251,7 +251,14 @@ async fn work(
         .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.deployments, stores::slim_deployment))
         .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.statefulsets, stores::slim_statefulset))
         .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.hpas, stores::slim_hpa))
-        .owns_stream(slim_watch(api(&client, ns), owned, w.pdbs, stores::slim_pdb))
+        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.pdbs, stores::slim_pdb))
+        .owns_stream(slim_watch(
+            api(&client, ns),
+            owned.clone(),
+            w.network_policies,
+            stores::slim_network_policy,
+        ))
+        .owns_stream(slim_watch(api(&client, ns), owned, w.ingresses, stores::slim_ingress))
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .with_config(controller::Config::default().concurrency(8))

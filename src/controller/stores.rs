@@ -9,6 +9,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -32,6 +33,10 @@ pub struct Stores {
     pub hpas: Store<HorizontalPodAutoscaler>,
     /// PodDisruptionBudgets.
     pub pdbs: Store<PodDisruptionBudget>,
+    /// NetworkPolicies.
+    pub network_policies: Store<NetworkPolicy>,
+    /// Ingresses.
+    pub ingresses: Store<Ingress>,
 }
 
 /// The writing halves of [`Stores`], fed by the watches (or by tests).
@@ -46,6 +51,10 @@ pub struct Writers {
     pub hpas: reflector::store::Writer<HorizontalPodAutoscaler>,
     /// PodDisruptionBudgets.
     pub pdbs: reflector::store::Writer<PodDisruptionBudget>,
+    /// NetworkPolicies.
+    pub network_policies: reflector::store::Writer<NetworkPolicy>,
+    /// Ingresses.
+    pub ingresses: reflector::store::Writer<Ingress>,
 }
 
 /// Empty caches and their writers.
@@ -55,14 +64,27 @@ pub fn new() -> (Stores, Writers) {
     let (statefulsets, statefulsets_w) = reflector::store();
     let (hpas, hpas_w) = reflector::store();
     let (pdbs, pdbs_w) = reflector::store();
+    let (network_policies, network_policies_w) = reflector::store();
+    let (ingresses, ingresses_w) = reflector::store();
     (
-        Stores { applied: Arc::default(), services, deployments, statefulsets, hpas, pdbs },
+        Stores {
+            applied: Arc::default(),
+            services,
+            deployments,
+            statefulsets,
+            hpas,
+            pdbs,
+            network_policies,
+            ingresses,
+        },
         Writers {
             services: services_w,
             deployments: deployments_w,
             statefulsets: statefulsets_w,
             hpas: hpas_w,
             pdbs: pdbs_w,
+            network_policies: network_policies_w,
+            ingresses: ingresses_w,
         },
     )
 }
@@ -82,7 +104,9 @@ impl Stores {
         self.deployments.wait_until_ready().await?;
         self.statefulsets.wait_until_ready().await?;
         self.hpas.wait_until_ready().await?;
-        self.pdbs.wait_until_ready().await
+        self.pdbs.wait_until_ready().await?;
+        self.network_policies.wait_until_ready().await?;
+        self.ingresses.wait_until_ready().await
     }
 }
 
@@ -134,6 +158,17 @@ pub fn slim_hpa(h: &mut HorizontalPodAutoscaler) {
 pub fn slim_pdb(p: &mut PodDisruptionBudget) {
     p.spec = None;
     p.status = None;
+}
+
+/// Keeps only the metadata of a cached NetworkPolicy.
+pub fn slim_network_policy(n: &mut NetworkPolicy) {
+    n.spec = None;
+}
+
+/// Keeps only the metadata of a cached Ingress.
+pub fn slim_ingress(i: &mut Ingress) {
+    i.spec = None;
+    i.status = None;
 }
 
 /// Drops the parts of a cached Deployment the operator never reads.

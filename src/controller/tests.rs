@@ -163,6 +163,8 @@ fn cache(writers: &mut Writers, child: Child) {
         Child::StatefulSet(o) => apply(&mut writers.statefulsets, o),
         Child::Hpa(o) => apply(&mut writers.hpas, o),
         Child::Pdb(o) => apply(&mut writers.pdbs, o),
+        Child::NetworkPolicy(o) => apply(&mut writers.network_policies, o),
+        Child::Ingress(o) => apply(&mut writers.ingresses, o),
         // Never cached: the reconciler reads them from the API server.
         Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
     }
@@ -176,6 +178,8 @@ fn path_of(child: &Child) -> String {
         Child::StatefulSet(_) => ("/apis/apps/v1", "statefulsets"),
         Child::Hpa(_) => ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
         Child::Pdb(_) => ("/apis/policy/v1", "poddisruptionbudgets"),
+        Child::NetworkPolicy(_) => ("/apis/networking.k8s.io/v1", "networkpolicies"),
+        Child::Ingress(_) => ("/apis/networking.k8s.io/v1", "ingresses"),
         Child::ServiceMonitor(_) => ("/apis/monitoring.coreos.com/v1", "servicemonitors"),
         Child::PrometheusRule(_) => ("/apis/monitoring.coreos.com/v1", "prometheusrules"),
     };
@@ -647,4 +651,32 @@ async fn turning_autoscaling_on_hands_replicas_over_instead_of_dropping_them() {
     let worker_handoffs =
         requests.iter().filter(|r| r.uri.contains("demo-worker") && r.uri.contains("handoff"));
     assert_eq!(worker_handoffs.count(), 0);
+}
+
+#[tokio::test]
+async fn network_policies_and_ingress_are_created_and_pruned_like_other_children() {
+    let spec = json!({"networkPolicy": {"enabled": true}, "ingress": {"host": "agents.example.com"}});
+    let xa = xagent(spec);
+    let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
+    result.unwrap();
+    let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
+    for name in ["demo-api", "demo-websocket", "demo-worker"] {
+        let path = format!("/apis/networking.k8s.io/v1/namespaces/ns/networkpolicies/{name}");
+        assert!(lines.contains(&format!("PATCH {path}{FIELD_MANAGER}")), "{name}: {lines:#?}");
+    }
+    assert!(
+        lines.contains(&format!(
+            "PATCH /apis/networking.k8s.io/v1/namespaces/ns/ingresses/demo{FIELD_MANAGER}"
+        ))
+    );
+
+    // Turning both off deletes what this XAgent controls.
+    let stored = as_stored(&builders::build(&xa));
+    let off = xagent(json!({}));
+    let (result, requests) = reconcile_with(&off, &stored, Server::default()).await;
+    result.unwrap();
+    let deletes: Vec<String> =
+        requests.iter().filter(|r| r.method == Method::DELETE).map(Recorded::line).collect();
+    assert_eq!(deletes.len(), 4, "three NetworkPolicies and the Ingress: {deletes:#?}");
+    assert!(deletes.iter().any(|l| l.contains("/ingresses/demo?")));
 }

@@ -6,6 +6,7 @@
 //! XAgent is a few lines and the stored object still shows every setting.
 
 use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, Toleration};
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,57 @@ pub struct XAgentSpec {
     /// Tolerations added to every pod of this XAgent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<Toleration>,
+
+    /// NetworkPolicies (networking.k8s.io/v1) that admit only the traffic each component serves.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySpec,
+
+    /// An Ingress (networking.k8s.io/v1) NAME routing a host to the API and the WebSocket gateway. Omit for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+}
+
+/// NetworkPolicy settings. Egress stays open: Redis and PostgreSQL may live anywhere.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicySpec {
+    /// Whether to create one NetworkPolicy per component (NAME-api, NAME-websocket, NAME-worker, NAME-chromadb).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Who may reach the API and WebSocket traffic ports; empty admits every source (e.g. an ingress controller anywhere). Metrics ports stay open to every source for Prometheus; ChromaDB admits only this XAgent's pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_from: Vec<NetworkPolicyPeer>,
+}
+
+/// Ingress settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressSpec {
+    /// Host name clients use, e.g. agents.example.com.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub host: String,
+    /// IngressClass to use; omit for the cluster default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// Secret (type kubernetes.io/tls) with the certificate for the host; omit to serve plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret_name: Option<String>,
+    /// Path prefix routed to the WebSocket gateway; everything else goes to the API.
+    #[serde(default = "IngressSpec::default_websocket_path")]
+    #[schemars(regex(pattern = r"^/[^/].*$"))]
+    pub websocket_path: String,
+    /// Annotations for the Ingress controller (timeouts for long-lived WebSockets, certificate issuers, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl IngressSpec {
+    fn default_websocket_path() -> String {
+        "/ws".into()
+    }
 }
 
 /// Where the platform image comes from.
