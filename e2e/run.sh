@@ -147,6 +147,10 @@ for x in demo production; do
 done
 wait_for "statefulset/production-chromadb" kubectl get -n "$NS" statefulset/production-chromadb
 wait_for "service/production-chromadb" kubectl get -n "$NS" service/production-chromadb
+for np in production-api production-websocket production-worker production-chromadb; do
+  wait_for "networkpolicy/$np" kubectl get -n "$NS" "networkpolicy/$np"
+done
+wait_for "ingress/production" kubectl get -n "$NS" ingress/production
 pass "every child exists"
 
 owner=$(jsonpath deployment/demo-api '{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].controller}')
