@@ -2,7 +2,9 @@
 //! replicas can run and exactly one reconciles and probes.
 //!
 //! The holder renews the Lease every `renew_every`; a candidate takes it over
-//! once `renewTime + leaseDurationSeconds` has passed. Every write carries the
+//! once the holder's record has not changed for `leaseDurationSeconds` on the
+//! candidate's own clock (so clock skew cannot end a term early), or at once
+//! when the Lease was released. Every write carries the
 //! resourceVersion it read, so two candidates racing for an expired Lease
 //! cannot both win: the loser gets a 409 and stays a follower.
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use kube::{Client, Error as KubeError};
 use tracing::{info, warn};
@@ -69,6 +71,9 @@ pub struct LeaseError {
 pub struct LeaderElector {
     api: Api<Lease>,
     config: LeaseConfig,
+    /// The other holder's record (holder and renewTime) as last seen, and when
+    /// this replica first saw it, on its own monotonic clock.
+    observed: std::sync::Mutex<Option<(String, tokio::time::Instant)>>,
 }
 
 fn micro(t: Timestamp) -> MicroTime {
@@ -78,7 +83,26 @@ fn micro(t: Timestamp) -> MicroTime {
 impl LeaderElector {
     /// An elector for `config` using `client`.
     pub fn new(client: Client, config: LeaseConfig) -> Self {
-        Self { api: Api::namespaced(client, &config.namespace), config }
+        Self { api: Api::namespaced(client, &config.namespace), config, observed: Default::default() }
+    }
+
+    /// Whether the other holder's record has stood unchanged for a whole lease
+    /// duration on our clock. Comparing its renewTime with our wall clock would
+    /// let clock skew between nodes end a healthy leader's term early.
+    fn stale(&self, spec: &LeaseSpec) -> bool {
+        let record = format!("{:?}/{:?}", spec.holder_identity, spec.renew_time);
+        let duration = spec
+            .lease_duration_seconds
+            .and_then(|s| u64::try_from(s).ok())
+            .map_or(self.config.duration, Duration::from_secs);
+        let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+        match observed.as_ref() {
+            Some((seen, since)) if *seen == record => since.elapsed() >= duration,
+            _ => {
+                *observed = Some((record, tokio::time::Instant::now()));
+                false
+            }
+        }
     }
 
     fn error(&self, source: KubeError) -> LeaseError {
@@ -99,7 +123,7 @@ impl LeaderElector {
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let mine = spec.holder_identity.as_deref() == Some(self.config.identity.as_str());
-        if !mine && !expired(&spec, now) {
+        if !mine && !released(&spec) && !self.stale(&spec) {
             return Ok(Role::Follower);
         }
         let name = self.config.name.clone();
@@ -222,13 +246,10 @@ impl LeaderElector {
     }
 }
 
-/// Whether a Lease's holder has stopped renewing it (or nobody holds it).
-pub fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
+/// Whether nobody holds the Lease: released on shutdown, or never renewed.
+pub fn released(spec: &LeaseSpec) -> bool {
     let held = spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty());
-    let (Some(renewed), Some(secs)) = (spec.renew_time.as_ref(), spec.lease_duration_seconds) else {
-        return true;
-    };
-    !held || renewed.0 + SignedDuration::from_secs(secs.into()) < now
+    !held || spec.renew_time.is_none()
 }
 
 #[cfg(test)]

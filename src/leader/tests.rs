@@ -1,6 +1,8 @@
 //! Leader election against kube's mock API service: the exact requests, and
 //! who leads after each.
 
+use std::sync::Arc;
+
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
@@ -99,25 +101,6 @@ async fn a_fresh_lease_of_another_replica_is_left_alone() {
 }
 
 #[tokio::test]
-async fn an_expired_lease_is_taken_over_conditionally() {
-    let (role, requests) = elect("pod-b", Some(lease("pod-a", 0, 2)), 200, at(16)).await;
-    assert_eq!(role.unwrap(), Role::Leader);
-    assert_eq!(lines(&requests), vec![format!("GET {LEASE_PATH}"), format!("PUT {LEASE_PATH}?")]);
-    let body = &requests[1].2;
-    assert_eq!(body["metadata"]["resourceVersion"], "7", "the replace must be conditional");
-    assert_eq!(body["spec"]["holderIdentity"], "pod-b");
-    assert_eq!(body["spec"]["leaseTransitions"], 3);
-    assert_eq!(body["spec"]["acquireTime"], json!(MicroTime(at(16))));
-}
-
-#[tokio::test]
-async fn losing_the_race_for_an_expired_lease_leaves_a_follower() {
-    let (role, requests) = elect("pod-b", Some(lease("pod-a", 0, 2)), 409, at(30)).await;
-    assert_eq!(role.unwrap(), Role::Follower);
-    assert_eq!(requests.len(), 2);
-}
-
-#[tokio::test]
 async fn the_holder_renews_and_keeps_its_acquire_time() {
     let (role, requests) = elect("pod-a", Some(lease("pod-a", 3, 1)), 200, at(8)).await;
     assert_eq!(role.unwrap(), Role::Leader);
@@ -132,31 +115,6 @@ async fn api_errors_are_typed_not_leadership() {
     let (role, _) = elect("pod-a", Some(lease("pod-a", 3, 1)), 500, at(8)).await;
     let err = role.unwrap_err();
     assert_eq!((err.namespace.as_str(), err.name.as_str()), ("ops", "xagent-operator"));
-}
-
-#[tokio::test]
-async fn a_follower_takes_over_once_the_leader_stops_renewing() {
-    // The leader renewed at t=0; the follower keeps trying every 5 s.
-    let mut roles = Vec::new();
-    for t in [5, 10, 15, 20] {
-        roles.push(elect("pod-b", Some(lease("pod-a", 0, 0)), 200, at(t)).await.0.unwrap());
-    }
-    assert_eq!(roles, vec![Role::Follower, Role::Follower, Role::Follower, Role::Leader]);
-}
-
-#[test]
-fn expiry_rules() {
-    let spec = |holder: Option<&str>, renewed: Option<i64>| LeaseSpec {
-        holder_identity: holder.map(Into::into),
-        renew_time: renewed.map(|r| MicroTime(at(r))),
-        lease_duration_seconds: Some(15),
-        ..LeaseSpec::default()
-    };
-    assert!(!expired(&spec(Some("a"), Some(0)), at(15)));
-    assert!(expired(&spec(Some("a"), Some(0)), at(16)));
-    assert!(expired(&spec(None, Some(0)), at(1)), "released");
-    assert!(expired(&spec(Some(""), Some(0)), at(1)), "released by an empty holder");
-    assert!(expired(&spec(Some("a"), None), at(1)), "never renewed");
 }
 
 /// A leader whose renewals keep failing gives up before a follower could take over.
@@ -175,4 +133,96 @@ async fn a_leader_that_cannot_renew_stops_before_the_lease_expires() {
     let held = started.elapsed();
     assert!(held >= Duration::from_secs(10), "kept trying for the renew deadline: {held:?}");
     assert!(held < Duration::from_secs(15), "stopped before the 15 s lease could expire: {held:?}");
+}
+
+/// A long-lived follower facing a mock API: the stored Lease changes only when
+/// the test says so; writes answer `write_status` and are recorded.
+struct Session {
+    elector: LeaderElector,
+    stored: Arc<std::sync::Mutex<Value>>,
+    writes: Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+fn session(identity: &str, stored: Value, write_status: u16) -> Session {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let stored = Arc::new(std::sync::Mutex::new(stored));
+    let writes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (lease, log) = (stored.clone(), writes.clone());
+    tokio::spawn(async move {
+        while let Some((req, send)) = handle.next_request().await {
+            let method = req.method().clone();
+            let body: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap())
+                .unwrap_or(Value::Null);
+            let (code, reply) = if method == Method::GET {
+                (200, lease.lock().unwrap().clone())
+            } else {
+                log.lock().unwrap().push(body.clone());
+                if write_status == 200 { (200, body) } else { (write_status, status(write_status)) }
+            };
+            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
+            send.send_response(response.body(Body::from(serde_json::to_vec(&reply).unwrap())).unwrap());
+        }
+    });
+    Session { elector: LeaderElector::new(Client::new(service, "ops"), config(identity)), stored, writes }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_follower_takes_over_only_after_a_whole_lease_without_renewal() {
+    let s = session("pod-b", lease("pod-a", 0, 2), 200);
+    let mut roles = Vec::new();
+    for _ in 0..4 {
+        roles.push(s.elector.try_acquire(at(1000)).await.unwrap());
+        tokio::time::advance(Duration::from_secs(5)).await;
+    }
+    // Seen at 0 s, unchanged at 5 and 10 s, stale at 15 s.
+    assert_eq!(roles, [Role::Follower, Role::Follower, Role::Follower, Role::Leader]);
+    let writes = s.writes.lock().unwrap();
+    assert_eq!(writes.len(), 1, "followers write nothing");
+    assert_eq!(writes[0]["metadata"]["resourceVersion"], "7", "the takeover is conditional");
+    assert_eq!(writes[0]["spec"]["holderIdentity"], "pod-b");
+    assert_eq!(writes[0]["spec"]["leaseTransitions"], 3);
+    assert_eq!(writes[0]["spec"]["acquireTime"], json!(MicroTime(at(1000))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_renewing_leader_keeps_the_lease_whatever_the_clocks_say() {
+    let s = session("pod-b", lease("pod-a", 0, 0), 200);
+    for renewal in 1..=6 {
+        // The leader's clock may be far behind ours: only the change counts.
+        assert_eq!(s.elector.try_acquire(at(100_000)).await.unwrap(), Role::Follower);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        *s.stored.lock().unwrap() = lease("pod-a", renewal, 0);
+    }
+    assert!(s.writes.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn losing_the_race_for_a_stale_lease_leaves_a_follower() {
+    let s = session("pod-b", lease("pod-a", 0, 2), 409);
+    assert_eq!(s.elector.try_acquire(at(0)).await.unwrap(), Role::Follower);
+    tokio::time::advance(Duration::from_secs(16)).await;
+    assert_eq!(s.elector.try_acquire(at(16)).await.unwrap(), Role::Follower);
+    assert_eq!(s.writes.lock().unwrap().len(), 1, "it tried, and lost");
+}
+
+#[tokio::test]
+async fn a_released_lease_is_taken_at_once() {
+    let mut released_lease = lease("pod-a", 0, 1);
+    released_lease["spec"]["holderIdentity"] = Value::Null;
+    let s = session("pod-b", released_lease, 200);
+    assert_eq!(s.elector.try_acquire(at(1)).await.unwrap(), Role::Leader);
+}
+
+#[test]
+fn release_rules() {
+    let spec = |holder: Option<&str>, renewed: Option<i64>| LeaseSpec {
+        holder_identity: holder.map(Into::into),
+        renew_time: renewed.map(|r| MicroTime(at(r))),
+        lease_duration_seconds: Some(15),
+        ..LeaseSpec::default()
+    };
+    assert!(!released(&spec(Some("a"), Some(0))));
+    assert!(released(&spec(None, Some(0))));
+    assert!(released(&spec(Some(""), Some(0))));
+    assert!(released(&spec(Some("a"), None)), "never renewed");
 }
