@@ -53,11 +53,17 @@ fn this_xagent(xagent: &XAgent) -> NetworkPolicyPeer {
     }
 }
 
-/// One NetworkPolicy per component: traffic ports from `allowFrom` (or anyone),
+/// One NetworkPolicy per component: traffic ports from `allowFrom` and this
+/// XAgent's pods (or anyone),
 /// metrics from anyone (Prometheus), ChromaDB only from this XAgent's pods.
 pub fn network_policies(xagent: &XAgent) -> Vec<NetworkPolicy> {
     let spec = &xagent.spec;
-    let allow = (!spec.network_policy.allow_from.is_empty()).then(|| spec.network_policy.allow_from.clone());
+    // The XAgent's own pods stay admitted: components may call each other.
+    let allow = (!spec.network_policy.allow_from.is_empty()).then(|| {
+        let mut peers = spec.network_policy.allow_from.clone();
+        peers.push(this_xagent(xagent));
+        peers
+    });
     let mut policies = vec![
         policy(xagent, Component::Api, vec![admit(&["http"], allow.clone()), admit(&["metrics"], None)]),
         policy(xagent, Component::Websocket, vec![admit(&["http"], allow), admit(&["metrics"], None)]),

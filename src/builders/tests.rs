@@ -1060,10 +1060,12 @@ fn network_policies_admit_only_what_each_component_serves() {
         assert_eq!(spec.policy_types, Some(vec!["Ingress".to_string()]), "egress stays open");
         let rules = spec.ingress.unwrap();
         assert_eq!(ports(&rules[0]), ["http"]);
+        let own = json!({"podSelector": {"matchLabels": {
+            "app.kubernetes.io/instance": "demo", "app.kubernetes.io/name": "x-agent"}}});
         assert_eq!(
             serde_json::to_value(&rules[0].from).unwrap(),
-            json!([peer]),
-            "{name}: traffic only from allowFrom"
+            json!([peer, own]),
+            "{name}: traffic only from allowFrom and this XAgent's own pods"
         );
         assert_eq!(ports(&rules[1]), ["metrics"]);
         assert_eq!(rules[1].from, None, "{name}: metrics from anywhere");

@@ -143,9 +143,6 @@ where
         .default_backoff()
         .modify(move |o: &mut K| {
             o.managed_fields_mut().clear();
-            // Children carry no annotations of ours; others' (e.g. the last
-            // applied configuration) can be large.
-            o.meta_mut().annotations = None;
             slim(o);
         })
         .reflect(writer)

@@ -144,28 +144,35 @@ impl AppliedMemo {
 
 /// Keeps only the metadata of a cached Service.
 pub fn slim_service(s: &mut Service) {
+    // Children carry no annotations of ours; others' (e.g. the last applied
+    // configuration) can be large. The Ingress is the exception.
+    s.metadata.annotations = None;
     s.spec = None;
     s.status = None;
 }
 
 /// Keeps only the metadata of a cached HorizontalPodAutoscaler.
 pub fn slim_hpa(h: &mut HorizontalPodAutoscaler) {
+    h.metadata.annotations = None;
     h.spec = None;
     h.status = None;
 }
 
 /// Keeps only the metadata of a cached PodDisruptionBudget.
 pub fn slim_pdb(p: &mut PodDisruptionBudget) {
+    p.metadata.annotations = None;
     p.spec = None;
     p.status = None;
 }
 
 /// Keeps only the metadata of a cached NetworkPolicy.
 pub fn slim_network_policy(n: &mut NetworkPolicy) {
+    n.metadata.annotations = None;
     n.spec = None;
 }
 
-/// Keeps only the metadata of a cached Ingress.
+/// Keeps only the metadata of a cached Ingress, annotations included: they
+/// are part of what we apply (controller settings).
 pub fn slim_ingress(i: &mut Ingress) {
     i.spec = None;
     i.status = None;
@@ -173,6 +180,7 @@ pub fn slim_ingress(i: &mut Ingress) {
 
 /// Drops the parts of a cached Deployment the operator never reads.
 pub fn slim_deployment(d: &mut Deployment) {
+    d.metadata.annotations = None;
     if let Some(spec) = d.spec.as_mut() {
         spec.template = Default::default();
         spec.selector = Default::default();
@@ -185,6 +193,7 @@ pub fn slim_deployment(d: &mut Deployment) {
 
 /// Drops the parts of a cached StatefulSet the operator never reads.
 pub fn slim_statefulset(s: &mut StatefulSet) {
+    s.metadata.annotations = None;
     if let Some(spec) = s.spec.as_mut() {
         spec.template = Default::default();
         spec.selector = Default::default();

@@ -394,15 +394,24 @@ async fn status_churn_of_a_workload_sends_nothing() {
 }
 
 #[tokio::test]
-async fn slim_cached_workloads_are_checked_through_the_memo() {
-    let mut xa = xagent(json!({}));
+async fn slim_cached_children_are_checked_through_the_memo() {
+    let mut xa = xagent(json!({
+        "chromadb": {"enabled": true},
+        "networkPolicy": {"enabled": true},
+        "ingress": {"host": "agents.example.com", "annotations": {"example.com/timeout": "3600"}}
+    }));
     let server = Server::default();
     let mut stored = steady_state(&mut xa, false, &server).await;
     for child in &mut stored {
         match child {
-            Child::Deployment(d) => stores::slim_deployment(d),
-            Child::StatefulSet(s) => stores::slim_statefulset(s),
-            _ => {}
+            Child::Service(o) => stores::slim_service(o),
+            Child::Deployment(o) => stores::slim_deployment(o),
+            Child::StatefulSet(o) => stores::slim_statefulset(o),
+            Child::Hpa(o) => stores::slim_hpa(o),
+            Child::Pdb(o) => stores::slim_pdb(o),
+            Child::NetworkPolicy(o) => stores::slim_network_policy(o),
+            Child::Ingress(o) => stores::slim_ingress(o),
+            Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
         }
     }
     // The server still holds full objects; the cache only slim ones.

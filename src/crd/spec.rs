@@ -131,7 +131,7 @@ pub struct IngressSpec {
     pub tls_secret_name: Option<String>,
     /// Path prefix routed to the WebSocket gateway; everything else goes to the API.
     #[serde(default = "IngressSpec::default_websocket_path")]
-    #[schemars(regex(pattern = r"^/[^/].*$"))]
+    #[schemars(regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"))]
     pub websocket_path: String,
     /// Annotations for the Ingress controller (timeouts for long-lived WebSockets, certificate issuers, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

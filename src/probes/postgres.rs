@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Config, NoTls};
+use tracing::debug;
 
 use super::{ProbeResult, millis, redact, timeout_message};
 
@@ -49,7 +50,9 @@ impl PostgresTarget {
         config.ssl_mode(match ssl_mode {
             "disable" => SslMode::Disable,
             "require" => SslMode::Require,
-            _ => SslMode::Prefer,
+            // The schema allows only disable, prefer and require.
+            "prefer" => SslMode::Prefer,
+            _ => SslMode::Require,
         });
         Self { config }
     }
@@ -108,21 +111,41 @@ fn describe(e: &tokio_postgres::Error) -> String {
 
 async fn select_one(target: &PostgresTarget) -> Result<Option<f64>, ProbeError> {
     let (client, driver) = match target.config.get_ssl_mode() {
-        SslMode::Disable => {
-            let (client, connection) = target.config.connect(NoTls).await?;
-            (client, tokio::spawn(async move { connection.await.map(|_| ()) }))
-        }
-        // prefer and require: TLS when offered (require fails without it).
-        _ => {
-            let tls = super::tls::require_connector().map_err(|e| ProbeError::Tls(e.to_string()))?;
-            let (client, connection) = target.config.connect(tls).await?;
-            (client, tokio::spawn(async move { connection.await.map(|_| ()) }))
-        }
+        SslMode::Disable => connect_plain(&target.config).await?,
+        // prefer: TLS when offered; like libpq, plaintext when the TLS handshake fails.
+        SslMode::Prefer => match connect_tls(&target.config).await {
+            Ok(connected) => connected,
+            // The server answered (e.g. wrong password): that answer stands.
+            Err(ProbeError::Postgres(e)) if e.as_db_error().is_some() => return Err(e.into()),
+            Err(_) => {
+                let mut plain = target.config.clone();
+                plain.ssl_mode(SslMode::Disable);
+                connect_plain(&plain).await?
+            }
+        },
+        _ => connect_tls(&target.config).await?,
     };
     let result = query(&client).await;
+    // Dropping the client sends Terminate; give the driver a moment to say
+    // goodbye properly so the server logs no broken connection.
     drop(client);
-    driver.abort();
+    if tokio::time::timeout(std::time::Duration::from_millis(500), driver).await.is_err() {
+        debug!("PostgreSQL connection did not close in time");
+    }
     Ok(result?)
+}
+
+type Connected = (tokio_postgres::Client, tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+async fn connect_plain(config: &Config) -> Result<Connected, ProbeError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    Ok((client, tokio::spawn(connection)))
+}
+
+async fn connect_tls(config: &Config) -> Result<Connected, ProbeError> {
+    let tls = super::tls::require_connector().map_err(|e| ProbeError::Tls(e.to_string()))?;
+    let (client, connection) = config.connect(tls).await?;
+    Ok((client, tokio::spawn(connection)))
 }
 
 /// What can stop a PostgreSQL probe before the server answers.
