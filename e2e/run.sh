@@ -81,7 +81,9 @@ wait_for() {
   done
 }
 
-jsonpath() { kubectl get -n "$NS" "$1" -o "jsonpath=$2" 2>/dev/null; }
+# Never fails (set -e would exit without a message): an unreadable value is
+# empty, and the comparison that uses it fails with a FAIL line.
+jsonpath() { kubectl get -n "$NS" "$1" -o "jsonpath=$2" 2>/dev/null || true; }
 
 # --------------------------------------------------------------------- setup
 STEP="cluster"
@@ -89,8 +91,9 @@ for tool in kubectl curl; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool is required"
 done
 kubectl version >/dev/null 2>&1 || fail "no cluster reachable through KUBECONFIG=${KUBECONFIG:-~/.kube/config}"
-READY_NODES=$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.unschedulable}{" "}{range .status.conditions[?(@.type=="Ready")]}{.status}{end}{"\n"}{end}' 2>/dev/null \
-  | awk '$1 != "true" && $NF == "True"' | wc -l | tr -d ' ')
+# Ready, schedulable nodes without a NoSchedule/NoExecute taint.
+READY_NODES=$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.unschedulable}{" taints:"}{range .spec.taints[*]}{.effect}{","}{end}{" ready:"}{range .status.conditions[?(@.type=="Ready")]}{.status}{end}{"\n"}{end}' 2>/dev/null \
+  | awk '$1 != "true" && $0 !~ /NoSchedule|NoExecute/ && $NF == "ready:True"' | wc -l | tr -d ' ')
 if [ "$READY_NODES" -gt 0 ]; then HAVE_NODES=1; else HAVE_NODES=0; fi
 log "cluster reachable; schedulable ready nodes: $READY_NODES; namespace $NS"
 
@@ -121,19 +124,45 @@ else
   PORT=$(( (RANDOM % 20000) + 30000 ))
   RUST_LOG=info "$BIN" run --namespace "$NS" --metrics-address "127.0.0.1:$PORT" >"$WORK/operator.log" 2>&1 &
   OPERATOR_PID=$!
-  wait_for "the operator's /readyz" curl -fsS "http://127.0.0.1:$PORT/readyz"
+  operator_ready() {
+    kill -0 "$OPERATOR_PID" 2>/dev/null || fail "the operator exited (port $PORT taken?)"
+    curl --noproxy '*' -fsS "http://127.0.0.1:$PORT/readyz"
+  }
+  wait_for "the operator's /readyz" operator_ready
   pass "operator running out of cluster (pid $OPERATOR_PID)"
 fi
+# The sum of the operator's series starting with $1, from /metrics (out of cluster only).
+metric_sum() {
+  curl --noproxy '*' -fsS "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'
+}
 
 # ------------------------------------------------------------- 1. children
 STEP="apply samples"
-sed -e "s/^  namespace: .*/  namespace: $NS/" "$ROOT/config/samples/xagent-minimal.yaml" >"$WORK/minimal.yaml"
+IMAGE_LINE=""
 if [ -n "${E2E_IMAGE:-}" ]; then
-  repo="${E2E_IMAGE%:*}"; tag="${E2E_IMAGE##*:}"
-  sed -i -e "s|^spec: {}|spec:\n  image: {repository: \"$repo\", tag: \"$tag\"}|" "$WORK/minimal.yaml"
+  # repository:tag, where the tag follows the last ':' after the last '/'.
+  case "${E2E_IMAGE##*/}" in
+    *:*) IMAGE_LINE="  image: {repository: \"${E2E_IMAGE%:*}\", tag: \"${E2E_IMAGE##*:}\"}" ;;
+    *) fail "E2E_IMAGE must be repository:tag, got '$E2E_IMAGE'" ;;
+  esac
 fi
+cat >"$WORK/minimal.yaml" <<MANIFEST
+apiVersion: xagent.io/v1alpha1
+kind: XAgent
+metadata:
+  name: demo
+  namespace: $NS
+spec:
+$IMAGE_LINE
+  api: {}
+MANIFEST
 kubectl apply -f "$WORK/minimal.yaml" >/dev/null || fail "the minimal sample was rejected"
-sed -e "s/^  namespace: .*/  namespace: $NS/" "$ROOT/config/samples/xagent.yaml" >"$WORK/full.yaml"
+# The full sample's pods can never start here (its Secrets and ConfigMap do
+# not exist): keep them off the nodes so they reserve no capacity demo needs.
+sed -e "s/^  namespace: .*/  namespace: $NS/" \
+    -e "s|^    kubernetes.io/os: linux|    xagent.io/e2e-no-such-node: \"true\"|" \
+    "$ROOT/config/samples/xagent.yaml" >"$WORK/full.yaml"
+grep -q "xagent.io/e2e-no-such-node" "$WORK/full.yaml" || fail "could not pin the full sample off the nodes"
 kubectl apply -f "$WORK/full.yaml" >/dev/null || fail "the full sample was rejected"
 pass "samples accepted by the API server"
 
@@ -217,26 +246,51 @@ pass "a deleted child is recreated"
 
 # -------------------------------------------------------- 4. steady state
 STEP="steady state"
-# What the operator wrote: the XAgent's resourceVersion (only we write its
-# status; nobody else touches it) and, per child, the time of our field
-# manager's last write (other controllers may update a child's status).
+# What the operator wrote: per object (both XAgents' children of every kind,
+# and demo's status), the uid and the time of the operator's own last write
+# in managedFields. Generations and status are left out: HPAs and the
+# Deployment controller change them legitimately.
+KINDS=deployments,statefulsets,services,hpa,pdb,networkpolicies,ingresses
 snapshot() {
-  kubectl get -n "$NS" xagent/demo -o jsonpath='{.metadata.resourceVersion}{"\n"}'
-  kubectl get -n "$NS" deployments,services,hpa,pdb -l app.kubernetes.io/instance=demo -o \
-    jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.generation} {range .metadata.managedFields[?(@.manager=="xagent-operator")]}{.time}{" "}{end}{"\n"}{end}'
+  kubectl get -n "$NS" xagent/demo -o \
+    jsonpath='{range .metadata.managedFields[?(@.manager=="xagent-operator")]}{.subresource}={.time}{" "}{end}{"\n"}' || return 1
+  kubectl get -n "$NS" "$KINDS" -l 'app.kubernetes.io/instance in (demo,production)' -o \
+    jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.uid} {range .metadata.managedFields[?(@.manager=="xagent-operator")]}{.time}{" "}{end}{"\n"}{end}' || return 1
 }
 settled() {
-  local a b; a=$(snapshot); sleep 10; b=$(snapshot); [ "$a" = "$b" ]
+  local first second
+  first=$(snapshot) || return 1
+  sleep 10
+  second=$(snapshot) || return 1
+  [ "$first" = "$second" ]
 }
-wait_for "the XAgent to settle" settled
-before=$(snapshot)
-sleep 30
-after=$(snapshot)
+wait_for "the XAgents to settle" settled
+before=$(snapshot) || fail "could not read the objects"
+applied_before=""
+reconciles_before=""
+if [ -n "$OPERATOR_PID" ]; then
+  applied_before=$(metric_sum xagent_objects_applied_total)
+  reconciles_before=$(metric_sum 'xagent_reconciles_total{outcome="success"}')
+fi
+# Make the operator reconcile during the window: an annotation changes the
+# XAgents without asking for anything new.
+for i in 1 2 3; do
+  kubectl annotate -n "$NS" --overwrite xagent/demo xagent/production "e2e.xagent.io/poke=$i" >/dev/null \
+    || fail "could not annotate the XAgents"
+  sleep 10
+done
+after=$(snapshot) || fail "could not read the objects"
 if [ "$before" != "$after" ]; then
   diff <(echo "$before") <(echo "$after") >&2 || true
-  fail "something was written during 30 s of steady state"
+  fail "the operator wrote to a child or to demo's status during 30 s of steady state"
 fi
-pass "30 s of steady state wrote nothing"
+if [ -n "$OPERATOR_PID" ]; then
+  [ "$(metric_sum xagent_objects_applied_total)" = "$applied_before" ] \
+    || fail "xagent_objects_applied_total moved during steady state"
+  [ "$(metric_sum 'xagent_reconciles_total{outcome="success"}')" != "$reconciles_before" ] \
+    || fail "the annotations triggered no reconcile: the steady-state check tested nothing"
+fi
+pass "30 s of steady state with reconciles wrote nothing"
 
 # ----------------------------------------------------- 5. invalid XAgents
 STEP="invalid XAgents"
@@ -275,7 +329,9 @@ pass "invalid XAgents are rejected by the API server with clear messages"
 STEP="garbage collection"
 kubectl delete -n "$NS" xagent/demo --wait=true >/dev/null || fail "could not delete xagent/demo"
 children_gone() {
-  [ -z "$(kubectl get -n "$NS" deployments,services,hpa,pdb -l app.kubernetes.io/instance=demo -o name 2>/dev/null)" ]
+  local left
+  left=$(kubectl get -n "$NS" "$KINDS" -l app.kubernetes.io/instance=demo -o name) || return 1
+  [ -z "$left" ]
 }
 wait_for "demo's children to be garbage-collected" children_gone
 pass "deleting the XAgent removes its children"
