@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
-# The xagent-operator image: a static (musl) binary on distroless, run as the
-# non-root user 65532. No shell or package manager at run time.
+# The xagent-operator image: a static (musl) binary and the CA bundle on an
+# empty base, run as the non-root user 65532. No shell or package manager at
+# run time.
 #
 #   docker build -t xagent/xagent-operator:0.1.0 .
 
@@ -47,8 +48,10 @@ RUN touch src/main.rs src/lib.rs \
     && cp "target/${TARGET}/release/xagent-operator" /xagent-operator
 
 # ------------------------------------------------------------------ run stage
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM scratch
 
+# CA certificates, for Redis / PostgreSQL TLS against public authorities.
+COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=builder /xagent-operator /xagent-operator
 
 USER 65532:65532

@@ -10,11 +10,13 @@ as_root() {
 }
 
 ensure_rust() {
-  if ! command -v cargo >/dev/null 2>&1; then
-    log "installing the Rust toolchain (rustup)"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     # shellcheck disable=SC1091
     . "$HOME/.cargo/env"
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    log "no Rust toolchain found: install rustup (stable, with clippy and rustfmt) first"
+    exit 1
   fi
   if command -v rustup >/dev/null 2>&1; then
     for component in clippy rustfmt; do
