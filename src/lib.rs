@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! xagent-operator: runs the X-Agent platform from one `XAgent` custom resource.
 //!
 //! Data flows one way: [`crd`] types → [`validate`] → [`builders`] (desired
