@@ -21,6 +21,10 @@ pub mod types {
     pub const PROGRESSING: &str = "Progressing";
     /// Something needs a human: an invalid spec or a name conflict.
     pub const DEGRADED: &str = "Degraded";
+    /// kstatus: the observed state is still moving towards the desired one.
+    pub const RECONCILING: &str = "Reconciling";
+    /// kstatus: progress needs a human (invalid spec, conflict, refused child).
+    pub const STALLED: &str = "Stalled";
     /// The ServiceMonitor and PrometheusRule are in place (or turned off).
     pub const MONITORING_READY: &str = "MonitoringReady";
     /// The configured Redis answers the operator's probe.
@@ -162,7 +166,9 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     let degraded = degradation(conflicts, &failures);
     let deps = dependency_conditions(&obs.dependencies);
     let ready = readiness(&available, &degraded, &deps);
+    let kstatus = kstatus_pair(&progressing, &degraded);
     let mut conds = vec![ready, available, progressing, degraded];
+    conds.extend(kstatus);
     conds.extend(obs.monitoring.map(|m| monitoring(m, &obs.children)));
     conds.extend(deps.into_iter().map(|(c, _)| c));
     conds
@@ -217,11 +223,26 @@ fn monitoring(m: MonitoringObservation, children: &[(Component, ChildReport)]) -
 
 fn invalid(why: &str) -> Vec<Cond> {
     let message = format!("spec is invalid, children left as they were: {why}");
-    vec![
+    let progressing = cond(types::PROGRESSING, false, "InvalidSpec", message.clone());
+    let degraded = cond(types::DEGRADED, true, "InvalidSpec", message.clone());
+    let kstatus = kstatus_pair(&progressing, &degraded);
+    let mut conds = vec![
         cond(types::READY, false, "InvalidSpec", message.clone()),
-        cond(types::AVAILABLE, false, "InvalidSpec", message.clone()),
-        cond(types::PROGRESSING, false, "InvalidSpec", message.clone()),
-        cond(types::DEGRADED, true, "InvalidSpec", message),
+        cond(types::AVAILABLE, false, "InvalidSpec", message),
+        progressing,
+        degraded,
+    ];
+    conds.extend(kstatus);
+    conds
+}
+
+/// `Reconciling` and `Stalled`, the abnormal-true conditions that kstatus
+/// (Flux, `kubectl wait`, cli-utils) reads: a rollout in progress, or a
+/// problem that needs a human.
+fn kstatus_pair(progressing: &Cond, degraded: &Cond) -> [Cond; 2] {
+    [
+        cond(types::RECONCILING, progressing.status, progressing.reason, progressing.message.clone()),
+        cond(types::STALLED, degraded.status, degraded.reason, degraded.message.clone()),
     ]
 }
 

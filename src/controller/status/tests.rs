@@ -72,7 +72,8 @@ fn sr<'a>(status: &'a XAgentStatus, type_: &str) -> (&'a str, &'a str) {
     (c.status.as_str(), c.reason.as_str())
 }
 
-const ALL_TYPES: [&str; 4] = [types::READY, types::AVAILABLE, types::PROGRESSING, types::DEGRADED];
+const ALL_TYPES: [&str; 6] =
+    [types::READY, types::AVAILABLE, types::PROGRESSING, types::DEGRADED, types::RECONCILING, types::STALLED];
 
 // ---------------------------------------------------------------------------
 // Conditions
@@ -92,7 +93,7 @@ fn all_workloads_ready_means_ready_and_available() {
 fn each_condition_type_appears_once_with_a_message() {
     for obs in [healthy(), Observation { invalid_spec: Some("bad".into()), ..healthy() }] {
         let status = compute(None, &obs, at(0));
-        assert_eq!(status.conditions.len(), 4);
+        assert_eq!(status.conditions.len(), ALL_TYPES.len());
         for type_ in ALL_TYPES {
             let c = condition(&status, type_);
             assert!(!c.message.is_empty(), "{type_} has no message");
@@ -462,7 +463,7 @@ fn with_monitoring(wanted: bool, installed: bool) -> Observation {
 fn monitoring_ready_is_reported_only_when_monitoring_was_observed() {
     assert!(compute(None, &healthy(), at(0)).conditions.iter().all(|c| c.type_ != types::MONITORING_READY));
     let status = compute(None, &with_monitoring(true, true), at(0));
-    assert_eq!(status.conditions.len(), 5);
+    assert_eq!(status.conditions.len(), ALL_TYPES.len() + 1);
     assert_eq!(sr(&status, types::MONITORING_READY), ("True", "Applied"));
     assert_eq!(condition(&status, types::MONITORING_READY).observed_generation, Some(4));
     let status = compute(None, &with_monitoring(false, false), at(0));
@@ -539,4 +540,22 @@ fn healthy_and_not_yet_probed_dependencies_do_not_block_readiness() {
     assert_eq!(sr(&status, types::REDIS_READY), ("True", "ProbeSucceeded"));
     assert_eq!(sr(&status, types::POSTGRES_READY), ("Unknown", "Probing"));
     assert_eq!(sr(&status, types::READY), ("True", "Ready"));
+}
+
+#[test]
+fn kstatus_conditions_mirror_progress_and_trouble() {
+    let status = compute(None, &healthy(), at(0));
+    assert_eq!(sr(&status, types::RECONCILING), ("False", "RolloutComplete"));
+    assert_eq!(sr(&status, types::STALLED), ("False", "AsExpected"));
+    let status = compute(None, &Observation { invalid_spec: Some("bad".into()), ..healthy() }, at(0));
+    assert_eq!(sr(&status, types::STALLED), ("True", "InvalidSpec"));
+    assert_eq!(sr(&status, types::RECONCILING).0, "False");
+    let mut rolling = healthy();
+    set_workload(
+        &mut rolling,
+        Component::Api,
+        WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true },
+    );
+    let status = compute(None, &rolling, at(0));
+    assert_eq!(sr(&status, types::RECONCILING), ("True", "RollingOut"));
 }
