@@ -71,24 +71,25 @@ pub fn service_monitor(xagent: &XAgent) -> ServiceMonitor {
 /// PrometheusRule NAME: one group per enabled alert group, `xagent-GROUP`.
 pub fn prometheus_rule(xagent: &XAgent) -> PrometheusRule {
     let settings = &xagent.spec.monitoring.prometheus_rule;
-    let rendered = alerts::render(xagent, settings);
-    let groups = alerts::Group::ALL
-        .into_iter()
-        .map(|group| RuleGroup {
-            name: format!("xagent-{}", group.as_str()),
-            rules: rendered
-                .iter()
-                .filter(|a| a.group == group)
-                .map(|a| Rule {
-                    alert: a.name.to_string(),
-                    expr: a.expr.clone(),
-                    for_: a.for_.clone(),
-                    labels: a.labels.clone(),
-                    annotations: a.annotations.clone(),
-                })
-                .collect(),
-        })
-        .filter(|g| !g.rules.is_empty())
-        .collect();
+    // The catalog is ordered by group, so one pass moves each alert into its
+    // group (render runs once per XAgent per reconcile and per `render`).
+    let mut groups: Vec<RuleGroup> = Vec::with_capacity(alerts::Group::ALL.len());
+    let mut current = None;
+    for a in alerts::render(xagent, settings) {
+        if current != Some(a.group) {
+            current = Some(a.group);
+            groups.push(RuleGroup { name: format!("xagent-{}", a.group.as_str()), rules: Vec::new() });
+        }
+        let rule = Rule {
+            alert: a.name.to_string(),
+            expr: a.expr,
+            for_: a.for_,
+            labels: a.labels,
+            annotations: a.annotations,
+        };
+        if let Some(group) = groups.last_mut() {
+            group.rules.push(rule);
+        }
+    }
     PrometheusRule { metadata: meta(xagent, &settings.labels), spec: PrometheusRuleSpec { groups } }
 }
