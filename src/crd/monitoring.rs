@@ -44,7 +44,7 @@ const DURATION_PATTERN: &str =
 /// Prometheus Operator integration. Needs the monitoring.coreos.com CRDs; without
 /// them both objects are skipped and condition MonitoringReady says so.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct MonitoringSpec {
     /// ServiceMonitor NAME scraping every component's metrics port.
     #[serde(default)]
@@ -56,7 +56,7 @@ pub struct MonitoringSpec {
 
 /// ServiceMonitor settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceMonitorSettings {
     /// Whether to create the ServiceMonitor.
     #[serde(default = "yes")]
@@ -100,7 +100,7 @@ impl Default for ServiceMonitorSettings {
 
 /// PrometheusRule settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PrometheusRuleSettings {
     /// Whether to create the PrometheusRule.
     #[serde(default = "yes")]
@@ -141,7 +141,7 @@ impl Default for PrometheusRuleSettings {
 
 /// On/off switch per alert group.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AlertGroups {
     /// API availability, errors, latency, traffic, authentication.
     #[serde(default = "yes")]
@@ -171,7 +171,7 @@ impl Default for AlertGroups {
 
 /// Overrides for one alert.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AlertOverride {
     /// Set false to drop just this alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,7 +38,7 @@ use super::status::XAgentStatus;
     printcolumn(name = "Postgres", type_ = "string", json_path = ".status.conditions[?(@.type==\"PostgresReady\")].status", description = "PostgreSQL health"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct XAgentSpec {
     /// Container image shared by the API, WebSocket and worker components.
     #[serde(default)]
@@ -103,7 +103,7 @@ pub struct XAgentSpec {
 
 /// NetworkPolicy settings. Egress stays open: Redis and PostgreSQL may live anywhere.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NetworkPolicySpec {
     /// Whether to create one NetworkPolicy per component (NAME-api, NAME-websocket, NAME-worker, NAME-chromadb).
     #[serde(default)]
@@ -115,7 +115,7 @@ pub struct NetworkPolicySpec {
 
 /// Ingress settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct IngressSpec {
     /// Host name clients use, e.g. agents.example.com.
     #[schemars(
@@ -146,7 +146,7 @@ impl IngressSpec {
 
 /// Where the platform image comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageSpec {
     /// Image repository, without tag.
     #[serde(default = "ImageSpec::default_repository")]
@@ -227,7 +227,7 @@ macro_rules! component_spec {
         // JsonSchema, not KubeSchema: the latter's shadow type cannot carry a
         // container-level serde default, so the CEL rule goes in via `extend`.
         #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-        #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+        #[serde(default, rename_all = "camelCase")]
         #[schemars(extend("x-kubernetes-validations" = [{
             "rule": "!self.autoscaling.enabled || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas",
             "message": "autoscaling.minReplicas must be less than or equal to autoscaling.maxReplicas"
@@ -293,7 +293,7 @@ macro_rules! component_spec {
 
         /// Horizontal pod autoscaler settings.
         #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-        #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+        #[serde(default, rename_all = "camelCase")]
         #[schemars(extend("x-kubernetes-validations" = [{
             "rule": "!self.enabled || self.targetCpuUtilization > 0 || self.targetMemoryUtilization > 0",
             "message": "autoscaling needs targetCpuUtilization or targetMemoryUtilization above 0"
@@ -393,7 +393,7 @@ pub struct AutoscalingSpec {
 
 /// Container CPU and memory. Quantities use Kubernetes notation (e.g. 250m, 1, 512Mi, 2Gi).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Resources {
     /// Guaranteed resources, used by the scheduler and as the base of HPA utilization.
     #[serde(default = "ResourceAmounts::default_requests")]
@@ -411,7 +411,7 @@ impl Default for Resources {
 
 /// A CPU and memory pair.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ResourceAmounts {
     /// CPU quantity, e.g. 250m or 1.
     #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$"))]
@@ -432,7 +432,7 @@ impl ResourceAmounts {
 
 /// PodDisruptionBudget settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PdbSpec {
     /// Whether to create the PodDisruptionBudget.
     #[serde(default = "default_true")]
@@ -455,7 +455,7 @@ impl Default for PdbSpec {
 
 /// The optional ChromaDB vector store.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ChromaDbSpec {
     /// Whether to run ChromaDB (StatefulSet + headless Service NAME-chromadb).
     #[serde(default)]
@@ -517,7 +517,7 @@ impl Default for ChromaDbSpec {
 
 /// A persistent volume claim template.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct StorageSpec {
     /// Requested size, e.g. 10Gi.
     #[serde(default = "StorageSpec::default_size")]
@@ -542,7 +542,7 @@ impl Default for StorageSpec {
 
 /// A key of a Secret in the XAgent's namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
     /// Secret name.
     #[schemars(length(min = 1, max = 253))]
@@ -554,7 +554,7 @@ pub struct SecretKeyRef {
 
 /// How the platform reaches Redis.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RedisSpec {
     /// Host name or IP address of the Redis server.
     #[schemars(length(min = 1, max = 253))]
@@ -586,7 +586,7 @@ impl RedisSpec {
 
 /// How the platform reaches PostgreSQL.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PostgresSpec {
     /// Host name or IP address of the PostgreSQL server.
     #[schemars(length(min = 1, max = 253))]
@@ -616,7 +616,7 @@ pub struct PostgresSpec {
 
 /// Health probe schedule of a dependency.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, KubeSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.timeoutSeconds < self.intervalSeconds").message("probe.timeoutSeconds must be less than probe.intervalSeconds"))]
 pub struct ProbeSettings {
     /// Seconds between probes. XAgents sharing an endpoint share its probe, at the shortest interval among them.

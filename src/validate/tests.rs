@@ -577,3 +577,19 @@ fn chromadb_needs_a_name_of_at_most_43_characters() {
     valid(&manifest(&name_of(43), true));
     valid(&manifest(&name_of(44), false));
 }
+
+#[test]
+fn unknown_fields_are_rejected_by_validation_but_tolerated_when_reading_from_the_cluster() {
+    // A newer CRD may store fields this operator does not know: the watch must
+    // still read the object (a failed decode would stall the whole list) ...
+    let stored = serde_json::json!({
+        "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+        "metadata": {"name": "demo", "namespace": "default"},
+        "spec": {"api": {"futureKnob": true}}
+    });
+    let typed: XAgent = serde_json::from_value(stored.clone()).expect("lenient decode");
+    assert_eq!(typed.spec.api.port, 8000);
+    // ... while render and kubectl-style validation still name the field.
+    let e = parse_xagent(stored, "x").unwrap_err();
+    assert_eq!(e.errors[0].path, "spec.api.futureKnob");
+}
