@@ -114,7 +114,10 @@ kubectl create namespace "$NS" >/dev/null || fail "could not create namespace $N
 
 STEP="start operator"
 if [ "$IN_CLUSTER" -eq 1 ]; then
-  log "using the operator already running in the cluster"
+  running=$(kubectl get pods -A -l app.kubernetes.io/name=xagent-operator \
+    -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' 2>/dev/null | grep -c '^Running$' || true)
+  [ "$running" -gt 0 ] || fail "--in-cluster: no running pod labelled app.kubernetes.io/name=xagent-operator"
+  log "using the operator already running in the cluster ($running pod(s)); it must watch all namespaces"
 else
   BIN="${XAGENT_OPERATOR_BIN:-}"
   if [ -z "$BIN" ]; then
