@@ -240,6 +240,8 @@ async fn trace_logs_of_a_failing_probe_never_show_the_password() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("probed"), "the prober logged its probes:\n{logs}");
     assert!(!logs.contains(PASSWORD), "password in logs:\n{logs}");
+    let encoded = base64_encode(PASSWORD.as_bytes());
+    assert!(!logs.contains(&encoded), "the Secret's data in logs:\n{logs}");
     let status = s.state.get("ns", "logged").redis.unwrap();
     assert!(!status.message.contains(PASSWORD));
 }
