@@ -193,6 +193,55 @@ async fn work_all(client: Client, scope: &Scope, metrics: Arc<Metrics>, endpoint
     futures::future::join_all(workers).await;
 }
 
+/// The XAgent watch, held back until every child cache is filled (so a cache
+/// miss during a reconcile really means "not there") and the monitoring CRD
+/// watch has reported (so a restart does not flap MonitoringReady).
+fn gated_xagents(
+    client: &Client,
+    ns: Option<&str>,
+    writer: Writer<XAgent>,
+    caches: stores::Stores,
+    crds: Arc<MonitoringCrds>,
+    gate: Arc<SyncGate>,
+) -> impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static {
+    let xagent_watch = cached_watch(api::<XAgent>(client, ns), watcher::Config::default(), writer);
+    futures::stream::once(async move {
+        if caches.wait_until_ready().await.is_err() {
+            warn!("a child cache stopped before it was filled");
+        }
+        // Bounded: without the right to list CRDs it would never come.
+        if tokio::time::timeout(CRD_SYNC_WAIT, crds.wait_synced()).await.is_err() {
+            warn!("could not tell whether the Prometheus Operator CRDs exist; assuming not for now");
+        }
+        gate.synced();
+        info!("child caches synced; reconciling");
+    })
+    .filter_map(|()| async { None })
+    .chain(xagent_watch)
+}
+
+/// A Controller over `xagent_stream` that owns every cached child kind.
+fn controller(
+    client: &Client,
+    ns: Option<&str>,
+    xagent_stream: impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static,
+    xagents: reflector::Store<XAgent>,
+    w: stores::Writers,
+) -> Controller<XAgent> {
+    let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+    let network_policies =
+        slim_watch(api(client, ns), owned.clone(), w.network_policies, stores::slim_network_policy);
+    Controller::for_stream(xagent_stream, xagents)
+        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.services, stores::slim_service))
+        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.deployments, stores::slim_deployment))
+        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.statefulsets, stores::slim_statefulset))
+        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.hpas, stores::slim_hpa))
+        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.pdbs, stores::slim_pdb))
+        .owns_stream(network_policies)
+        .owns_stream(slim_watch(api(client, ns), owned, w.ingresses, stores::slim_ingress))
+        .with_config(controller::Config::default().concurrency(8))
+}
+
 /// The controller and the prober of one namespace (or all), until a shutdown signal.
 async fn work(
     client: Client,
@@ -203,62 +252,22 @@ async fn work(
 ) {
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
-    let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
-    let caches = stores.clone();
-    let xagent_watch = cached_watch(api::<XAgent>(&client, ns), watcher::Config::default(), xagent_writer);
-    // XAgents reach the reconciler only once every child cache is filled, so a
-    // cache miss during a reconcile really means "not there".
     let crds = Arc::new(MonitoringCrds::default());
-    let crds_synced = crds.clone();
-    let xagent_stream = futures::stream::once(async move {
-        if caches.wait_until_ready().await.is_err() {
-            warn!("a child cache stopped before it was filled");
-        }
-        // Knowing whether the Prometheus Operator is there avoids a false
-        // MonitoringReady=False (and two status writes) after every restart.
-        // Bounded: without the right to list CRDs it would never come.
-        if tokio::time::timeout(CRD_SYNC_WAIT, crds_synced.wait_synced()).await.is_err() {
-            warn!("could not tell whether the Prometheus Operator CRDs exist; assuming not for now");
-        }
-        gate.synced();
-        info!("child caches synced; reconciling");
-    })
-    .filter_map(|()| async { None })
-    .chain(xagent_watch);
-
+    let xagent_stream = gated_xagents(&client, ns, xagent_writer, stores.clone(), crds.clone(), gate);
     let crds_appear = crds::watch(client.clone(), crds.clone());
     let (health_changed, health_changes) = futures::channel::mpsc::unbounded();
-    let prober = Prober::new(
-        client.clone(),
-        xagents.clone(),
-        probes.clone(),
-        metrics.clone(),
-        health_changed,
-        ProberConfig { namespace: namespace.clone(), ..ProberConfig::default() },
-    );
+    let config = ProberConfig { namespace: namespace.clone(), ..ProberConfig::default() };
+    let prober =
+        Prober::new(client.clone(), xagents.clone(), probes.clone(), metrics.clone(), health_changed, config);
     let prober = tokio::spawn(prober.run());
     let ctx = Arc::new(
         Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds).with_probes(probes),
     );
-    let w = writers;
     let stop = shutdown_signal().shared();
-    let controller = Controller::for_stream(xagent_stream, xagents)
-        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.services, stores::slim_service))
-        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.deployments, stores::slim_deployment))
-        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.statefulsets, stores::slim_statefulset))
-        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.hpas, stores::slim_hpa))
-        .owns_stream(slim_watch(api(&client, ns), owned.clone(), w.pdbs, stores::slim_pdb))
-        .owns_stream(slim_watch(
-            api(&client, ns),
-            owned.clone(),
-            w.network_policies,
-            stores::slim_network_policy,
-        ))
-        .owns_stream(slim_watch(api(&client, ns), owned, w.ingresses, stores::slim_ingress))
+    let run = controller(&client, ns, xagent_stream, xagents, writers)
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
-        .with_config(controller::Config::default().concurrency(8))
         .graceful_shutdown_on(stop.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -272,7 +281,7 @@ async fn work(
     // After the signal, in-flight reconciles get a grace period; a controller
     // still blocked after it (e.g. on an unreachable API server) is abandoned.
     tokio::select! {
-        () = controller => {}
+        () = run => {}
         () = async { stop.await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
             warn!("reconciles still running after the grace period; stopping anyway");
         }
