@@ -126,37 +126,46 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     };
     let mut obs =
         Observation { generation: xagent.meta().generation, dependencies, ..Observation::default() };
-    let mut first_failure = None;
-    match validate::revalidate(xagent) {
+    let first_failure = match validate::revalidate(xagent) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
             obs.invalid_spec = Some(invalid.to_string());
+            None
         }
-        Ok(()) => {
-            let installed = ctx.crds.installed();
-            let desired = builders::build(xagent);
-            // Without the Prometheus Operator CRDs the monitoring objects cannot
-            // exist; everything else goes ahead.
-            let applicable: Vec<Child> =
-                desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
-            let (reports, failure) = apply_all(ctx, owner, &applicable).await;
-            obs.children = reports;
-            first_failure = failure;
-            let mut pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
-            if installed {
-                pruned.extend(prune_monitoring(ctx, owner, xagent).await?);
-            }
-            obs.monitoring = Some(MonitoringObservation { wanted: monitoring_wanted(xagent), installed });
-            count_applied(ctx, &obs.children, &pruned);
-            publish_changes(ctx, xagent, &obs.children, &pruned).await;
-        }
-    }
+        Ok(()) => converge(ctx, owner, xagent, &mut obs).await?,
+    };
     write_status(ctx, xagent, &obs).await?;
     // Reported in status above; returned so the error policy retries with backoff.
     match first_failure {
         Some(error) => Err(error),
         None => Ok(Action::requeue(RESYNC)),
     }
+}
+
+/// Build → apply → prune for a valid spec, recording what happened in `obs`.
+/// Returns the first child that could not be applied, if any.
+async fn converge(
+    ctx: &Context,
+    owner: Owner<'_>,
+    xagent: &XAgent,
+    obs: &mut Observation,
+) -> Result<Option<Error>> {
+    let installed = ctx.crds.installed();
+    let desired = builders::build(xagent);
+    // Without the Prometheus Operator CRDs the monitoring objects cannot
+    // exist; everything else goes ahead.
+    let applicable: Vec<Child> =
+        desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
+    let (reports, failure) = apply_all(ctx, owner, &applicable).await;
+    obs.children = reports;
+    let mut pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
+    if installed {
+        pruned.extend(prune_monitoring(ctx, owner, xagent).await?);
+    }
+    obs.monitoring = Some(MonitoringObservation { wanted: monitoring_wanted(xagent), installed });
+    count_applied(ctx, &obs.children, &pruned);
+    publish_changes(ctx, xagent, &obs.children, &pruned).await;
+    Ok(failure)
 }
 
 fn monitoring_wanted(xagent: &XAgent) -> bool {
