@@ -16,6 +16,17 @@ use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind};
 use crate::error::{Error, Result};
 
+/// What the typed apply, read and delete helpers need of a child kind.
+pub trait ChildObject:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned
+{
+}
+
+impl<K> ChildObject for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned
+{
+}
+
 /// What happened to one child during a reconcile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -103,8 +114,8 @@ pub async fn ensure(
         }
         // Not cached: their CRDs may come and go, and a watch on a missing
         // kind only fails. A GET per reconcile is the price.
-        Child::ServiceMonitor(o) => (ensure_one(client, None, owner, o).await?.0, None),
-        Child::PrometheusRule(o) => (ensure_one(client, None, owner, o).await?.0, None),
+        Child::ServiceMonitor(o) => (ensure_one(client, owner, o, &to_json(o)).await?.0, None),
+        Child::PrometheusRule(o) => (ensure_one(client, owner, o, &to_json(o)).await?.0, None),
     };
     Ok(ChildReport { reference, kind: child.kind(), outcome, workload })
 }
@@ -121,11 +132,7 @@ async fn ensure_cached<K>(
     desired: &K,
 ) -> Result<(Outcome, Option<K>)>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: ChildObject + Serialize,
 {
     let name = desired.name_any();
     let key = format!("{}/{}/{}", K::kind(&()), owner.namespace, name);
@@ -139,7 +146,7 @@ where
             return Ok((Outcome::Unchanged, Some((*cached).clone())));
         }
     }
-    let (outcome, seen) = ensure_one(client, None, owner, desired).await?;
+    let (outcome, seen) = ensure_one(client, owner, desired, &desired_json).await?;
     match &seen {
         Some(obj) => memo.record(key, print, version(obj)),
         None => memo.forget(&key),
@@ -167,47 +174,41 @@ fn fingerprint(value: &serde_json::Value) -> u64 {
     hasher.finish()
 }
 
-/// Returns the outcome and, unless there was a conflict, the object as it now stands.
+/// Reads the child from the API server, then applies `desired_json` (the
+/// serialized `desired`) unless it is already in place or the object is
+/// foreign. Returns the outcome and, unless there was a conflict, the object
+/// as it now stands.
 async fn ensure_one<K>(
     client: &Client,
-    store: Option<&Store<K>>,
     owner: Owner<'_>,
     desired: &K,
+    desired_json: &serde_json::Value,
 ) -> Result<(Outcome, Option<K>)>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: ChildObject + Serialize,
 {
     let name = desired.name_any();
     let reference = format!("{}/{}", K::kind(&()), name);
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
-    let observed = match store.and_then(|store| lookup(store, owner.namespace, &name)) {
-        Some(cached) => Some((*cached).clone()),
-        // The cache only holds labelled children; a miss must be confirmed with
-        // the API server before creating, or we could take over a foreign object.
-        None => {
-            api.get_opt(&name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?
-        }
-    };
-    let desired_json = to_json(desired);
+    // Always confirmed with the API server: the slim caches cannot tell a
+    // foreign object from ours, nor hold the spec to compare.
+    let observed =
+        api.get_opt(&name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?;
     if let Some(existing) = &observed {
         if controller_uid(existing) != Some(owner.uid) {
             return Ok((Outcome::Conflict(conflict_message(&reference, existing)), None));
         }
         let existing_json = to_json(existing);
-        if contains(&existing_json, &desired_json) {
+        if contains(&existing_json, desired_json) {
             return Ok((Outcome::Unchanged, observed));
         }
-        if let Some(replicas) = replicas_to_hand_off(&existing_json, &desired_json) {
+        if let Some(replicas) = replicas_to_hand_off(&existing_json, desired_json) {
             hand_off_replicas(&api, &name, &reference, replicas).await?;
         }
     }
     let params = PatchParams::apply(MANAGER).force();
     let applied = api
-        .patch(&name, &params, &Patch::Apply(&desired_json))
+        .patch(&name, &params, &Patch::Apply(desired_json))
         .await
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if observed.is_some() { Outcome::Updated } else { Outcome::Created };
@@ -236,7 +237,7 @@ fn replicas_to_hand_off(existing: &serde_json::Value, desired: &serde_json::Valu
 /// survives our next apply, which no longer sets it; the HPA takes it from there.
 async fn hand_off_replicas<K>(api: &Api<K>, name: &str, reference: &str, replicas: i64) -> Result<()>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+    K: ChildObject,
 {
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
@@ -326,7 +327,7 @@ pub async fn prune(
 /// Deletes the uncached child `K/name` if this XAgent controls it.
 pub async fn remove_uncached<K>(client: &Client, owner: Owner<'_>, name: &str) -> Result<Option<String>>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
+    K: ChildObject,
 {
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let reference = format!("{}/{}", K::kind(&()), name);
@@ -343,7 +344,7 @@ where
 /// one recreated in between (perhaps by someone else) is left alone.
 async fn delete<K>(api: &Api<K>, reference: String, uid: Option<String>) -> Result<Option<String>>
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+    K: ChildObject,
 {
     let name = reference.split_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
     let params = DeleteParams {
@@ -365,7 +366,7 @@ async fn prune_kind<K>(
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
+    K: ChildObject,
 {
     let stale: Vec<(String, Option<String>)> = store
         .state()

@@ -186,6 +186,19 @@ fn path_of(child: &Child) -> String {
     format!("{prefix}/namespaces/{NS}/{plural}/{}", child.name())
 }
 
+/// The requests that create `children` from nothing: a GET (404) and an apply
+/// each, then one "Created" event and the status write.
+fn created_then_reported(children: &[Child]) -> Vec<String> {
+    let mut expected = Vec::new();
+    for child in children {
+        expected.push(format!("GET {}", path_of(child)));
+        expected.push(format!("PATCH {}{FIELD_MANAGER}", path_of(child)));
+    }
+    expected.push(EVENT_POST.to_string());
+    expected.push(STATUS_PATCH.to_string());
+    expected
+}
+
 const STATUS_PATCH: &str = "PATCH /apis/xagent.io/v1alpha1/namespaces/ns/xagents/demo/status?&force=true&fieldManager=xagent-operator";
 const EVENT_POST: &str = "POST /apis/events.k8s.io/v1/namespaces/ns/events?";
 
@@ -244,13 +257,7 @@ async fn first_reconcile_creates_every_child_then_writes_status() {
     let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
     result.unwrap();
 
-    let mut expected = Vec::new();
-    for child in &desired {
-        expected.push(format!("GET {}", path_of(child)));
-        expected.push(format!("PATCH {}{FIELD_MANAGER}", path_of(child)));
-    }
-    expected.push(EVENT_POST.to_string());
-    expected.push(STATUS_PATCH.to_string());
+    let expected = created_then_reported(&desired);
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
     assert_eq!(lines, expected);
 
@@ -559,13 +566,7 @@ async fn monitoring_objects_are_created_once_the_crds_appear() {
     result.unwrap();
     let monitoring: Vec<Child> =
         builders::build(&xa).into_iter().filter(|c| c.kind().is_monitoring()).collect();
-    let mut expected = Vec::new();
-    for child in &monitoring {
-        expected.push(format!("GET {}", path_of(child)));
-        expected.push(format!("PATCH {}{FIELD_MANAGER}", path_of(child)));
-    }
-    expected.push(EVENT_POST.to_string());
-    expected.push(STATUS_PATCH.to_string());
+    let expected = created_then_reported(&monitoring);
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
     assert_eq!(lines, expected);
     assert_eq!(requests[1].body, monitoring[0].to_value());
