@@ -2,6 +2,7 @@
 # Installs everything the build and the tests need on a fresh Debian machine.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -27,7 +28,7 @@ ensure_rust() {
 }
 
 # Debian packages the test suite drives for real.
-APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl openssl)
+APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl openssl etcd-server xz-utils)
 
 ensure_apt() {
   local missing=()
@@ -50,7 +51,53 @@ ensure_helm_library() {
   fi
 }
 
+# The real control plane for tests/cluster, in an asset directory laid out
+# like setup-envtest's: etcd from Debian beside kube-apiserver,
+# kube-controller-manager and kubectl unpacked from the project's shared
+# third-party copy (../shared/third_party/kubernetes, looked for beside the
+# checkout and its parents). KUBEBUILDER_ASSETS, when set, is used instead.
+ASSETS_DIR="target/kubebuilder-assets"
+
+find_kube_binaries() {
+  local dir
+  dir="$(pwd)"
+  while [ "$dir" != "/" ]; do
+    dir="$(dirname "$dir")"
+    if [ -f "$dir/shared/third_party/kubernetes/SHA256SUMS" ]; then
+      echo "$dir/shared/third_party/kubernetes"
+      return 0
+    fi
+  done
+  return 1
+}
+
+ensure_kube_assets() {
+  if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
+    log "using the control-plane binaries in KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS}"
+    return
+  fi
+  local src
+  if ! src="$(find_kube_binaries)"; then
+    log "WARNING: no shared/third_party/kubernetes and no KUBEBUILDER_ASSETS: the real-API-server tests will be skipped (and fail under CI=true)"
+    return
+  fi
+  mkdir -p "$ASSETS_DIR"
+  local binary
+  for binary in kube-apiserver kube-controller-manager kubectl; do
+    if ! (cd "$ASSETS_DIR" && grep " ${binary}\$" "$src/SHA256SUMS" | sha256sum --check --status 2>/dev/null); then
+      log "unpacking ${binary} into ${ASSETS_DIR}"
+      xz -dc "$src/${binary}.xz" > "$ASSETS_DIR/${binary}.partial"
+      chmod +x "$ASSETS_DIR/${binary}.partial"
+      mv "$ASSETS_DIR/${binary}.partial" "$ASSETS_DIR/${binary}"
+      (cd "$ASSETS_DIR" && grep " ${binary}\$" "$src/SHA256SUMS" | sha256sum --check --status) \
+        || { log "${binary} does not match its checksum"; exit 1; }
+    fi
+  done
+  ln -sfn "$(command -v etcd)" "$ASSETS_DIR/etcd"
+}
+
 ensure_rust
 if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then ensure_apt; fi
 ensure_helm_library
+ensure_kube_assets
 log "setup complete"

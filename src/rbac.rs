@@ -10,9 +10,6 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 /// Verbs for kinds the operator owns and keeps in shape.
 const OWN: &[&str] = &["get", "list", "watch", "create", "patch", "update", "delete"];
 
-/// Verbs for the Prometheus Operator kinds, read with GET (no watch: their CRDs may be absent).
-const OWN_UNWATCHED: &[&str] = &["get", "create", "patch", "update", "delete"];
-
 fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
     PolicyRule {
         api_groups: Some(vec![group.to_string()]),
@@ -35,7 +32,7 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
         rule("autoscaling", &["horizontalpodautoscalers"], OWN),
         rule("policy", &["poddisruptionbudgets"], OWN),
         rule("networking.k8s.io", &["networkpolicies", "ingresses"], OWN),
-        rule("monitoring.coreos.com", &["servicemonitors", "prometheusrules"], OWN_UNWATCHED),
+        rule("monitoring.coreos.com", &["servicemonitors", "prometheusrules"], OWN),
         // Passwords for the dependency probes: read one by name, never list.
         rule("", &["secrets"], &["get"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),

@@ -218,9 +218,22 @@ fn check_cel(value: &Value, errors: &mut Vec<FieldError>) {
     let result = CEL.with(|v| v.validate_compiled(compiled(), value, None));
     if let Err(failures) = result {
         for f in failures.iter() {
-            let path = if f.field_path.is_empty() { "<root>" } else { f.field_path.trim_start_matches('.') };
-            push(errors, path, f.message.clone());
+            let (path, message) = cel_failure_path(&f.field_path, &f.message);
+            push(errors, path, message);
         }
+    }
+}
+
+/// Where a CEL failure points. The API server accepts no `fieldPath` outside
+/// the schema, so root rules about `metadata.name` name it in their message
+/// ("metadata.name: ..."); here that prefix becomes the path again.
+fn cel_failure_path<'a>(field_path: &'a str, message: &'a str) -> (&'a str, String) {
+    if !field_path.is_empty() {
+        return (field_path.trim_start_matches('.'), message.to_string());
+    }
+    match message.split_once(": ") {
+        Some((path @ "metadata.name", rest)) => (path, rest.to_string()),
+        _ => ("<root>", message.to_string()),
     }
 }
 
@@ -297,6 +310,9 @@ fn walk_object(
     }
     apply_defaults(props, &mut out, path, errors);
     check_required(schema, &out, path, errors);
+    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64).filter(|m| out.len() as u64 > *m) {
+        push(errors, path, format!("must have at most {max} properties"));
+    }
     out
 }
 

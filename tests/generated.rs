@@ -31,6 +31,7 @@ fn rules_file(function: &str, rules: &[PolicyRule]) -> String {
 fn generated() -> Vec<(&'static str, String)> {
     let crd = crd::crd_yaml();
     vec![
+        ("crds/xagent.io_xagents.yaml", crd.clone()),
         ("charts/xagent-operator/crds/xagent.io_xagents.yaml", crd.clone()),
         ("config/crd/xagent.io_xagents.yaml", crd),
         (

@@ -83,39 +83,44 @@ fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
 }
 
 /// Makes the child exist as desired, unless a foreign object holds its name.
+///
+/// `initial_replicas` is the replica count a new autoscaled Deployment starts
+/// at (its HPA's minimum), so it does not run a single pod until the HPA acts.
 pub async fn ensure(
     client: &Client,
     stores: &Stores,
     owner: Owner<'_>,
     child: &Child,
+    initial_replicas: Option<i32>,
 ) -> Result<ChildReport> {
     let reference = child.reference();
     let (outcome, workload) = match child {
         Child::Service(o) => {
-            (ensure_cached(client, &stores.services, &stores.applied, owner, o).await?.0, None)
+            (ensure_cached(client, &stores.services, &stores.applied, owner, o, None).await?.0, None)
         }
-        Child::Hpa(o) => (ensure_cached(client, &stores.hpas, &stores.applied, owner, o).await?.0, None),
-        Child::Pdb(o) => (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o).await?.0, None),
+        Child::Hpa(o) => (ensure_cached(client, &stores.hpas, &stores.applied, owner, o, None).await?.0, None),
+        Child::Pdb(o) => (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o, None).await?.0, None),
         Child::NetworkPolicy(o) => {
-            (ensure_cached(client, &stores.network_policies, &stores.applied, owner, o).await?.0, None)
+            (ensure_cached(client, &stores.network_policies, &stores.applied, owner, o, None).await?.0, None)
         }
         Child::Ingress(o) => {
-            (ensure_cached(client, &stores.ingresses, &stores.applied, owner, o).await?.0, None)
+            (ensure_cached(client, &stores.ingresses, &stores.applied, owner, o, None).await?.0, None)
         }
         Child::Deployment(o) => {
             let (outcome, seen) =
-                ensure_cached(client, &stores.deployments, &stores.applied, owner, o).await?;
+                ensure_cached(client, &stores.deployments, &stores.applied, owner, o, initial_replicas)
+                    .await?;
             (outcome, seen.as_ref().map(deployment_state))
         }
         Child::StatefulSet(o) => {
             let (outcome, seen) =
-                ensure_cached(client, &stores.statefulsets, &stores.applied, owner, o).await?;
+                ensure_cached(client, &stores.statefulsets, &stores.applied, owner, o, None).await?;
             (outcome, seen.as_ref().map(statefulset_state))
         }
         // Not cached: their CRDs may come and go, and a watch on a missing
         // kind only fails. A GET per reconcile is the price.
-        Child::ServiceMonitor(o) => (ensure_one(client, owner, o, &to_json(o)).await?.0, None),
-        Child::PrometheusRule(o) => (ensure_one(client, owner, o, &to_json(o)).await?.0, None),
+        Child::ServiceMonitor(o) => (ensure_one(client, owner, o, &stamped(o), None).await?.0, None),
+        Child::PrometheusRule(o) => (ensure_one(client, owner, o, &stamped(o), None).await?.0, None),
     };
     Ok(ChildReport { reference, kind: child.kind(), outcome, workload })
 }
@@ -130,13 +135,14 @@ async fn ensure_cached<K>(
     memo: &AppliedMemo,
     owner: Owner<'_>,
     desired: &K,
+    initial_replicas: Option<i32>,
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
 {
     let name = desired.name_any();
     let key = format!("{}/{}/{}", K::kind(&()), owner.namespace, name);
-    let desired_json = to_json(desired);
+    let desired_json = stamped(desired);
     let print = fingerprint(&desired_json);
     if let Some(cached) = lookup(store, owner.namespace, &name) {
         let ours = controller_uid(cached.as_ref()) == Some(owner.uid);
@@ -146,7 +152,7 @@ where
             return Ok((Outcome::Unchanged, Some((*cached).clone())));
         }
     }
-    let (outcome, seen) = ensure_one(client, owner, desired, &desired_json).await?;
+    let (outcome, seen) = ensure_one(client, owner, desired, &desired_json, initial_replicas).await?;
     match &seen {
         Some(obj) => memo.record(key, print, version(obj)),
         None => memo.forget(&key),
@@ -166,12 +172,35 @@ fn version<K: Resource>(obj: &K) -> String {
     }
 }
 
-/// A stable-within-the-process digest of a desired object.
+/// A digest of a desired object that is the same in every process and
+/// release (64-bit FNV-1a over its canonical JSON; serde_json sorts keys), so
+/// a restart or a second replica reads the same stamp back.
 fn fingerprint(value: &serde_json::Value) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    value.to_string().hash(&mut hasher);
-    hasher.finish()
+    value.to_string().bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Annotation holding the fingerprint of what the operator last applied to a child.
+pub const APPLIED_ANNOTATION: &str = "xagent.io/applied";
+
+/// The desired object as JSON, stamped with its own fingerprint.
+///
+/// Containment alone cannot see a field that the spec no longer sets: the
+/// live object still holds it, so it still "contains" the desired one. The
+/// stamp changes with every change of the desired object, removals included,
+/// and a live object with an older stamp is re-applied, which is when
+/// server-side apply drops the fields we no longer send.
+pub fn stamped<T: Serialize>(desired: &T) -> serde_json::Value {
+    let mut json = to_json(desired);
+    let print = format!("{:016x}", fingerprint(&json));
+    if let Some(meta) = json.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+        let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
+        if let Some(map) = annotations.as_object_mut() {
+            map.insert(APPLIED_ANNOTATION.into(), print.into());
+        }
+    }
+    json
 }
 
 /// Reads the child from the API server, then applies `desired_json` (the
@@ -183,6 +212,7 @@ async fn ensure_one<K>(
     owner: Owner<'_>,
     desired: &K,
     desired_json: &serde_json::Value,
+    initial_replicas: Option<i32>,
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
@@ -206,9 +236,17 @@ where
             hand_off_replicas(&api, &name, &reference, replicas).await?;
         }
     }
+    let body = match (&observed, initial_replicas) {
+        (None, Some(replicas)) if desired_json.pointer("/spec/replicas").is_none() => {
+            let mut body = desired_json.clone();
+            body["spec"]["replicas"] = replicas.into();
+            std::borrow::Cow::Owned(body)
+        }
+        _ => std::borrow::Cow::Borrowed(desired_json),
+    };
     let params = PatchParams::apply(MANAGER).force();
     let applied = api
-        .patch(&name, &params, &Patch::Apply(desired_json))
+        .patch(&name, &params, &Patch::Apply(body.as_ref()))
         .await
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if observed.is_some() { Outcome::Updated } else { Outcome::Created };

@@ -17,7 +17,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use self::apply::{ChildReport, Outcome, Owner};
 use self::crds::MonitoringCrds;
@@ -213,7 +213,8 @@ async fn apply_all(
     let mut reports = Vec::with_capacity(desired.len());
     let mut first_failure = None;
     for child in desired {
-        let report = match apply::ensure(&ctx.client, &ctx.stores, owner, child).await {
+        let initial = initial_replicas(desired, child);
+        let report = match apply::ensure(&ctx.client, &ctx.stores, owner, child, initial).await {
             Ok(report) => report,
             Err(error) => {
                 warn!(error = %error, child = %child.reference(), "child not applied");
@@ -230,6 +231,19 @@ async fn apply_all(
         reports.push((child.component(), report));
     }
     (reports, first_failure)
+}
+
+/// The replica count a new autoscaled Deployment starts at: the minimum of
+/// the HPA in `desired` that scales it.
+fn initial_replicas(desired: &[Child], child: &Child) -> Option<i32> {
+    let Child::Deployment(deployment) = child else { return None };
+    desired.iter().find_map(|c| match c {
+        Child::Hpa(hpa) => {
+            let spec = hpa.spec.as_ref()?;
+            (spec.scale_target_ref.name == deployment.name_any()).then_some(spec.min_replicas.unwrap_or(1))
+        }
+        _ => None,
+    })
 }
 
 /// One event per kind of change, so a first reconcile makes one "Created"
@@ -305,15 +319,25 @@ async fn write_status(ctx: &Context, xagent: &XAgent, obs: &Observation) -> Resu
 async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -> Result<()> {
     let namespace = xagent.namespace().unwrap_or_default();
     let api: Api<XAgent> = Api::namespaced(client.clone(), &namespace);
+    // The resourceVersion makes the write conditional: status computed from
+    // a cached XAgent older than the stored one (e.g. before our own last
+    // write reached the cache) is refused instead of undoing newer status,
+    // such as moving a condition's lastTransitionTime backwards.
     let body = json!({
         "apiVersion": XAgent::api_version(&()),
         "kind": XAgent::kind(&()),
+        "metadata": {"resourceVersion": xagent.resource_version()},
         "status": status,
     });
-    api.patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body))
-        .await
-        .map(|_| ())
-        .map_err(Error::WriteStatus)
+    match api.patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body)).await {
+        Ok(_) => Ok(()),
+        // The newer XAgent is on its way through the watch and will be reconciled.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            debug!("status not written: the cached XAgent is stale");
+            Ok(())
+        }
+        Err(e) => Err(Error::WriteStatus(e)),
+    }
 }
 
 /// Retries failed reconciles after 5 s, doubling per consecutive failure up to 5 min.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::reflector::{self, store::Writer};
+use kube::core::PartialObjectMeta;
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -24,6 +25,7 @@ use crate::crd::XAgent;
 use crate::http::{self, Endpoint};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::Metrics;
+use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use crate::probes::prober::{Prober, ProberConfig};
 use crate::probes::state::ProbeState;
 
@@ -220,13 +222,37 @@ fn gated_xagents(
     .chain(xagent_watch)
 }
 
-/// A Controller over `xagent_stream` that owns every cached child kind.
+/// A metadata-only watch of an uncached monitoring kind, started once the
+/// Prometheus Operator CRDs are installed (a watch of a missing kind only
+/// fails), so an edited or deleted ServiceMonitor or PrometheusRule is put
+/// back at once rather than at the next resync.
+fn monitoring_watch<K>(
+    api: Api<PartialObjectMeta<K>>,
+    config: watcher::Config,
+    crds: Arc<MonitoringCrds>,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    futures::stream::once(async move {
+        // The CRD watch flips this flag; a second's delay is nothing next to
+        // the time it takes to install CRDs.
+        while !crds.installed() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+    .flat_map(move |()| watcher(api.clone(), config.clone()).default_backoff().touched_objects())
+}
+
+/// A Controller over `xagent_stream` that owns every child kind: the cached
+/// ones through their caches, the monitoring ones through metadata watches.
 fn controller(
     client: &Client,
     ns: Option<&str>,
     xagent_stream: impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static,
     xagents: reflector::Store<XAgent>,
     w: stores::Writers,
+    crds: Arc<MonitoringCrds>,
 ) -> Controller<XAgent> {
     let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let network_policies =
@@ -238,7 +264,9 @@ fn controller(
         .owns_stream(slim_watch(api(client, ns), owned.clone(), w.hpas, stores::slim_hpa))
         .owns_stream(slim_watch(api(client, ns), owned.clone(), w.pdbs, stores::slim_pdb))
         .owns_stream(network_policies)
-        .owns_stream(slim_watch(api(client, ns), owned, w.ingresses, stores::slim_ingress))
+        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.ingresses, stores::slim_ingress))
+        .owns_stream(monitoring_watch(api::<PartialObjectMeta<ServiceMonitor>>(client, ns), owned.clone(), crds.clone()))
+        .owns_stream(monitoring_watch(api::<PartialObjectMeta<PrometheusRule>>(client, ns), owned, crds))
         .with_config(controller::Config::default().concurrency(8))
 }
 
@@ -265,7 +293,7 @@ async fn work(
         Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds).with_probes(probes),
     );
     let stop = shutdown_signal().shared();
-    let run = controller(&client, ns, xagent_stream, xagents, writers)
+    let run = controller(&client, ns, xagent_stream, xagents, writers, ctx.crds.clone())
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .graceful_shutdown_on(stop.clone())

@@ -142,32 +142,40 @@ impl AppliedMemo {
     }
 }
 
+/// Drops every annotation but the operator's stamp of what it last applied
+/// (see [`super::apply::stamped`]): others' annotations (e.g. a last-applied
+/// configuration) can be large and are never read. The Ingress keeps all of
+/// its annotations, which are part of what we apply.
+fn keep_own_annotations(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.retain(|key, _| key == super::apply::APPLIED_ANNOTATION);
+    }
+}
+
 /// Keeps only the metadata of a cached Service.
 pub fn slim_service(s: &mut Service) {
-    // Children carry no annotations of ours; others' (e.g. the last applied
-    // configuration) can be large. The Ingress is the exception.
-    s.metadata.annotations = None;
+    keep_own_annotations(&mut s.metadata);
     s.spec = None;
     s.status = None;
 }
 
 /// Keeps only the metadata of a cached HorizontalPodAutoscaler.
 pub fn slim_hpa(h: &mut HorizontalPodAutoscaler) {
-    h.metadata.annotations = None;
+    keep_own_annotations(&mut h.metadata);
     h.spec = None;
     h.status = None;
 }
 
 /// Keeps only the metadata of a cached PodDisruptionBudget.
 pub fn slim_pdb(p: &mut PodDisruptionBudget) {
-    p.metadata.annotations = None;
+    keep_own_annotations(&mut p.metadata);
     p.spec = None;
     p.status = None;
 }
 
 /// Keeps only the metadata of a cached NetworkPolicy.
 pub fn slim_network_policy(n: &mut NetworkPolicy) {
-    n.metadata.annotations = None;
+    keep_own_annotations(&mut n.metadata);
     n.spec = None;
 }
 
@@ -180,7 +188,7 @@ pub fn slim_ingress(i: &mut Ingress) {
 
 /// Drops the parts of a cached Deployment the operator never reads.
 pub fn slim_deployment(d: &mut Deployment) {
-    d.metadata.annotations = None;
+    keep_own_annotations(&mut d.metadata);
     if let Some(spec) = d.spec.as_mut() {
         spec.template = Default::default();
         spec.selector = Default::default();
@@ -193,7 +201,7 @@ pub fn slim_deployment(d: &mut Deployment) {
 
 /// Drops the parts of a cached StatefulSet the operator never reads.
 pub fn slim_statefulset(s: &mut StatefulSet) {
-    s.metadata.annotations = None;
+    keep_own_annotations(&mut s.metadata);
     if let Some(spec) = s.spec.as_mut() {
         spec.template = Default::default();
         spec.selector = Default::default();

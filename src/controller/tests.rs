@@ -8,9 +8,11 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
 use kube::client::Body;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use super::apply::{self, APPLIED_ANNOTATION};
 use super::crds::MonitoringCrds;
 use super::stores::{self, AppliedMemo, Writers};
 use super::{Context, backoff, reconcile};
@@ -19,6 +21,8 @@ use crate::crd::XAgent;
 use crate::error::Error;
 
 const NS: &str = "ns";
+/// The resourceVersion of the XAgent the reconciler is handed.
+const XAGENT_RV: &str = "7";
 const UID: &str = "uid-demo";
 const FIELD_MANAGER: &str = "?&force=true&fieldManager=xagent-operator";
 
@@ -45,6 +49,8 @@ struct Server {
     existing: Vec<(String, Value)>,
     /// Make every child apply fail with this HTTP status.
     fail_apply: Option<u16>,
+    /// Make the status write fail with this HTTP status.
+    fail_status: Option<u16>,
     /// The operator's memo of workloads it found or applied.
     memo: Arc<AppliedMemo>,
 }
@@ -64,6 +70,9 @@ fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, 
             None => (404, status_body(404, "NotFound")),
         },
         Method::PATCH if path.ends_with("/status") => {
+            if let Some(code) = server.fail_status {
+                return (code, status_body(code, "Conflict"));
+            }
             let stored = json!({
                 "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
                 "metadata": {"name": "demo", "namespace": NS, "uid": UID},
@@ -111,7 +120,7 @@ fn xagent(spec: Value) -> XAgent {
     serde_json::from_value(json!({
         "apiVersion": "xagent.io/v1alpha1",
         "kind": "XAgent",
-        "metadata": {"name": "demo", "namespace": NS, "uid": UID, "generation": 1},
+        "metadata": {"name": "demo", "namespace": NS, "uid": UID, "generation": 1, "resourceVersion": XAGENT_RV},
         "spec": spec
     }))
     .unwrap()
@@ -202,12 +211,58 @@ fn created_then_reported(children: &[Child]) -> Vec<String> {
 const STATUS_PATCH: &str = "PATCH /apis/xagent.io/v1alpha1/namespaces/ns/xagents/demo/status?&force=true&fieldManager=xagent-operator";
 const EVENT_POST: &str = "POST /apis/events.k8s.io/v1/namespaces/ns/events?";
 
-/// Children as the API server would hold them after our apply: server-side
-/// defaults added and, for workloads, every replica ready.
+/// The child as the operator applies it: stamped with the fingerprint of
+/// the desired object (see [`apply::stamped`]).
+fn stamped_child(child: &Child) -> Child {
+    fn back<K: DeserializeOwned>(value: Value) -> K {
+        serde_json::from_value(value).unwrap()
+    }
+    let json = apply::stamped(child);
+    match child {
+        Child::Service(_) => Child::Service(back(json)),
+        Child::Deployment(_) => Child::Deployment(back(json)),
+        Child::StatefulSet(_) => Child::StatefulSet(back(json)),
+        Child::Hpa(_) => Child::Hpa(back(json)),
+        Child::Pdb(_) => Child::Pdb(back(json)),
+        Child::NetworkPolicy(_) => Child::NetworkPolicy(back(json)),
+        Child::Ingress(_) => Child::Ingress(back(json)),
+        Child::ServiceMonitor(_) => Child::ServiceMonitor(back(json)),
+        Child::PrometheusRule(_) => Child::PrometheusRule(back(json)),
+    }
+}
+
+/// The minReplicas of the HPA in `desired` that scales the Deployment `name`, if any.
+fn hpa_min_replicas(desired: &[Child], name: &str) -> Option<i32> {
+    desired.iter().find_map(|c| match c {
+        Child::Hpa(h) => {
+            let spec = h.spec.as_ref().unwrap();
+            (spec.scale_target_ref.kind == "Deployment" && spec.scale_target_ref.name == name)
+                .then(|| spec.min_replicas.unwrap())
+        }
+        _ => None,
+    })
+}
+
+/// The apply body that creates `child`: the stamped child and, for a
+/// Deployment an HPA in `desired` scales, the HPA's minimum as its first
+/// replica count.
+fn created_body(child: &Child, desired: &[Child]) -> Value {
+    let mut body = apply::stamped(child);
+    if let Child::Deployment(d) = child
+        && let Some(min) = hpa_min_replicas(desired, &d.name_any())
+    {
+        assert!(body["spec"].get("replicas").is_none(), "{} is autoscaled", child.reference());
+        body["spec"]["replicas"] = json!(min);
+    }
+    body
+}
+
+/// Children as the API server would hold them after our apply: stamped,
+/// server-side defaults added and, for workloads, every replica ready.
 fn as_stored(children: &[Child]) -> Vec<Child> {
     children
         .iter()
-        .cloned()
+        .map(stamped_child)
         .map(|mut child| {
             if let Child::Deployment(d) = &mut child {
                 ready(d);
@@ -266,12 +321,22 @@ async fn first_reconcile_creates_every_child_then_writes_status() {
     let note = event.body["note"].as_str().unwrap();
     assert!(desired.iter().all(|c| note.contains(&c.reference())), "{note}");
 
-    // The apply bodies are exactly the built children.
-    let patches = requests.iter().filter(|r| r.method == Method::PATCH && !r.uri.contains("/status"));
-    for (patch, child) in patches.zip(&desired) {
-        assert_eq!(patch.body, child.to_value(), "apply body of {}", child.reference());
+    // The apply bodies are exactly the built children, stamped; autoscaled
+    // Deployments start at their HPA's minimum.
+    let patches: Vec<&Recorded> =
+        requests.iter().filter(|r| r.method == Method::PATCH && !r.uri.contains("/status")).collect();
+    assert_eq!(patches.len(), desired.len());
+    for (patch, child) in patches.iter().zip(&desired) {
+        assert_eq!(patch.body, created_body(child, &desired), "apply body of {}", child.reference());
+        assert!(
+            patch.body["metadata"]["annotations"][APPLIED_ANNOTATION].as_str().is_some_and(|s| s.len() == 16),
+            "stamp of {}",
+            child.reference()
+        );
     }
 
+    let status_write = requests.iter().find(|r| r.line() == STATUS_PATCH).unwrap();
+    assert_eq!(status_write.body["metadata"]["resourceVersion"], XAGENT_RV, "a conditional write");
     let status = status_of(&requests);
     assert_eq!(status["observedGeneration"], 1);
     assert_eq!(condition(&status, "Ready")["status"], "False");
@@ -288,17 +353,43 @@ async fn first_reconcile_creates_every_child_then_writes_status() {
 }
 
 #[tokio::test]
-async fn autoscaled_deployments_are_applied_without_replicas() {
-    let xa = xagent(json!({}));
+async fn autoscaled_deployments_are_created_at_min_replicas_then_applied_without_replicas() {
+    let spec = json!({
+        "api": {"autoscaling": {"minReplicas": 3}},
+        "worker": {"autoscaling": {"minReplicas": 4}}
+    });
+    let xa = xagent(spec.clone());
+    let deployment_patch = |requests: &[Recorded], name: &str| {
+        let uri = format!("/apis/apps/v1/namespaces/ns/deployments/{name}{FIELD_MANAGER}");
+        let patches: Vec<Value> = requests
+            .iter()
+            .filter(|r| r.method == Method::PATCH && r.uri == uri)
+            .map(|r| r.body.clone())
+            .collect();
+        assert_eq!(patches.len(), 1, "one apply of {name}");
+        patches.into_iter().next().unwrap()
+    };
+
+    // Created: an autoscaled Deployment starts at its HPA's minimum, not at 1.
     let (result, requests) = reconcile_with(&xa, &[], Server::default()).await;
     result.unwrap();
-    let body_of = |name: &str| {
-        let uri = format!("/apis/apps/v1/namespaces/ns/deployments/{name}{FIELD_MANAGER}");
-        requests.iter().find(|r| r.method == Method::PATCH && r.uri == uri).unwrap().body.clone()
-    };
-    assert!(body_of("demo-api")["spec"].get("replicas").is_none());
-    assert!(body_of("demo-worker")["spec"].get("replicas").is_none());
-    assert_eq!(body_of("demo-websocket")["spec"]["replicas"], 2);
+    assert_eq!(deployment_patch(&requests, "demo-api")["spec"]["replicas"], 3);
+    assert_eq!(deployment_patch(&requests, "demo-worker")["spec"]["replicas"], 4);
+    assert_eq!(deployment_patch(&requests, "demo-websocket")["spec"]["replicas"], 2);
+
+    // Existing (applied for an older image): re-applied without replicas, the HPA owns them.
+    let mut older = spec;
+    older["image"] = json!({"tag": "v0"});
+    let stored = as_stored(&builders::build(&xagent(older)));
+    let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
+    result.unwrap();
+    for name in ["demo-api", "demo-worker"] {
+        let body = deployment_patch(&requests, name);
+        assert!(body["spec"].get("replicas").is_none(), "{name}: {body}");
+        assert_eq!(body["spec"]["template"]["spec"]["containers"][0]["image"], "xagent/x-agent:latest");
+    }
+    assert_eq!(deployment_patch(&requests, "demo-websocket")["spec"]["replicas"], 2);
+    assert!(!requests.iter().any(|r| r.uri.contains("handoff")), "nothing to hand off");
 }
 
 #[tokio::test]
@@ -569,20 +660,20 @@ async fn monitoring_objects_are_created_once_the_crds_appear() {
     let expected = created_then_reported(&monitoring);
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
     assert_eq!(lines, expected);
-    assert_eq!(requests[1].body, monitoring[0].to_value());
-    assert_eq!(requests[3].body, monitoring[1].to_value());
+    assert_eq!(requests[1].body, apply::stamped(&monitoring[0]));
+    assert_eq!(requests[3].body, apply::stamped(&monitoring[1]));
     let status = status_of(&requests);
     assert_eq!(condition(&status, "MonitoringReady")["status"], "True");
     assert_eq!(condition(&status, "MonitoringReady")["reason"], "Applied");
     assert_eq!(condition(&status, "Ready")["status"], "True");
 }
 
-/// The server holding the monitoring objects exactly as applied.
+/// The server holding the monitoring objects exactly as applied (stamped).
 fn server_with_monitoring(xa: &XAgent) -> Server {
     let existing = builders::build(xa)
         .iter()
         .filter(|c| c.kind().is_monitoring())
-        .map(|c| (path_of(c), c.to_value()))
+        .map(|c| (path_of(c), apply::stamped(c)))
         .collect();
     Server { existing, ..Server::default() }
 }
@@ -689,4 +780,43 @@ async fn network_policies_and_ingress_are_created_and_pruned_like_other_children
         requests.iter().filter(|r| r.method == Method::DELETE).map(Recorded::line).collect();
     assert_eq!(deletes.len(), 4, "three NetworkPolicies and the Ingress: {deletes:#?}");
     assert!(deletes.iter().any(|l| l.contains("/ingresses/demo?")));
+}
+
+#[tokio::test]
+async fn stale_status_write_is_not_an_error_but_others_are() {
+    let xa = xagent(json!({}));
+    let stored = as_stored(&builders::build(&xa));
+    // 409: the cached XAgent is older than the stored one; its watch event will follow.
+    let server = Server { fail_status: Some(409), ..Server::default() };
+    let (result, requests) = reconcile_with(&xa, &stored, server).await;
+    result.unwrap();
+    let status_write = requests.iter().find(|r| r.line() == STATUS_PATCH).expect("a status write");
+    assert_eq!(status_write.body["metadata"]["resourceVersion"], XAGENT_RV);
+
+    let server = Server { fail_status: Some(500), ..Server::default() };
+    let (result, _) = reconcile_with(&xa, &stored, server).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::WriteStatus(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_field_removed_from_the_spec_reaches_the_child() {
+    let before = xagent(
+        json!({"ingress": {"host": "agents.example.com", "annotations": {"example.com/timeout": "3600"}}}),
+    );
+    let stored = as_stored(&builders::build(&before));
+    let after = xagent(json!({"ingress": {"host": "agents.example.com"}}));
+    let (result, requests) = reconcile_with(&after, &stored, Server::default()).await;
+    result.unwrap();
+    // The live Ingress still holds the old annotation, so it "contains" the
+    // desired one; only its stale stamp shows that it must be re-applied.
+    let ingress = builders::build(&after).into_iter().find(|c| matches!(c, Child::Ingress(_))).unwrap();
+    let path = path_of(&ingress);
+    let writes: Vec<&Recorded> =
+        requests.iter().filter(|r| r.method != Method::GET && r.line() != STATUS_PATCH).collect();
+    let lines: Vec<String> = writes.iter().map(|r| r.line()).collect();
+    assert_eq!(lines, [format!("PATCH {path}{FIELD_MANAGER}"), EVENT_POST.to_string()]);
+    assert_eq!(writes[0].body, apply::stamped(&ingress));
+    assert!(writes[0].body["metadata"]["annotations"].get("example.com/timeout").is_none());
+    assert_eq!(writes[1].body["reason"], "Updated");
 }

@@ -117,7 +117,10 @@ pub struct PrometheusRuleSettings {
     pub groups: AlertGroups,
     /// Per-alert overrides, keyed by alert name (e.g. XAgentHighErrorRate).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    // maxProperties bounds the rule's estimated cost: without it the API
+    // server refuses the CRD (cost budget exceeded).
     #[x_kube(validation = Rule::new(known_alerts_rule()).message("keys must be alert names of the catalog, e.g. XAgentHighErrorRate"))]
+    #[schemars(extend("maxProperties" = ALERT_NAMES.len()))]
     pub alerts: BTreeMap<String, AlertOverride>,
 }
 

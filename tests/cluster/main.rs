@@ -1,0 +1,88 @@
+//! The operator against a real Kubernetes API server (etcd, kube-apiserver
+//! and kube-controller-manager v1.33, started by [`harness`]), running as its
+//! own ServiceAccount under only the RBAC that `config/rbac` declares.
+//!
+//! One control plane serves the whole binary; scenarios run one at a time,
+//! each in namespaces of its own, in the order listed (the first one needs
+//! the Prometheus Operator CRDs absent, the later ones present).
+//!
+//! Without the control-plane binaries every scenario is reported as ignored,
+//! with the reason on stderr; under `CI=true` that is a failure instead.
+
+mod chart;
+mod children;
+mod e2e;
+mod failover;
+mod harness;
+mod install;
+mod kit;
+mod lifecycle;
+mod operator;
+
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+
+use harness::Cluster;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// The runtime every scenario's async body runs on.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
+    })
+}
+
+/// A scenario: a name and what it does with the cluster.
+type Scenario = (&'static str, fn(&Cluster));
+
+/// Every scenario, in the order they run.
+fn scenarios() -> Vec<Scenario> {
+    let mut all: Vec<Scenario> = Vec::new();
+    all.extend(install::scenarios());
+    all.extend(lifecycle::scenarios());
+    all.extend(failover::scenarios());
+    all.extend(chart::scenarios());
+    all.extend(e2e::scenarios());
+    all
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    // One control plane, shared: scenarios take turns (they count requests
+    // and toggle cluster-wide CRDs).
+    args.test_threads = Some(1);
+    let cluster = match harness::find_assets() {
+        Ok(assets) => Some(Arc::new(Cluster::start(assets))),
+        Err(harness::MissingAssets(why)) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            eprintln!("error: the real-API-server tests cannot run under CI=true: {why}");
+            return ExitCode::FAILURE;
+        }
+        Err(harness::MissingAssets(why)) => {
+            eprintln!("\n*** SKIPPING every real-API-server test: {why} ***\n");
+            None
+        }
+    };
+    if let Some(cluster) = &cluster {
+        install::prepare(cluster);
+    }
+    let trials = scenarios()
+        .into_iter()
+        .map(|(name, run)| {
+            let skipped = cluster.is_none();
+            let cluster = cluster.clone();
+            Trial::test(name, move || match &cluster {
+                Some(cluster) => {
+                    run(cluster);
+                    Ok(())
+                }
+                None => Err(Failed::from("unreachable: skipped scenarios never run")),
+            })
+            .with_ignored_flag(skipped)
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Every trial (and its clone of the cluster) is gone: this stops the processes.
+    drop(cluster);
+    conclusion.exit_code()
+}
