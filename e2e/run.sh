@@ -18,6 +18,8 @@
 # the first failure.
 #
 # Environment: XAGENT_OPERATOR_BIN (default: build target/release/xagent-operator),
+# XAGENT_OPERATOR_KUBECONFIG (the kubeconfig of the out-of-cluster operator,
+# e.g. its ServiceAccount's; default: KUBECONFIG, the same as kubectl's),
 # E2E_TIMEOUT (seconds per wait, default 120), E2E_IMAGE / E2E_EXPECT_READY=1
 # to run pods from an image that implements the X-Agent container contract
 # (/health, /ready, /metrics) and expect Ready=True.
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     --prometheus-crds) PROM_CRDS="$2"; shift 2 ;;
     --in-cluster) IN_CLUSTER=1; shift ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -91,9 +93,12 @@ for tool in kubectl curl; do
   command -v "$tool" >/dev/null 2>&1 || fail "$tool is required"
 done
 kubectl version >/dev/null 2>&1 || fail "no cluster reachable through KUBECONFIG=${KUBECONFIG:-~/.kube/config}"
-# Ready, schedulable nodes without a NoSchedule/NoExecute taint.
-READY_NODES=$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.unschedulable}{" taints:"}{range .spec.taints[*]}{.effect}{","}{end}{" ready:"}{range .status.conditions[?(@.type=="Ready")]}{.status}{end}{"\n"}{end}' 2>/dev/null \
-  | awk '$1 != "true" && $0 !~ /NoSchedule|NoExecute/ && $NF == "ready:True"' | wc -l | tr -d ' ')
+# Ready, schedulable nodes without a NoSchedule/NoExecute taint. A control
+# plane without kubelets (envtest style) has none; nodes that cannot be
+# listed count as none too.
+NODES=$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.unschedulable}{" taints:"}{range .spec.taints[*]}{.effect}{","}{end}{" ready:"}{range .status.conditions[?(@.type=="Ready")]}{.status}{end}{"\n"}{end}' 2>/dev/null) \
+  || log "cannot list nodes; assuming none is schedulable"
+READY_NODES=$(printf '%s\n' "${NODES:-}" | awk '$1 != "true" && $0 !~ /NoSchedule|NoExecute/ && $NF == "ready:True"' | wc -l | tr -d ' ')
 if [ "$READY_NODES" -gt 0 ]; then HAVE_NODES=1; else HAVE_NODES=0; fi
 log "cluster reachable; schedulable ready nodes: $READY_NODES; namespace $NS"
 
@@ -124,8 +129,20 @@ else
     (cd "$ROOT" && cargo build --release --locked --quiet) || fail "cargo build failed"
     BIN="$ROOT/target/release/xagent-operator"
   fi
-  PORT=$(( (RANDOM % 20000) + 30000 ))
-  RUST_LOG=info "$BIN" run --namespace "$NS" --metrics-address "127.0.0.1:$PORT" >"$WORK/operator.log" 2>&1 &
+  # The operator's own credentials, if given (e.g. its ServiceAccount's, to
+  # run under only the declared RBAC); else those of KUBECONFIG, like kubectl.
+  OPERATOR_ENV=(RUST_LOG=info)
+  if [ -n "${XAGENT_OPERATOR_KUBECONFIG:-}" ]; then
+    [ -r "$XAGENT_OPERATOR_KUBECONFIG" ] || fail "XAGENT_OPERATOR_KUBECONFIG=$XAGENT_OPERATOR_KUBECONFIG is not readable"
+    OPERATOR_ENV+=("KUBECONFIG=$XAGENT_OPERATOR_KUBECONFIG")
+    log "the operator runs with KUBECONFIG=$XAGENT_OPERATOR_KUBECONFIG"
+  fi
+  # A port nothing listens on (a cluster on this host may use that range too).
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    PORT=$(( (RANDOM % 20000) + 30000 ))
+    (: <"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+  done
+  env "${OPERATOR_ENV[@]}" "$BIN" run --namespace "$NS" --metrics-address "127.0.0.1:$PORT" >"$WORK/operator.log" 2>&1 &
   OPERATOR_PID=$!
   operator_ready() {
     kill -0 "$OPERATOR_PID" 2>/dev/null || fail "the operator exited (port $PORT taken?)"
@@ -252,7 +269,9 @@ STEP="steady state"
 # What the operator wrote: per object (both XAgents' children of every kind,
 # and demo's status), the uid and the time of the operator's own last write
 # in managedFields. Generations and status are left out: HPAs and the
-# Deployment controller change them legitimately.
+# Deployment controller change them legitimately. So is production's status:
+# its Redis and PostgreSQL Secrets do not exist, and the operator republishes
+# a failing dependency's record at 1, 2, 3, 5, 10... failed probes, by design.
 KINDS=deployments,statefulsets,services,hpa,pdb,networkpolicies,ingresses
 snapshot() {
   kubectl get -n "$NS" xagent/demo -o \

@@ -15,7 +15,9 @@ pub enum LogFormat {
 /// Logs go to stderr so `crd` and `render` output on stdout stays clean YAML.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // A second init (e.g. in tests) is harmless, so its error is ignored.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -98,8 +98,12 @@ pub async fn ensure(
         Child::Service(o) => {
             (ensure_cached(client, &stores.services, &stores.applied, owner, o, None).await?.0, None)
         }
-        Child::Hpa(o) => (ensure_cached(client, &stores.hpas, &stores.applied, owner, o, None).await?.0, None),
-        Child::Pdb(o) => (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o, None).await?.0, None),
+        Child::Hpa(o) => {
+            (ensure_cached(client, &stores.hpas, &stores.applied, owner, o, None).await?.0, None)
+        }
+        Child::Pdb(o) => {
+            (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o, None).await?.0, None)
+        }
         Child::NetworkPolicy(o) => {
             (ensure_cached(client, &stores.network_policies, &stores.applied, owner, o, None).await?.0, None)
         }

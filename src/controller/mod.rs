@@ -329,7 +329,10 @@ async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -
         "metadata": {"resourceVersion": xagent.resource_version()},
         "status": status,
     });
-    match api.patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body)).await {
+    match api
+        .patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body))
+        .await
+    {
         Ok(_) => Ok(()),
         // The newer XAgent is on its way through the watch and will be reconciled.
         Err(kube::Error::Api(e)) if e.code == 409 => {

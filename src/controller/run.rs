@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
-use kube::runtime::reflector::{self, store::Writer};
 use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -265,7 +265,11 @@ fn controller(
         .owns_stream(slim_watch(api(client, ns), owned.clone(), w.pdbs, stores::slim_pdb))
         .owns_stream(network_policies)
         .owns_stream(slim_watch(api(client, ns), owned.clone(), w.ingresses, stores::slim_ingress))
-        .owns_stream(monitoring_watch(api::<PartialObjectMeta<ServiceMonitor>>(client, ns), owned.clone(), crds.clone()))
+        .owns_stream(monitoring_watch(
+            api::<PartialObjectMeta<ServiceMonitor>>(client, ns),
+            owned.clone(),
+            crds.clone(),
+        ))
         .owns_stream(monitoring_watch(api::<PartialObjectMeta<PrometheusRule>>(client, ns), owned, crds))
         .with_config(controller::Config::default().concurrency(8))
 }

@@ -31,7 +31,15 @@ async fn holder(admin: &kube::Client, lease: &str) -> Option<String> {
 }
 
 fn elected(cluster: &Cluster, user: User, ns: &str, identity: &str) -> Operator {
-    let args = ["--leader-election", "--lease-namespace", "xagent-system", "--lease-name", "failover-test", "--identity", identity];
+    let args = [
+        "--leader-election",
+        "--lease-namespace",
+        "xagent-system",
+        "--lease-name",
+        "failover-test",
+        "--identity",
+        identity,
+    ];
     Operator::start(cluster, user, ns, &args)
 }
 
@@ -119,6 +127,9 @@ fn crash_mid_create(cluster: &Cluster) {
         }
         let errors = second.metric_sum("xagent_reconcile_errors_total", "");
         assert_eq!(errors, 0.0, "reconcile errors after the restart:\n{}", second.log_tail());
-        eprintln!("restart converged {total} children of {CRASH_XAGENTS} XAgents in {took:?} ({:?} total)", started.elapsed());
+        eprintln!(
+            "restart converged {total} children of {CRASH_XAGENTS} XAgents in {took:?} ({:?} total)",
+            started.elapsed()
+        );
     });
 }

@@ -221,7 +221,13 @@ impl Cluster {
         let key = self.path("sa.key");
         run_ok(Command::new("openssl").arg("genrsa").arg("-out").arg(&key).arg("2048"), "openssl genrsa");
         run_ok(
-            Command::new("openssl").arg("rsa").arg("-in").arg(&key).arg("-pubout").arg("-out").arg(self.path("sa.pub")),
+            Command::new("openssl")
+                .arg("rsa")
+                .arg("-in")
+                .arg(&key)
+                .arg("-pubout")
+                .arg("-out")
+                .arg(self.path("sa.pub")),
             "openssl rsa -pubout",
         );
         let tokens: Vec<String> = User::ALL.iter().map(|u| u.token_line()).collect();

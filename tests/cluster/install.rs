@@ -88,12 +88,18 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, path: &str) ->
         (Value::Object(x), Value::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             keys.into_iter().find_map(|k| {
-                first_difference(x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null), &format!("{path}.{k}"))
+                first_difference(
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    &format!("{path}.{k}"),
+                )
             })
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(p, q, &format!("{path}[{i}]")))
-        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, &format!("{path}[{i}]"))),
         (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => None,
         (x, y) if x == y => None,
         (x, y) => Some(format!("{path}: stored {x}, generated {y}")),
@@ -131,12 +137,15 @@ fn monitoring_crds_appear(cluster: &Cluster) {
         assert_eq!(reason, "PrometheusOperatorNotInstalled");
 
         install_monitoring_crds(cluster);
-        let (_, took) = eventually("ServiceMonitor and PrometheusRule demo", Duration::from_secs(60), || async {
-            let sm = Api::<ServiceMonitor>::namespaced(admin.clone(), ns).get_opt("demo").await.ok()??;
-            let pr = Api::<PrometheusRule>::namespaced(admin.clone(), ns).get_opt("demo").await.ok()??;
-            Some((sm, pr))
-        })
-        .await;
+        let (_, took) =
+            eventually("ServiceMonitor and PrometheusRule demo", Duration::from_secs(60), || async {
+                let sm =
+                    Api::<ServiceMonitor>::namespaced(admin.clone(), ns).get_opt("demo").await.ok()??;
+                let pr =
+                    Api::<PrometheusRule>::namespaced(admin.clone(), ns).get_opt("demo").await.ok()??;
+                Some((sm, pr))
+            })
+            .await;
         kit::wait_condition(&admin, ns, "demo", "MonitoringReady", "True").await;
         eprintln!("monitoring objects appeared {took:?} after the CRDs were installed, without a restart");
     });

@@ -53,7 +53,12 @@ async fn setup(cluster: &Cluster, ns: &str) -> (Client, Operator) {
 }
 
 /// Waits until XAgent `name` owns exactly `expected` (Kind/name, sorted).
-async fn wait_children(admin: &Client, ns: &str, name: &str, expected: &[String]) -> Vec<(String, DynamicObject)> {
+async fn wait_children(
+    admin: &Client,
+    ns: &str,
+    name: &str,
+    expected: &[String],
+) -> Vec<(String, DynamicObject)> {
     let what = format!("children of {ns}/{name}: {expected:?}");
     eventually(&what, Duration::from_secs(60), || async {
         let objects = children::of(admin, ns, name).await;
@@ -119,7 +124,10 @@ fn create(cluster: &Cluster) {
         for (kind, obj) in &objects {
             assert_eq!(children::controller_uid(obj).as_deref(), Some(uid.as_str()), "{kind} owner");
             let labels = obj.labels();
-            assert_eq!(labels.get("app.kubernetes.io/managed-by").map(String::as_str), Some("xagent-operator"));
+            assert_eq!(
+                labels.get("app.kubernetes.io/managed-by").map(String::as_str),
+                Some("xagent-operator")
+            );
             assert_eq!(labels.get("app.kubernetes.io/instance").map(String::as_str), Some("demo"));
         }
         // Autoscaled Deployments are created at the HPA's minimum, not 1.
@@ -142,7 +150,10 @@ fn create(cluster: &Cluster) {
             &["wait", "--for=condition=Ready", "xagent/demo", "-n", ns, "--timeout=120s"],
         );
         assert!(out.status.success(), "kubectl wait: {}", String::from_utf8_lossy(&out.stderr));
-        eprintln!("kubectl wait --for=condition=Ready returned {:?} after pods were marked ready", waited.elapsed());
+        eprintln!(
+            "kubectl wait --for=condition=Ready returned {:?} after pods were marked ready",
+            waited.elapsed()
+        );
         transitions.finish();
     });
 }
@@ -228,7 +239,11 @@ async fn assert_hpas_worked_on(admin: &Client, ns: &str) {
     let hpas = children::api(admin, ns, &children::kind("HorizontalPodAutoscaler"));
     for hpa in hpas.list(&Default::default()).await.expect("listing HPAs").items {
         let conditions = hpa.data.pointer("/status/conditions").and_then(Value::as_array).map(Vec::len);
-        assert!(conditions.unwrap_or(0) > 0, "HPA {} has no status from the controller-manager", hpa.name_any());
+        assert!(
+            conditions.unwrap_or(0) > 0,
+            "HPA {} has no status from the controller-manager",
+            hpa.name_any()
+        );
     }
 }
 
@@ -260,13 +275,7 @@ fn disturbances() -> Vec<Disturbance> {
     };
     let delete = |kind, name| Disturbance { kind, name, edit: None, restored: None };
     vec![
-        edit(
-            "Deployment",
-            "demo-websocket",
-            json!({"spec": {"replicas": 7}}),
-            "/spec/replicas",
-            json!(2),
-        ),
+        edit("Deployment", "demo-websocket", json!({"spec": {"replicas": 7}}), "/spec/replicas", json!(2)),
         delete("Service", "demo-api"),
         edit(
             "HorizontalPodAutoscaler",
@@ -309,7 +318,12 @@ fn drift(cluster: &Cluster) {
         .await;
         for d in disturbances() {
             let took = disturb_and_wait(&admin, ns, &d).await;
-            eprintln!("{} {}/{} restored in {took:?}", if d.edit.is_some() { "edited" } else { "deleted" }, d.kind, d.name);
+            eprintln!(
+                "{} {}/{} restored in {took:?}",
+                if d.edit.is_some() { "edited" } else { "deleted" },
+                d.kind,
+                d.name
+            );
             assert!(took < Duration::from_secs(15), "{}/{} took {took:?}", d.kind, d.name);
         }
     });
@@ -398,7 +412,9 @@ fn removable_fields(objects: &[(String, DynamicObject)]) -> Vec<String> {
                 found.push(format!("{name} annotation"));
             }
         }
-        if (kind == "ServiceMonitor" || kind == "PrometheusRule") && v.pointer("/metadata/labels/release").is_some() {
+        if (kind == "ServiceMonitor" || kind == "PrometheusRule")
+            && v.pointer("/metadata/labels/release").is_some()
+        {
             found.push(format!("{name} label"));
         }
         if kind == "NetworkPolicy" && name.ends_with("-api") {
@@ -410,9 +426,11 @@ fn removable_fields(objects: &[(String, DynamicObject)]) -> Vec<String> {
 
 /// Whether the operator's Apply entry in `obj`'s managedFields owns spec.replicas.
 fn operator_owns_replicas(obj: &Value) -> bool {
-    obj["metadata"]["managedFields"].as_array().into_iter().flatten().any(|m| {
-        m["manager"] == "xagent-operator" && m.pointer("/fieldsV1/f:spec/f:replicas").is_some()
-    })
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["manager"] == "xagent-operator" && m.pointer("/fieldsV1/f:spec/f:replicas").is_some())
 }
 
 fn autoscaling(cluster: &Cluster) {
@@ -478,14 +496,16 @@ fn foreign(cluster: &Cluster) {
             "spec": {"ports": [{"port": 1234}], "selector": {"app": "theirs"}},
         }))
         .unwrap();
-        let theirs = services.create(&Default::default(), &theirs).await.expect("creating the foreign Service");
+        let theirs =
+            services.create(&Default::default(), &theirs).await.expect("creating the foreign Service");
         kit::apply_xagent(&admin, ns, "demo", json!({})).await;
         let xa = kit::wait_condition(&admin, ns, "demo", "Degraded", "True").await;
         assert_eq!(kit::condition(&xa, "Degraded").unwrap()["reason"], "ChildConflict");
         let conflicts = serde_json::to_value(&xa.status).unwrap()["conflicts"].clone();
         assert!(conflicts.to_string().contains("Service/demo-api"), "{conflicts}");
         // The rest converged; the foreign object is exactly as it was.
-        let expected: Vec<String> = default_set("demo").into_iter().filter(|r| r != "Service/demo-api").collect();
+        let expected: Vec<String> =
+            default_set("demo").into_iter().filter(|r| r != "Service/demo-api").collect();
         wait_children(&admin, ns, "demo", &expected).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let now = services.get("demo-api").await.unwrap();
@@ -504,7 +524,8 @@ struct LooserCrd<'a>(&'a Cluster);
 
 impl<'a> LooserCrd<'a> {
     fn install(cluster: &'a Cluster) -> Self {
-        let path = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/api/x-kubernetes-validations";
+        let path =
+            "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/api/x-kubernetes-validations";
         let patch = format!(r#"[{{"op": "remove", "path": "{path}"}}]"#);
         cluster.kubectl_ok(&["patch", "crd", "xagents.xagent.io", "--type=json", "-p", &patch]);
         LooserCrd(cluster)
@@ -514,7 +535,10 @@ impl<'a> LooserCrd<'a> {
 impl Drop for LooserCrd<'_> {
     fn drop(&mut self) {
         let crd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/xagent.io_xagents.yaml");
-        let _ = self.0.kubectl(User::Admin, &["apply", "--server-side", "--force-conflicts", "-f", &crd.display().to_string()]);
+        let _ = self.0.kubectl(
+            User::Admin,
+            &["apply", "--server-side", "--force-conflicts", "-f", &crd.display().to_string()],
+        );
     }
 }
 
@@ -526,7 +550,10 @@ fn invalid_stored(cluster: &Cluster) {
         let before = wait_children(&admin, ns, "demo", &default_set("demo")).await;
         kit::wait_condition(&admin, ns, "demo", "Degraded", "False").await;
         let identity = |objects: &[(String, DynamicObject)]| -> Vec<(String, Option<String>, Option<i64>)> {
-            objects.iter().map(|(k, o)| (format!("{k}/{}", o.name_any()), o.uid(), o.metadata.generation)).collect()
+            objects
+                .iter()
+                .map(|(k, o)| (format!("{k}/{}", o.name_any()), o.uid(), o.metadata.generation))
+                .collect()
         };
         let writes_before = operator_writes(cluster, ns).len();
         {
@@ -537,9 +564,14 @@ fn invalid_stored(cluster: &Cluster) {
             for _ in 0..50 {
                 // The CRD change takes a moment to reach the validating handler.
                 match kit::xagents(&admin, ns)
-                    .patch("demo", &PatchParams::apply(kit::TESTER).force(), &Patch::Apply(json!({
+                    .patch(
+                        "demo",
+                        &PatchParams::apply(kit::TESTER).force(),
+                        &Patch::Apply(json!({
                         "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
-                        "metadata": {"name": "demo", "namespace": ns}, "spec": bad}))).await
+                        "metadata": {"name": "demo", "namespace": ns}, "spec": bad})),
+                    )
+                    .await
                 {
                     Ok(xa) => {
                         stored = Some(xa);
@@ -573,11 +605,17 @@ fn garbage_collection(cluster: &Cluster) {
         kit::apply_xagent(&admin, ns, "demo", json!({})).await;
         wait_children(&admin, ns, "demo", &default_set("demo")).await;
         let started = Instant::now();
-        kit::xagents(&admin, ns).delete("demo", &DeleteParams::background()).await.expect("deleting the XAgent");
+        kit::xagents(&admin, ns)
+            .delete("demo", &DeleteParams::background())
+            .await
+            .expect("deleting the XAgent");
         let (_, took) = eventually("every child collected", Duration::from_secs(90), || async {
             children::of(&admin, ns, "demo").await.is_empty().then_some(())
         })
         .await;
-        eprintln!("13 children garbage-collected {took:?} after the XAgent's deletion ({:?})", started.elapsed());
+        eprintln!(
+            "13 children garbage-collected {took:?} after the XAgent's deletion ({:?})",
+            started.elapsed()
+        );
     });
 }

@@ -44,7 +44,11 @@ impl Operator {
     fn wait_for_http(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", self.metrics_port)).is_err() {
-            assert!(Instant::now() < deadline, "operator never opened its metrics port:\n{}", self.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "operator never opened its metrics port:\n{}",
+                self.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -59,9 +63,11 @@ impl Operator {
 
     /// The body of GET `path` on the metrics port.
     pub fn http_get(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.metrics_port)).expect("connecting to the operator");
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.metrics_port)).expect("connecting to the operator");
         stream.set_read_timeout(Some(Duration::from_secs(10))).expect("setting a timeout");
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("request");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .expect("request");
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
