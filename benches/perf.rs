@@ -17,7 +17,7 @@ use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use xagent_operator::builders::{self, Child};
+use xagent_operator::builders;
 use xagent_operator::controller::{Context, reconcile, stores};
 use xagent_operator::crd::XAgent;
 use xagent_operator::probes::prober::plan;
@@ -119,37 +119,7 @@ fn bench_memory(n: usize) {
         let xa = sample(i, 10);
         for child in builders::build(&xa) {
             children += 1;
-            match child {
-                Child::Service(mut o) => {
-                    stores::slim_service(&mut o);
-                    fill(&mut w.services, o)
-                }
-                Child::Deployment(mut o) => {
-                    stores::slim_deployment(&mut o);
-                    fill(&mut w.deployments, o)
-                }
-                Child::StatefulSet(mut o) => {
-                    stores::slim_statefulset(&mut o);
-                    fill(&mut w.statefulsets, o)
-                }
-                Child::Hpa(mut o) => {
-                    stores::slim_hpa(&mut o);
-                    fill(&mut w.hpas, o)
-                }
-                Child::Pdb(mut o) => {
-                    stores::slim_pdb(&mut o);
-                    fill(&mut w.pdbs, o)
-                }
-                Child::NetworkPolicy(mut o) => {
-                    stores::slim_network_policy(&mut o);
-                    fill(&mut w.network_policies, o)
-                }
-                Child::Ingress(mut o) => {
-                    stores::slim_ingress(&mut o);
-                    fill(&mut w.ingresses, o)
-                }
-                Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
-            }
+            w.cache_slim(child);
         }
         fill(&mut xa_writer, xa);
     }

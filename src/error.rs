@@ -1,6 +1,7 @@
 //! The operator's typed errors: one variant per failure point, so each becomes
 //! a metric label, an event reason and a status reason.
 
+use crate::builders::ChildRef;
 use crate::validate::InvalidXAgent;
 
 /// Everything a reconcile can fail on.
@@ -12,8 +13,8 @@ pub enum Error {
     /// Reading an existing child from the API server failed.
     #[error("reading {child} failed: {source}")]
     GetChild {
-        /// `Kind/name` of the child.
-        child: String,
+        /// Which child.
+        child: ChildRef,
         /// The API error.
         #[source]
         source: kube::Error,
@@ -21,8 +22,8 @@ pub enum Error {
     /// Server-side apply of a child failed.
     #[error("applying {child} failed: {source}")]
     ApplyChild {
-        /// `Kind/name` of the child.
-        child: String,
+        /// Which child.
+        child: ChildRef,
         /// The API error.
         #[source]
         source: kube::Error,
@@ -30,8 +31,8 @@ pub enum Error {
     /// Deleting a child the spec no longer asks for failed.
     #[error("deleting {child} failed: {source}")]
     DeleteChild {
-        /// `Kind/name` of the child.
-        child: String,
+        /// Which child.
+        child: ChildRef,
         /// The API error.
         #[source]
         source: kube::Error,

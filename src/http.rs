@@ -1,7 +1,6 @@
 //! The operator's HTTP endpoint: `/metrics`, `/healthz`, `/readyz`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -64,11 +63,6 @@ pub fn respond(endpoint: &Endpoint, method: &Method, path: &str) -> Response<Ful
         "/readyz" => reply(StatusCode::SERVICE_UNAVAILABLE, TEXT, "caches not synced\n".into()),
         _ => reply(StatusCode::NOT_FOUND, TEXT, "not found\n".into()),
     }
-}
-
-/// Binds `addr` and serves until the task is dropped.
-pub async fn serve(addr: SocketAddr, endpoint: Arc<Endpoint>) -> std::io::Result<()> {
-    serve_on(TcpListener::bind(addr).await?, endpoint).await
 }
 
 /// Serves on an already bound listener until the task is dropped.

@@ -7,6 +7,8 @@
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
+use crate::builders::ChildKind;
+
 /// Verbs for kinds the operator owns and keeps in shape.
 const OWN: &[&str] = &["get", "list", "watch", "create", "patch", "update", "delete"];
 
@@ -27,16 +29,36 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
         // Setting blockOwnerDeletion on children needs this where the
         // OwnerReferencesPermissionEnforcement admission plugin is on.
         rule("xagent.io", &["xagents/finalizers"], &["update"]),
-        rule("", &["services"], OWN),
-        rule("apps", &["deployments", "statefulsets"], OWN),
-        rule("autoscaling", &["horizontalpodautoscalers"], OWN),
-        rule("policy", &["poddisruptionbudgets"], OWN),
-        rule("networking.k8s.io", &["networkpolicies", "ingresses"], OWN),
-        rule("monitoring.coreos.com", &["servicemonitors", "prometheusrules"], OWN),
+    ]
+    .into_iter()
+    .chain(owned_kinds_rules())
+    .chain([
         // Passwords for the dependency probes: read one by name, never list.
         rule("", &["secrets"], &["get"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),
-    ]
+    ])
+    .collect()
+}
+
+/// Full rights on every kind of the child registry (watched kinds too: they
+/// are watched, metadata only, once their CRDs exist), one rule per API group
+/// in registry order.
+fn owned_kinds_rules() -> Vec<PolicyRule> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for kind in ChildKind::ALL {
+        let (group, plural) = kind.resource();
+        match groups.last_mut() {
+            Some((last, plurals)) if *last == group => plurals.push(plural),
+            _ => groups.push((group, vec![plural])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(group, plurals)| {
+            let plurals: Vec<&str> = plurals.iter().map(String::as_str).collect();
+            rule(group, &plurals, OWN)
+        })
+        .collect()
 }
 
 /// Rules that are cluster-wide by nature: noticing the Prometheus Operator CRDs.

@@ -9,15 +9,9 @@ pub mod network;
 pub mod pod;
 pub mod policy;
 pub mod quantity;
+pub mod registry;
 pub mod workloads;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-
-use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -25,127 +19,110 @@ pub use meta::Component;
 
 use crate::crd::{ComponentSpec, XAgent};
 
-/// One desired child object, typed so the apply layer can pick the right API.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Child {
-    /// A component Service.
-    Service(Service),
-    /// A stateless component's Deployment.
-    Deployment(Deployment),
-    /// ChromaDB's StatefulSet.
-    StatefulSet(StatefulSet),
-    /// A component's autoscaler.
-    Hpa(HorizontalPodAutoscaler),
-    /// A component's disruption budget.
-    Pdb(PodDisruptionBudget),
-    /// A component's NetworkPolicy.
-    NetworkPolicy(NetworkPolicy),
-    /// The Ingress.
-    Ingress(Ingress),
-    /// The Prometheus Operator scrape configuration.
-    ServiceMonitor(ServiceMonitor),
-    /// The Prometheus Operator alert catalog.
-    PrometheusRule(PrometheusRule),
-}
-
-/// The kinds of object an XAgent can own, for watches, RBAC and status reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChildKind {
-    /// core/v1 Service.
-    Service,
-    /// apps/v1 Deployment.
-    Deployment,
-    /// apps/v1 StatefulSet.
-    StatefulSet,
-    /// autoscaling/v2 HorizontalPodAutoscaler.
-    Hpa,
-    /// policy/v1 PodDisruptionBudget.
-    Pdb,
-    /// networking.k8s.io/v1 NetworkPolicy.
-    NetworkPolicy,
-    /// networking.k8s.io/v1 Ingress.
-    Ingress,
-    /// monitoring.coreos.com/v1 ServiceMonitor.
-    ServiceMonitor,
-    /// monitoring.coreos.com/v1 PrometheusRule.
-    PrometheusRule,
-}
-
-impl ChildKind {
-    /// Whether the kind comes from the Prometheus Operator CRDs.
-    pub fn is_monitoring(self) -> bool {
-        matches!(self, Self::ServiceMonitor | Self::PrometheusRule)
-    }
-
-    /// The kind name at the front of a `Kind/name` reference, or "unknown".
-    pub fn from_reference(reference: &str) -> &'static str {
-        let kind = reference.split('/').next().unwrap_or_default();
-        Self::ALL.into_iter().map(Self::as_str).find(|k| *k == kind).unwrap_or("unknown")
-    }
-
-    /// Every kind.
-    pub const ALL: [ChildKind; 9] = [
-        Self::Service,
-        Self::Deployment,
-        Self::StatefulSet,
-        Self::Hpa,
-        Self::Pdb,
-        Self::NetworkPolicy,
-        Self::Ingress,
-        Self::ServiceMonitor,
-        Self::PrometheusRule,
-    ];
-
-    /// The Kubernetes kind name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Service => "Service",
-            Self::Deployment => "Deployment",
-            Self::StatefulSet => "StatefulSet",
-            Self::Hpa => "HorizontalPodAutoscaler",
-            Self::Pdb => "PodDisruptionBudget",
-            Self::NetworkPolicy => "NetworkPolicy",
-            Self::Ingress => "Ingress",
-            Self::ServiceMonitor => "ServiceMonitor",
-            Self::PrometheusRule => "PrometheusRule",
+/// Expands the registry into [`Child`], [`ChildKind`] and their accessors.
+macro_rules! define_children {
+    (
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+    ) => {
+        /// One desired child object, typed so the apply layer can pick the right API.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Child {
+            $( $(#[$cdoc])* $cv($ct), )*
+            $( $(#[$wdoc])* $wv($wt), )*
         }
+
+        /// The kinds of object an XAgent can own, for watches, RBAC and status reports.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ChildKind {
+            $( $(#[$cdoc])* $cv, )*
+            $( $(#[$wdoc])* $wv, )*
+        }
+
+        impl ChildKind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [ChildKind] = &[$( Self::$cv, )* $( Self::$wv, )*];
+
+            /// The Kubernetes kind name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$cv => $ckind, )*
+                    $( Self::$wv => $wkind, )*
+                }
+            }
+
+            /// Whether the kind's CRD may be absent (watched, not cached).
+            pub fn is_monitoring(self) -> bool {
+                match self {
+                    $( Self::$cv => false, )*
+                    $( Self::$wv => true, )*
+                }
+            }
+
+            /// API group and plural resource name, for RBAC.
+            pub fn resource(self) -> (String, String) {
+                fn of<K: kube::Resource<DynamicType = ()>>() -> (String, String) {
+                    (K::group(&()).into_owned(), K::plural(&()).into_owned())
+                }
+                match self {
+                    $( Self::$cv => of::<$ct>(), )*
+                    $( Self::$wv => of::<$wt>(), )*
+                }
+            }
+        }
+
+        impl Child {
+            /// Which kind of object this is.
+            pub fn kind(&self) -> ChildKind {
+                match self {
+                    $( Self::$cv(_) => ChildKind::$cv, )*
+                    $( Self::$wv(_) => ChildKind::$wv, )*
+                }
+            }
+
+            /// The child's metadata.
+            pub fn meta(&self) -> &ObjectMeta {
+                match self {
+                    $( Self::$cv(o) => &o.metadata, )*
+                    $( Self::$wv(o) => &o.metadata, )*
+                }
+            }
+        }
+
+        /// A child serializes as the object it holds (apiVersion and kind included).
+        impl Serialize for Child {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( Self::$cv(o) => o.serialize(serializer), )*
+                    $( Self::$wv(o) => o.serialize(serializer), )*
+                }
+            }
+        }
+    };
+}
+
+registry::child_kinds!(define_children);
+
+/// One child named by kind and name: what reports, events, metrics and
+/// errors talk about. Displays as `Kind/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildRef {
+    /// The child's kind.
+    pub kind: ChildKind,
+    /// The child's name (its namespace is the XAgent's).
+    pub name: String,
+}
+
+impl std::fmt::Display for ChildRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind.as_str(), self.name)
     }
 }
 
 impl Child {
-    /// Which kind of object this is.
-    pub fn kind(&self) -> ChildKind {
-        match self {
-            Self::Service(_) => ChildKind::Service,
-            Self::Deployment(_) => ChildKind::Deployment,
-            Self::StatefulSet(_) => ChildKind::StatefulSet,
-            Self::Hpa(_) => ChildKind::Hpa,
-            Self::Pdb(_) => ChildKind::Pdb,
-            Self::NetworkPolicy(_) => ChildKind::NetworkPolicy,
-            Self::Ingress(_) => ChildKind::Ingress,
-            Self::ServiceMonitor(_) => ChildKind::ServiceMonitor,
-            Self::PrometheusRule(_) => ChildKind::PrometheusRule,
-        }
-    }
-
     /// The object's name.
     pub fn name(&self) -> String {
         self.meta().name.clone().unwrap_or_default()
-    }
-
-    /// The child's metadata.
-    pub fn meta(&self) -> &ObjectMeta {
-        match self {
-            Self::Service(o) => &o.metadata,
-            Self::Deployment(o) => &o.metadata,
-            Self::StatefulSet(o) => &o.metadata,
-            Self::Hpa(o) => &o.metadata,
-            Self::Pdb(o) => &o.metadata,
-            Self::NetworkPolicy(o) => &o.metadata,
-            Self::Ingress(o) => &o.metadata,
-            Self::ServiceMonitor(o) => &o.metadata,
-            Self::PrometheusRule(o) => &o.metadata,
-        }
     }
 
     /// The component this child belongs to, read back from its component label.
@@ -157,31 +134,14 @@ impl Child {
             .unwrap_or(Component::Api)
     }
 
-    /// `Kind/name`, for messages and status.
-    pub fn reference(&self) -> String {
-        format!("{}/{}", self.kind().as_str(), self.name())
+    /// Which child this is, by kind and name.
+    pub fn reference(&self) -> ChildRef {
+        ChildRef { kind: self.kind(), name: self.name() }
     }
 
     /// The object as JSON, with apiVersion and kind, as it is sent to the API server.
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
-    }
-}
-
-/// A child serializes as the object it holds (apiVersion and kind included).
-impl Serialize for Child {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::Service(o) => o.serialize(serializer),
-            Self::Deployment(o) => o.serialize(serializer),
-            Self::StatefulSet(o) => o.serialize(serializer),
-            Self::Hpa(o) => o.serialize(serializer),
-            Self::Pdb(o) => o.serialize(serializer),
-            Self::NetworkPolicy(o) => o.serialize(serializer),
-            Self::Ingress(o) => o.serialize(serializer),
-            Self::ServiceMonitor(o) => o.serialize(serializer),
-            Self::PrometheusRule(o) => o.serialize(serializer),
-        }
     }
 }
 

@@ -322,7 +322,7 @@ fn every_child_serializes_with_its_api_version_and_kind() {
         assert_eq!(value["apiVersion"], api_version, "{}", child.reference());
         assert_eq!(value["kind"], child.kind().as_str(), "{}", child.reference());
         assert_eq!(value["metadata"]["name"], child.name());
-        assert_eq!(child.reference(), format!("{}/{}", child.kind().as_str(), child.name()));
+        assert_eq!(child.reference().to_string(), format!("{}/{}", child.kind().as_str(), child.name()));
     }
 }
 

@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::diff::contains;
-use super::stores::{AppliedMemo, Stores, lookup};
+use super::stores::{self, AppliedMemo, Stores, lookup};
 use crate::builders::meta::MANAGER;
-use crate::builders::{Child, ChildKind};
+use crate::builders::{Child, ChildKind, ChildRef};
 use crate::error::{Error, Result};
 
 /// What the typed apply, read and delete helpers need of a child kind.
@@ -58,10 +58,8 @@ pub struct WorkloadState {
 /// The result of ensuring one child.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChildReport {
-    /// `Kind/name` of the child.
-    pub reference: String,
-    /// Kind of the child.
-    pub kind: ChildKind,
+    /// Which child.
+    pub child: ChildRef,
     /// What was done.
     pub outcome: Outcome,
     /// Replica counts, for Deployments and StatefulSets that we control.
@@ -82,52 +80,68 @@ fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
     obj.meta().owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
 }
 
-/// Makes the child exist as desired, unless a foreign object holds its name.
-///
-/// `initial_replicas` is the replica count a new autoscaled Deployment starts
-/// at (its HPA's minimum), so it does not run a single pod until the HPA acts.
-pub async fn ensure(
-    client: &Client,
-    stores: &Stores,
-    owner: Owner<'_>,
-    child: &Child,
-    initial_replicas: Option<i32>,
-) -> Result<ChildReport> {
-    let reference = child.reference();
-    let (outcome, workload) = match child {
-        Child::Service(o) => {
-            (ensure_cached(client, &stores.services, &stores.applied, owner, o, None).await?.0, None)
+/// Expands the registry into [`ensure`] and [`prune`]: every kind is applied
+/// and pruned, cached kinds through their caches, watched kinds with a GET.
+macro_rules! define_apply {
+    (
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+    ) => {
+        /// Makes the child exist as desired, unless a foreign object holds its name.
+        ///
+        /// `initial_replicas` is the replica count a new autoscaled Deployment starts
+        /// at (its HPA's minimum), so it does not run a single pod until the HPA acts.
+        pub async fn ensure(
+            client: &Client,
+            stores: &Stores,
+            owner: Owner<'_>,
+            child: &Child,
+            initial_replicas: Option<i32>,
+        ) -> Result<ChildReport> {
+            let (outcome, workload) = match child {
+                $( Child::$cv(o) => {
+                    let (outcome, seen) =
+                        ensure_cached(client, &stores.$field, &stores.applied, owner, o, initial_replicas, ChildKind::$cv)
+                            .await?;
+                    (outcome, seen.as_ref().and_then(stores::$state))
+                } )*
+                // Not cached: their CRDs may come and go, and a cache of a
+                // missing kind never fills. A GET per reconcile is the price.
+                $( Child::$wv(o) => (ensure_one(client, owner, o, &stamped(o), None, ChildKind::$wv).await?.0, None), )*
+            };
+            Ok(ChildReport { child: child.reference(), outcome, workload })
         }
-        Child::Hpa(o) => {
-            (ensure_cached(client, &stores.hpas, &stores.applied, owner, o, None).await?.0, None)
+
+        /// Deletes children this XAgent controls that its spec no longer asks for
+        /// (e.g. the HPA after autoscaling is turned off). Only ever called with a
+        /// valid spec, so a bad edit can never remove running children. Watched
+        /// kinds, named after the XAgent `xagent_name`, are only looked at when
+        /// `watched_installed`.
+        pub async fn prune(
+            client: &Client,
+            stores: &Stores,
+            owner: Owner<'_>,
+            desired: &[Child],
+            xagent_name: &str,
+            watched_installed: bool,
+        ) -> Result<Vec<ChildRef>> {
+            let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind() == kind && c.name() == name);
+            let mut removed = Vec::new();
+            $( removed.extend(
+                prune_kind(client, &stores.$field, owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
+            ); )*
+            if watched_installed {
+                $( if !keep(ChildKind::$wv, xagent_name) {
+                    let child = ChildRef { kind: ChildKind::$wv, name: xagent_name.to_string() };
+                    removed.extend(remove_uncached::<$wt>(client, owner, child).await?);
+                } )*
+            }
+            Ok(removed)
         }
-        Child::Pdb(o) => {
-            (ensure_cached(client, &stores.pdbs, &stores.applied, owner, o, None).await?.0, None)
-        }
-        Child::NetworkPolicy(o) => {
-            (ensure_cached(client, &stores.network_policies, &stores.applied, owner, o, None).await?.0, None)
-        }
-        Child::Ingress(o) => {
-            (ensure_cached(client, &stores.ingresses, &stores.applied, owner, o, None).await?.0, None)
-        }
-        Child::Deployment(o) => {
-            let (outcome, seen) =
-                ensure_cached(client, &stores.deployments, &stores.applied, owner, o, initial_replicas)
-                    .await?;
-            (outcome, seen.as_ref().map(deployment_state))
-        }
-        Child::StatefulSet(o) => {
-            let (outcome, seen) =
-                ensure_cached(client, &stores.statefulsets, &stores.applied, owner, o, None).await?;
-            (outcome, seen.as_ref().map(statefulset_state))
-        }
-        // Not cached: their CRDs may come and go, and a watch on a missing
-        // kind only fails. A GET per reconcile is the price.
-        Child::ServiceMonitor(o) => (ensure_one(client, owner, o, &stamped(o), None).await?.0, None),
-        Child::PrometheusRule(o) => (ensure_one(client, owner, o, &stamped(o), None).await?.0, None),
     };
-    Ok(ChildReport { reference, kind: child.kind(), outcome, workload })
 }
+
+crate::builders::registry::child_kinds!(define_apply);
 
 /// A child whose cache entry is slim (metadata, plus status for workloads):
 /// unchanged when its metadata still holds ours and its version is the one at
@@ -140,6 +154,7 @@ async fn ensure_cached<K>(
     owner: Owner<'_>,
     desired: &K,
     initial_replicas: Option<i32>,
+    kind: ChildKind,
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
@@ -156,7 +171,7 @@ where
             return Ok((Outcome::Unchanged, Some((*cached).clone())));
         }
     }
-    let (outcome, seen) = ensure_one(client, owner, desired, &desired_json, initial_replicas).await?;
+    let (outcome, seen) = ensure_one(client, owner, desired, &desired_json, initial_replicas, kind).await?;
     match &seen {
         Some(obj) => memo.record(key, print, version(obj)),
         None => memo.forget(&key),
@@ -217,12 +232,13 @@ async fn ensure_one<K>(
     desired: &K,
     desired_json: &serde_json::Value,
     initial_replicas: Option<i32>,
+    kind: ChildKind,
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
 {
     let name = desired.name_any();
-    let reference = format!("{}/{}", K::kind(&()), name);
+    let reference = ChildRef { kind, name: name.clone() };
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     // Always confirmed with the API server: the slim caches cannot tell a
     // foreign object from ours, nor hold the spec to compare.
@@ -277,7 +293,7 @@ fn replicas_to_hand_off(existing: &serde_json::Value, desired: &serde_json::Valu
 
 /// Applies the current replica count under [`HANDOFF_MANAGER`], so the field
 /// survives our next apply, which no longer sets it; the HPA takes it from there.
-async fn hand_off_replicas<K>(api: &Api<K>, name: &str, reference: &str, replicas: i64) -> Result<()>
+async fn hand_off_replicas<K>(api: &Api<K>, name: &str, reference: &ChildRef, replicas: i64) -> Result<()>
 where
     K: ChildObject,
 {
@@ -290,110 +306,46 @@ where
     api.patch(name, &PatchParams::apply(HANDOFF_MANAGER).force(), &Patch::Apply(patch))
         .await
         .map(|_| ())
-        .map_err(|source| Error::ApplyChild { child: reference.to_string(), source })
+        .map_err(|source| Error::ApplyChild { child: reference.clone(), source })
 }
 
 fn to_json<T: Serialize>(obj: &T) -> serde_json::Value {
     serde_json::to_value(obj).unwrap_or_default()
 }
 
-fn conflict_message<K: Resource<DynamicType = ()>>(reference: &str, existing: &K) -> String {
+fn conflict_message<K: Resource<DynamicType = ()>>(reference: &ChildRef, existing: &K) -> String {
     match existing.meta().owner_references.iter().flatten().find(|o| o.controller == Some(true)) {
         Some(o) => format!("{reference} exists and is controlled by {} {}", o.kind, o.name),
         None => format!("{reference} exists and is not controlled by this XAgent"),
     }
 }
 
-fn deployment_state(d: &k8s_openapi::api::apps::v1::Deployment) -> WorkloadState {
-    let status = d.status.clone().unwrap_or_default();
-    let replicas = d.spec.as_ref().and_then(|s| s.replicas);
-    workload_state(
-        replicas,
-        status.ready_replicas,
-        status.updated_replicas,
-        (status.observed_generation, d.metadata.generation),
-    )
-}
-
-fn statefulset_state(s: &k8s_openapi::api::apps::v1::StatefulSet) -> WorkloadState {
-    let status = s.status.clone().unwrap_or_default();
-    let replicas = s.spec.as_ref().and_then(|s| s.replicas);
-    workload_state(
-        replicas,
-        status.ready_replicas,
-        status.updated_replicas,
-        (status.observed_generation, s.metadata.generation),
-    )
-}
-
-/// Counts from a workload's spec and status; `generations` is (observed, current).
-fn workload_state(
-    replicas: Option<i32>,
-    ready: Option<i32>,
-    updated: Option<i32>,
-    generations: (Option<i64>, Option<i64>),
-) -> WorkloadState {
-    WorkloadState {
-        // The API server defaults an unset replica count to 1.
-        desired: replicas.unwrap_or(1),
-        ready: ready.unwrap_or(0),
-        updated: updated.unwrap_or(0),
-        observed_current: generations.0 >= generations.1,
-    }
-}
-
-/// Deletes children this XAgent controls that its spec no longer asks for
-/// (e.g. the HPA after autoscaling is turned off). Only ever called with a
-/// valid spec, so a bad edit can never remove running children.
-pub async fn prune(
-    client: &Client,
-    stores: &Stores,
-    owner: Owner<'_>,
-    desired: &[Child],
-) -> Result<Vec<String>> {
-    let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind() == kind && c.name() == name);
-    let mut removed = Vec::new();
-    removed.extend(prune_kind(client, &stores.services, owner, |n| keep(ChildKind::Service, n)).await?);
-    removed.extend(prune_kind(client, &stores.deployments, owner, |n| keep(ChildKind::Deployment, n)).await?);
-    removed
-        .extend(prune_kind(client, &stores.statefulsets, owner, |n| keep(ChildKind::StatefulSet, n)).await?);
-    removed.extend(prune_kind(client, &stores.hpas, owner, |n| keep(ChildKind::Hpa, n)).await?);
-    removed.extend(prune_kind(client, &stores.pdbs, owner, |n| keep(ChildKind::Pdb, n)).await?);
-    removed.extend(
-        prune_kind(client, &stores.network_policies, owner, |n| keep(ChildKind::NetworkPolicy, n)).await?,
-    );
-    removed.extend(prune_kind(client, &stores.ingresses, owner, |n| keep(ChildKind::Ingress, n)).await?);
-    Ok(removed)
-}
-
 /// Deletes the uncached child `K/name` if this XAgent controls it.
-pub async fn remove_uncached<K>(client: &Client, owner: Owner<'_>, name: &str) -> Result<Option<String>>
+async fn remove_uncached<K>(client: &Client, owner: Owner<'_>, child: ChildRef) -> Result<Option<ChildRef>>
 where
     K: ChildObject,
 {
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
-    let reference = format!("{}/{}", K::kind(&()), name);
     let existing =
-        api.get_opt(name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?;
+        api.get_opt(&child.name).await.map_err(|source| Error::GetChild { child: child.clone(), source })?;
     let Some(existing) = existing.filter(|o| controller_uid(o) == Some(owner.uid)) else {
         return Ok(None);
     };
     let uid = existing.uid();
-    delete::<K>(&api, reference, uid).await
+    delete::<K>(&api, child, uid).await
 }
 
 /// Deletes `reference` only if it is still the object with `uid` that we checked:
 /// one recreated in between (perhaps by someone else) is left alone.
-async fn delete<K>(api: &Api<K>, reference: String, uid: Option<String>) -> Result<Option<String>>
+async fn delete<K>(api: &Api<K>, reference: ChildRef, uid: Option<String>) -> Result<Option<ChildRef>>
 where
     K: ChildObject,
 {
-    let name = reference.split_once('/').map(|(_, n)| n.to_string()).unwrap_or_default();
     let params = DeleteParams {
         preconditions: Some(Preconditions { uid, resource_version: None }),
         ..DeleteParams::background()
     };
-    match api.delete(&name, &params).await {
+    match api.delete(&reference.name, &params).await {
         Ok(_) => Ok(Some(reference)),
         // Gone already, or replaced by another object since we looked.
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(None),
@@ -405,8 +357,9 @@ async fn prune_kind<K>(
     client: &Client,
     store: &Store<K>,
     owner: Owner<'_>,
+    kind: ChildKind,
     keep: impl Fn(&str) -> bool,
-) -> Result<Vec<String>>
+) -> Result<Vec<ChildRef>>
 where
     K: ChildObject,
 {
@@ -421,7 +374,7 @@ where
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let mut removed = Vec::new();
     for (name, uid) in stale {
-        removed.extend(delete::<K>(&api, format!("{}/{}", K::kind(&()), name), uid).await?);
+        removed.extend(delete::<K>(&api, ChildRef { kind, name }, uid).await?);
     }
     Ok(removed)
 }

@@ -24,11 +24,10 @@ use self::crds::MonitoringCrds;
 use self::status::{DependencyObservation, MonitoringObservation, Observation};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
-use crate::builders::{self, Child, ChildKind, Component};
+use crate::builders::{self, Child, ChildRef, Component};
 use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
-use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use crate::probes::state::ProbeState;
 use crate::validate;
 
@@ -51,6 +50,9 @@ pub struct Context {
     pub crds: Arc<MonitoringCrds>,
     /// Dependency health published by the prober.
     pub probes: Arc<ProbeState>,
+    /// The generation each XAgent (by uid) last passed validation at: the
+    /// same spec is not validated again on every resync or child event.
+    pub validated: Mutex<HashMap<String, Option<i64>>>,
 }
 
 impl Context {
@@ -66,6 +68,7 @@ impl Context {
             metrics: Arc::new(Metrics::unregistered()),
             crds: Arc::new(MonitoringCrds::default()),
             probes: Arc::new(ProbeState::default()),
+            validated: Mutex::default(),
         }
     }
 
@@ -85,6 +88,18 @@ impl Context {
     pub fn with_crds(mut self, crds: Arc<MonitoringCrds>) -> Self {
         self.crds = crds;
         self
+    }
+
+    /// Validates `xagent` unless this uid passed at this generation before.
+    fn validate(&self, xagent: &XAgent, uid: &str) -> Result<(), validate::InvalidXAgent> {
+        let generation = xagent.meta().generation;
+        let mut validated = self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if validated.get(uid) == Some(&generation) {
+            return Ok(());
+        }
+        validate::revalidate(xagent)?;
+        validated.insert(uid.to_string(), generation);
+        Ok(())
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -114,6 +129,9 @@ pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action>
 async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     if xagent.meta().deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove the children.
+        if let Some(uid) = xagent.uid() {
+            ctx.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&uid);
+        }
         return Ok(Action::await_change());
     }
     let namespace = xagent.namespace().ok_or(Error::MissingMetadata("namespace"))?;
@@ -126,7 +144,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     };
     let mut obs =
         Observation { generation: xagent.meta().generation, dependencies, ..Observation::default() };
-    let first_failure = match validate::revalidate(xagent) {
+    let first_failure = match ctx.validate(xagent, &uid) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
             obs.invalid_spec = Some(invalid.to_string());
@@ -158,10 +176,8 @@ async fn converge(
         desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
     let (reports, failure) = apply_all(ctx, owner, &applicable).await;
     obs.children = reports;
-    let mut pruned = apply::prune(&ctx.client, &ctx.stores, owner, &desired).await?;
-    if installed {
-        pruned.extend(prune_monitoring(ctx, owner, xagent).await?);
-    }
+    let pruned =
+        apply::prune(&ctx.client, &ctx.stores, owner, &desired, &xagent.name_any(), installed).await?;
     obs.monitoring = Some(MonitoringObservation { wanted: monitoring_wanted(xagent), installed });
     count_applied(ctx, &obs.children, &pruned);
     publish_changes(ctx, xagent, &obs.children, &pruned).await;
@@ -173,32 +189,21 @@ fn monitoring_wanted(xagent: &XAgent) -> bool {
     m.service_monitor.enabled || m.prometheus_rule.enabled
 }
 
-/// Removes the ServiceMonitor / PrometheusRule the spec turned off.
-async fn prune_monitoring(ctx: &Context, owner: Owner<'_>, xagent: &XAgent) -> Result<Vec<String>> {
-    let m = &xagent.spec.monitoring;
-    let name = xagent.name_any();
-    let mut removed = Vec::new();
-    if !m.service_monitor.enabled {
-        removed.extend(apply::remove_uncached::<ServiceMonitor>(&ctx.client, owner, &name).await?);
-    }
-    if !m.prometheus_rule.enabled {
-        removed.extend(apply::remove_uncached::<PrometheusRule>(&ctx.client, owner, &name).await?);
-    }
-    Ok(removed)
-}
-
-fn count_applied(ctx: &Context, reports: &[(Component, ChildReport)], pruned: &[String]) {
+fn count_applied(ctx: &Context, reports: &[(Component, ChildReport)], pruned: &[ChildRef]) {
     for (_, r) in reports {
         let action = match r.outcome {
             Outcome::Created => "created",
             Outcome::Updated => "updated",
             _ => continue,
         };
-        ctx.metrics.objects_applied.get_or_create(&AppliedLabels { kind: r.kind.as_str(), action }).inc();
+        ctx.metrics
+            .objects_applied
+            .get_or_create(&AppliedLabels { kind: r.child.kind.as_str(), action })
+            .inc();
     }
     for p in pruned {
-        let kind = ChildKind::from_reference(p);
-        ctx.metrics.objects_applied.get_or_create(&AppliedLabels { kind, action: "deleted" }).inc();
+        let labels = AppliedLabels { kind: p.kind.as_str(), action: "deleted" };
+        ctx.metrics.objects_applied.get_or_create(&labels).inc();
     }
 }
 
@@ -219,8 +224,7 @@ async fn apply_all(
             Err(error) => {
                 warn!(error = %error, child = %child.reference(), "child not applied");
                 let report = ChildReport {
-                    reference: child.reference(),
-                    kind: child.kind(),
+                    child: child.reference(),
                     outcome: Outcome::Failed(error.to_string()),
                     workload: None,
                 };
@@ -252,11 +256,11 @@ async fn publish_changes(
     ctx: &Context,
     xagent: &XAgent,
     reports: &[(Component, ChildReport)],
-    pruned: &[String],
+    pruned: &[ChildRef],
 ) {
     let previous_conflicts = xagent.status.as_ref().map(|s| s.conflicts.clone()).unwrap_or_default();
     let pick = |want: &Outcome| -> Vec<String> {
-        reports.iter().filter(|(_, r)| &r.outcome == want).map(|(_, r)| r.reference.clone()).collect()
+        reports.iter().filter(|(_, r)| &r.outcome == want).map(|(_, r)| r.child.to_string()).collect()
     };
     let new_conflicts: Vec<String> = reports
         .iter()
@@ -268,7 +272,12 @@ async fn publish_changes(
     let events = [
         (EventType::Normal, "Created", "created", pick(&Outcome::Created)),
         (EventType::Normal, "Updated", "applied", pick(&Outcome::Updated)),
-        (EventType::Normal, "Deleted", "deleted, no longer in the spec:", pruned.to_vec()),
+        (
+            EventType::Normal,
+            "Deleted",
+            "deleted, no longer in the spec:",
+            pruned.iter().map(ToString::to_string).collect(),
+        ),
         (EventType::Warning, "ChildConflict", "left alone:", new_conflicts),
     ];
     let reference = xagent.object_ref(&());

@@ -25,7 +25,6 @@ use crate::crd::XAgent;
 use crate::http::{self, Endpoint};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::Metrics;
-use crate::monitoring::types::{PrometheusRule, ServiceMonitor};
 use crate::probes::prober::{Prober, ProberConfig};
 use crate::probes::state::ProbeState;
 
@@ -244,35 +243,32 @@ where
     .flat_map(move |()| watcher(api.clone(), config.clone()).default_backoff().touched_objects())
 }
 
-/// A Controller over `xagent_stream` that owns every child kind: the cached
-/// ones through their caches, the monitoring ones through metadata watches.
-fn controller(
-    client: &Client,
-    ns: Option<&str>,
-    xagent_stream: impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static,
-    xagents: reflector::Store<XAgent>,
-    w: stores::Writers,
-    crds: Arc<MonitoringCrds>,
-) -> Controller<XAgent> {
-    let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
-    let network_policies =
-        slim_watch(api(client, ns), owned.clone(), w.network_policies, stores::slim_network_policy);
-    Controller::for_stream(xagent_stream, xagents)
-        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.services, stores::slim_service))
-        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.deployments, stores::slim_deployment))
-        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.statefulsets, stores::slim_statefulset))
-        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.hpas, stores::slim_hpa))
-        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.pdbs, stores::slim_pdb))
-        .owns_stream(network_policies)
-        .owns_stream(slim_watch(api(client, ns), owned.clone(), w.ingresses, stores::slim_ingress))
-        .owns_stream(monitoring_watch(
-            api::<PartialObjectMeta<ServiceMonitor>>(client, ns),
-            owned.clone(),
-            crds.clone(),
-        ))
-        .owns_stream(monitoring_watch(api::<PartialObjectMeta<PrometheusRule>>(client, ns), owned, crds))
-        .with_config(controller::Config::default().concurrency(8))
+/// Expands the registry into the Controller's watches of every child kind.
+macro_rules! define_owned_watches {
+    (
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+    ) => {
+        /// A Controller over `xagent_stream` that owns every child kind: the cached
+        /// ones through their caches, the watched ones through metadata watches.
+        fn controller(
+            client: &Client,
+            ns: Option<&str>,
+            xagent_stream: impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static,
+            xagents: reflector::Store<XAgent>,
+            w: stores::Writers,
+            crds: Arc<MonitoringCrds>,
+        ) -> Controller<XAgent> {
+            let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+            Controller::for_stream(xagent_stream, xagents)
+                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, stores::$slim)) )*
+                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), crds.clone())) )*
+                .with_config(controller::Config::default().concurrency(8))
+        }
+    };
 }
+
+crate::builders::registry::child_kinds!(define_owned_watches);
 
 /// The controller and the prober of one namespace (or all), until a shutdown signal.
 async fn work(

@@ -140,7 +140,7 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     let workloads: Vec<(Component, Option<WorkloadState>)> = obs
         .children
         .iter()
-        .filter(|(_, r)| matches!(r.kind, ChildKind::Deployment | ChildKind::StatefulSet))
+        .filter(|(_, r)| matches!(r.child.kind, ChildKind::Deployment | ChildKind::StatefulSet))
         .map(|(c, r)| (*c, r.workload))
         .collect();
     let unavailable: Vec<&str> = workloads
@@ -198,7 +198,7 @@ fn dependency_conditions(d: &DependencyObservation) -> Vec<(Cond, bool)> {
 fn monitoring(m: MonitoringObservation, children: &[(Component, ChildReport)]) -> Cond {
     let conflicts: Vec<&str> = children
         .iter()
-        .filter(|(_, r)| r.kind.is_monitoring())
+        .filter(|(_, r)| r.child.kind.is_monitoring())
         .filter_map(|(_, r)| match &r.outcome {
             Outcome::Conflict(msg) => Some(msg.as_str()),
             _ => None,

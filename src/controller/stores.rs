@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::runtime::watcher;
+
+use super::apply::WorkloadState;
+use crate::builders::Child;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -14,80 +18,81 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 
-/// One cache per child kind.
-///
-/// Children are cached slim: metadata, and replicas and status for workloads.
-/// Their specs are checked through [`AppliedMemo`] and the object's
-/// generation (or resourceVersion) instead of being held in memory.
-#[derive(Clone)]
-pub struct Stores {
-    /// What the operator last found or applied for each workload.
-    pub applied: Arc<AppliedMemo>,
-    /// Services.
-    pub services: Store<Service>,
-    /// Deployments.
-    pub deployments: Store<Deployment>,
-    /// StatefulSets.
-    pub statefulsets: Store<StatefulSet>,
-    /// HorizontalPodAutoscalers.
-    pub hpas: Store<HorizontalPodAutoscaler>,
-    /// PodDisruptionBudgets.
-    pub pdbs: Store<PodDisruptionBudget>,
-    /// NetworkPolicies.
-    pub network_policies: Store<NetworkPolicy>,
-    /// Ingresses.
-    pub ingresses: Store<Ingress>,
-}
-
-/// The writing halves of [`Stores`], fed by the watches (or by tests).
-pub struct Writers {
-    /// Services.
-    pub services: reflector::store::Writer<Service>,
-    /// Deployments.
-    pub deployments: reflector::store::Writer<Deployment>,
-    /// StatefulSets.
-    pub statefulsets: reflector::store::Writer<StatefulSet>,
-    /// HorizontalPodAutoscalers.
-    pub hpas: reflector::store::Writer<HorizontalPodAutoscaler>,
-    /// PodDisruptionBudgets.
-    pub pdbs: reflector::store::Writer<PodDisruptionBudget>,
-    /// NetworkPolicies.
-    pub network_policies: reflector::store::Writer<NetworkPolicy>,
-    /// Ingresses.
-    pub ingresses: reflector::store::Writer<Ingress>,
-}
-
-/// Empty caches and their writers.
-pub fn new() -> (Stores, Writers) {
-    let (services, services_w) = reflector::store();
-    let (deployments, deployments_w) = reflector::store();
-    let (statefulsets, statefulsets_w) = reflector::store();
-    let (hpas, hpas_w) = reflector::store();
-    let (pdbs, pdbs_w) = reflector::store();
-    let (network_policies, network_policies_w) = reflector::store();
-    let (ingresses, ingresses_w) = reflector::store();
+/// Expands the registry into the caches of the cached kinds, their writers
+/// and what reads or fills them.
+macro_rules! define_stores {
     (
-        Stores {
-            applied: Arc::default(),
-            services,
-            deployments,
-            statefulsets,
-            hpas,
-            pdbs,
-            network_policies,
-            ingresses,
-        },
-        Writers {
-            services: services_w,
-            deployments: deployments_w,
-            statefulsets: statefulsets_w,
-            hpas: hpas_w,
-            pdbs: pdbs_w,
-            network_policies: network_policies_w,
-            ingresses: ingresses_w,
-        },
-    )
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+    ) => {
+        /// One cache per cached child kind.
+        ///
+        /// Children are cached slim: metadata, and replicas and status for workloads.
+        /// Their specs are checked through [`AppliedMemo`] and the object's
+        /// generation (or resourceVersion) instead of being held in memory.
+        #[derive(Clone)]
+        pub struct Stores {
+            /// What the operator last found or applied for each child.
+            pub applied: Arc<AppliedMemo>,
+            $( $(#[$cdoc])* pub $field: Store<$ct>, )*
+        }
+
+        /// The writing halves of [`Stores`], fed by the watches (or by tests).
+        pub struct Writers {
+            $( $(#[$cdoc])* pub $field: reflector::store::Writer<$ct>, )*
+        }
+
+        /// Empty caches and their writers.
+        pub fn new() -> (Stores, Writers) {
+            $( let $field = reflector::store(); )*
+            (
+                Stores { applied: Arc::default(), $( $field: $field.0.clone(), )* },
+                Writers { $( $field: $field.1, )* },
+            )
+        }
+
+        impl Stores {
+            /// Waits until every cache holds its first full list, so a missing entry means "absent".
+            pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+                $( self.$field.wait_until_ready().await?; )*
+                Ok(())
+            }
+        }
+
+        impl Writers {
+            /// Puts `child` into its cache as the watch would deliver it
+            /// (for tests and benchmarks); watched kinds have no cache.
+            pub fn cache(&mut self, child: Child) {
+                match child {
+                    $( Child::$cv(o) => self.$field.apply_watcher_event(&watcher::Event::Apply(o)), )*
+                    $( Child::$wv(_) => {} )*
+                }
+            }
+
+            /// Like [`Writers::cache`], slimmed and without managedFields, as the watches cache it.
+            pub fn cache_slim(&mut self, child: Child) {
+                match child {
+                    $( Child::$cv(mut o) => {
+                        o.metadata.managed_fields = None;
+                        $slim(&mut o);
+                        self.$field.apply_watcher_event(&watcher::Event::Apply(o));
+                    } )*
+                    $( Child::$wv(_) => {} )*
+                }
+            }
+        }
+
+        /// Drops from `child` what its cache would not keep (see [`Stores`]).
+        pub fn slim(child: &mut Child) {
+            match child {
+                $( Child::$cv(o) => $slim(o), )*
+                $( Child::$wv(_) => {} )*
+            }
+        }
+    };
 }
+
+crate::builders::registry::child_kinds!(define_stores);
 
 /// The cached object `namespace/name`, if any.
 pub fn lookup<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
@@ -95,19 +100,6 @@ where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + 'static,
 {
     store.get(&ObjectRef::new(name).within(namespace))
-}
-
-impl Stores {
-    /// Waits until every cache holds its first full list, so a missing entry means "absent".
-    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.services.wait_until_ready().await?;
-        self.deployments.wait_until_ready().await?;
-        self.statefulsets.wait_until_ready().await?;
-        self.hpas.wait_until_ready().await?;
-        self.pdbs.wait_until_ready().await?;
-        self.network_policies.wait_until_ready().await?;
-        self.ingresses.wait_until_ready().await
-    }
 }
 
 /// For each child: the fingerprint of the desired object last found in place
@@ -210,5 +202,50 @@ pub fn slim_statefulset(s: &mut StatefulSet) {
     }
     if let Some(status) = s.status.as_mut() {
         status.conditions = None;
+    }
+}
+
+/// Replica counts of a workload kind, read from its (slim) object; `None` for other kinds.
+pub fn no_workload<K>(_: &K) -> Option<WorkloadState> {
+    None
+}
+
+/// Replica counts of a Deployment.
+pub fn deployment_state(d: &Deployment) -> Option<WorkloadState> {
+    let status = d.status.clone().unwrap_or_default();
+    let replicas = d.spec.as_ref().and_then(|s| s.replicas);
+    Some(workload_state(
+        replicas,
+        status.ready_replicas,
+        status.updated_replicas,
+        (status.observed_generation, d.metadata.generation),
+    ))
+}
+
+/// Replica counts of a StatefulSet.
+pub fn statefulset_state(s: &StatefulSet) -> Option<WorkloadState> {
+    let status = s.status.clone().unwrap_or_default();
+    let replicas = s.spec.as_ref().and_then(|s| s.replicas);
+    Some(workload_state(
+        replicas,
+        status.ready_replicas,
+        status.updated_replicas,
+        (status.observed_generation, s.metadata.generation),
+    ))
+}
+
+/// Counts from a workload's spec and status; `generations` is (observed, current).
+fn workload_state(
+    replicas: Option<i32>,
+    ready: Option<i32>,
+    updated: Option<i32>,
+    generations: (Option<i64>, Option<i64>),
+) -> WorkloadState {
+    WorkloadState {
+        // The API server defaults an unset replica count to 1.
+        desired: replicas.unwrap_or(1),
+        ready: ready.unwrap_or(0),
+        updated: updated.unwrap_or(0),
+        observed_current: generations.0 >= generations.1,
     }
 }

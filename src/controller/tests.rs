@@ -6,15 +6,14 @@ use std::sync::Arc;
 use http::{Method, Request, Response, StatusCode};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
 use kube::client::Body;
-use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::apply::{self, APPLIED_ANNOTATION};
 use super::crds::MonitoringCrds;
-use super::stores::{self, AppliedMemo, Writers};
+use super::stores::{self, AppliedMemo};
 use super::{Context, backoff, reconcile};
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
@@ -151,32 +150,12 @@ async fn reconcile_with_crds(
     let (mut stores, mut writers) = stores::new();
     stores.applied = memo;
     for child in cached {
-        cache(&mut writers, child.clone());
+        writers.cache(child.clone());
     }
     let crds = Arc::new(MonitoringCrds::new(crds_installed));
     let ctx = Arc::new(Context::new(client, stores).with_crds(crds));
     let result = reconcile(Arc::new(xa.clone()), ctx).await;
     (result, recorder.await.unwrap())
-}
-
-fn cache(writers: &mut Writers, child: Child) {
-    fn apply<K: Resource<DynamicType = ()> + Clone>(
-        w: &mut kube::runtime::reflector::store::Writer<K>,
-        o: K,
-    ) {
-        w.apply_watcher_event(&watcher::Event::Apply(o));
-    }
-    match child {
-        Child::Service(o) => apply(&mut writers.services, o),
-        Child::Deployment(o) => apply(&mut writers.deployments, o),
-        Child::StatefulSet(o) => apply(&mut writers.statefulsets, o),
-        Child::Hpa(o) => apply(&mut writers.hpas, o),
-        Child::Pdb(o) => apply(&mut writers.pdbs, o),
-        Child::NetworkPolicy(o) => apply(&mut writers.network_policies, o),
-        Child::Ingress(o) => apply(&mut writers.ingresses, o),
-        // Never cached: the reconciler reads them from the API server.
-        Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
-    }
 }
 
 /// The URL path of a child, spelled out independently of kube's URL builder.
@@ -319,7 +298,7 @@ async fn first_reconcile_creates_every_child_then_writes_status() {
     let event = requests.iter().find(|r| r.line() == EVENT_POST).unwrap();
     assert_eq!(event.body["reason"], "Created");
     let note = event.body["note"].as_str().unwrap();
-    assert!(desired.iter().all(|c| note.contains(&c.reference())), "{note}");
+    assert!(desired.iter().all(|c| note.contains(&c.reference().to_string())), "{note}");
 
     // The apply bodies are exactly the built children, stamped; autoscaled
     // Deployments start at their HPA's minimum.
@@ -501,16 +480,7 @@ async fn slim_cached_children_are_checked_through_the_memo() {
     let server = Server::default();
     let mut stored = steady_state(&mut xa, false, &server).await;
     for child in &mut stored {
-        match child {
-            Child::Service(o) => stores::slim_service(o),
-            Child::Deployment(o) => stores::slim_deployment(o),
-            Child::StatefulSet(o) => stores::slim_statefulset(o),
-            Child::Hpa(o) => stores::slim_hpa(o),
-            Child::Pdb(o) => stores::slim_pdb(o),
-            Child::NetworkPolicy(o) => stores::slim_network_policy(o),
-            Child::Ingress(o) => stores::slim_ingress(o),
-            Child::ServiceMonitor(_) | Child::PrometheusRule(_) => {}
-        }
+        stores::slim(child);
     }
     // The server still holds full objects; the cache only slim ones.
     let full = as_stored(&builders::build(&xa));
@@ -590,6 +560,25 @@ async fn invalid_spec_touches_no_child_and_is_reported() {
 }
 
 #[tokio::test]
+async fn validation_runs_once_per_uid_and_generation() {
+    let (client, _recorder) = mock_client(Server::default());
+    let ctx = Context::new(client, stores::new().0);
+    let valid = xagent(json!({}));
+    ctx.validate(&valid, UID).unwrap();
+    // The same uid and generation with an invalid spec: not validated again,
+    // which is sound because the spec cannot change without a new generation.
+    let same_generation = xagent(json!({"api": {"autoscaling": {"minReplicas": 8, "maxReplicas": 3}}}));
+    ctx.validate(&same_generation, UID).unwrap();
+    // A new generation, or another object under the same name, is validated.
+    let mut next = same_generation.clone();
+    next.metadata.generation = Some(2);
+    assert!(ctx.validate(&next, UID).is_err());
+    assert!(ctx.validate(&same_generation, "another-uid").is_err());
+    // A failure is not remembered as a pass.
+    assert!(ctx.validate(&next, UID).is_err());
+}
+
+#[tokio::test]
 async fn children_dropped_from_a_valid_spec_are_deleted() {
     let before = xagent(json!({}));
     let stored = as_stored(&builders::build(&before));
@@ -610,7 +599,10 @@ async fn failed_applies_are_typed_reported_in_status_and_back_off() {
     let server = Server { fail_apply: Some(500), ..Server::default() };
     let (result, requests) = reconcile_with(&xa, &[], server).await;
     let err = result.unwrap_err();
-    assert!(matches!(err, Error::ApplyChild { ref child, .. } if child == "Service/demo-api"), "{err}");
+    assert!(
+        matches!(err, Error::ApplyChild { ref child, .. } if child.to_string() == "Service/demo-api"),
+        "{err}"
+    );
     assert_eq!(err.reason(), "ApplyFailed");
     // One refused child does not hold back the others: every child was tried.
     let applies = requests.iter().filter(|r| r.method == Method::PATCH && !r.uri.contains("/status")).count();

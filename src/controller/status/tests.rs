@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::{DependencyObservation, MonitoringObservation, Observation, changed, compute, types};
-use crate::builders::{ChildKind, Component};
+use crate::builders::{ChildKind, ChildRef, Component};
 use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
 use crate::crd::{ComponentStatus, DependenciesStatus, DependencyStatus, XAgentStatus};
 
@@ -18,12 +18,12 @@ fn at(second: i64) -> Timestamp {
 
 /// A report on child `reference` (`Kind/name`), its kind read from the reference.
 fn report(reference: &str, outcome: Outcome, workload: Option<WorkloadState>) -> ChildReport {
-    let kind_name = reference.split('/').next().unwrap_or_default();
+    let (kind_name, name) = reference.split_once('/').unwrap_or_default();
     let kind = ChildKind::ALL
-        .into_iter()
+        .iter()
         .find(|k| k.as_str() == kind_name)
         .unwrap_or_else(|| panic!("unknown kind in {reference}"));
-    ChildReport { reference: reference.into(), kind, outcome, workload }
+    ChildReport { child: ChildRef { kind: *kind, name: name.into() }, outcome, workload }
 }
 
 /// A workload with `ready` of `desired` replicas ready, all updated and observed.
@@ -195,7 +195,7 @@ fn only_workloads_count_towards_availability() {
     assert_eq!(sr(&status, types::AVAILABLE).0, "True");
     // A Deployment without observed counts is not available.
     let mut obs = healthy();
-    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "Deployment/demo-api").unwrap();
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "Deployment/demo-api").unwrap();
     r.workload = None;
     let status = compute(None, &obs, at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "False");
@@ -221,7 +221,7 @@ fn the_chromadb_statefulset_counts_towards_availability() {
 fn a_conflict_degrades_and_is_listed() {
     let mut obs = healthy();
     let msg = "Service/demo-api exists and is controlled by Helm release";
-    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "Service/demo-api").unwrap();
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "Service/demo-api").unwrap();
     r.outcome = Outcome::Conflict(msg.into());
     let status = compute(None, &obs, at(0));
     let degraded = condition(&status, types::DEGRADED);
@@ -249,7 +249,8 @@ fn every_conflict_is_reported() {
 #[test]
 fn a_conflicting_workload_is_degraded_not_merely_unavailable() {
     let mut obs = healthy();
-    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "Deployment/demo-worker").unwrap();
+    let (_, r) =
+        obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "Deployment/demo-worker").unwrap();
     r.outcome =
         Outcome::Conflict("Deployment/demo-worker exists and is not controlled by this XAgent".into());
     r.workload = None; // ensure() reports no counts for an object it does not control
@@ -489,7 +490,7 @@ fn a_missing_prometheus_operator_does_not_make_the_platform_unready() {
 fn a_monitoring_conflict_is_named_in_monitoring_ready() {
     let mut obs = with_monitoring(true, true);
     let msg = "ServiceMonitor/demo exists and is controlled by Prometheus stack";
-    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.reference == "ServiceMonitor/demo").unwrap();
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "ServiceMonitor/demo").unwrap();
     r.outcome = Outcome::Conflict(msg.into());
     let status = compute(None, &obs, at(0));
     let monitoring = condition(&status, types::MONITORING_READY);
