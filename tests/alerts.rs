@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use xagent_operator::crd::XAgent;
@@ -212,33 +211,18 @@ fn the_schema_check_rejects_broken_objects() {
 // ------------------------------------------------------------------ promtool
 
 /// A directory under the system temp dir, removed on drop (also when a test panics).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("xagent-alerts-{tag}-{}-{n}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-        path
-    }
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("xagent-alerts-{tag}-"))
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `contents` to `dir/name` and returns the path.
+fn write_file(dir: &tempfile::TempDir, name: &str, contents: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    path
 }
 
 const NO_PROMTOOL: &str = "promtool is required by the alert tests: run ./scripts/setup.sh (Debian package \
@@ -277,9 +261,9 @@ fn rule_file(rule: &Value) -> String {
 }
 
 fn check_rules(rule: &Value) -> (bool, String) {
-    let dir = TempDir::new("check");
-    let file = dir.write("rules.yaml", &rule_file(rule));
-    run_promtool(&dir.0, &[OsStr::new("check"), OsStr::new("rules"), file.as_os_str()])
+    let dir = temp_dir("check");
+    let file = write_file(&dir, "rules.yaml", &rule_file(rule));
+    run_promtool(dir.path(), &[OsStr::new("check"), OsStr::new("rules"), file.as_os_str()])
 }
 
 #[test]
@@ -1032,16 +1016,16 @@ fn test_groups(rule: &Value, cases: &[Case]) -> Vec<Value> {
 /// and expected annotations taken from `expected`, usually the same rules), runs
 /// `promtool test rules`; returns success, promtool's output and the test file.
 fn test_rules(rules: &Value, expected: &Value, cases: &[Case]) -> (bool, String, String) {
-    let dir = TempDir::new("test");
-    dir.write("rules.yaml", &rule_file(rules));
+    let dir = temp_dir("test");
+    write_file(&dir, "rules.yaml", &rule_file(rules));
     let tests = json!({
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
         "tests": test_groups(expected, cases),
     });
     let yaml = serde_yaml::to_string(&tests).expect("the test file serializes");
-    let file = dir.write("tests.yaml", &yaml);
-    let (ok, out) = run_promtool(&dir.0, &[OsStr::new("test"), OsStr::new("rules"), file.as_os_str()]);
+    let file = write_file(&dir, "tests.yaml", &yaml);
+    let (ok, out) = run_promtool(dir.path(), &[OsStr::new("test"), OsStr::new("rules"), file.as_os_str()]);
     (ok, out, yaml)
 }
 

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, PodSecurityContext, SecurityContext, Service};
@@ -60,27 +59,15 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-/// A JSON file in the temporary directory, removed on drop.
-struct TempJson(PathBuf);
-
-impl TempJson {
-    fn new(value: &Value) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "xagent-chart-test-{}-{}.json",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, serde_json::to_vec(value).unwrap()).expect("writing a temporary values file");
-        TempJson(path)
-    }
-}
-
-impl Drop for TempJson {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// `value` in a temporary JSON file, removed on drop.
+fn temp_json(value: &Value) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .prefix("xagent-chart-test-")
+        .suffix(".json")
+        .tempfile()
+        .expect("a temp file");
+    std::fs::write(file.path(), serde_json::to_vec(value).unwrap()).expect("writing a temporary values file");
+    file
 }
 
 /// Runs one of the Python helpers; exit status 2 (helm-sdkpy missing, bad usage) fails the test.
@@ -110,8 +97,8 @@ fn lint(overrides: Option<&Value>) -> Result<String, String> {
         Some(overrides) => {
             let mut values = read_yaml_as_json(&chart.join("values.yaml"));
             merge(&mut values, overrides);
-            let file = TempJson::new(&values);
-            python("lint.py", &[&chart, &file.0])
+            let file = temp_json(&values);
+            python("lint.py", &[&chart, file.path()])
         }
     };
     let report =
@@ -158,8 +145,8 @@ fn render(values: Option<&Value>) -> Result<Rendered, String> {
     let output = match values {
         None => python("render.py", &[&chart, release, namespace]),
         Some(values) => {
-            let file = TempJson::new(values);
-            python("render.py", &[&chart, release, namespace, &file.0])
+            let file = temp_json(values);
+            python("render.py", &[&chart, release, namespace, file.path()])
         }
     };
     if !output.status.success() {

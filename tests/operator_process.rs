@@ -14,15 +14,7 @@ use std::time::{Duration, Instant};
 struct Operator {
     child: Child,
     port: u16,
-    _dir: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Operator {
@@ -50,9 +42,8 @@ fn dead_kubeconfig(dir: &std::path::Path) -> PathBuf {
 }
 
 fn start(extra: &[&str]) -> Operator {
-    let dir = std::env::temp_dir().join(format!("xagent-op-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kubeconfig = dead_kubeconfig(&dir);
+    let dir = tempfile::Builder::new().prefix("xagent-op-").tempdir().unwrap();
+    let kubeconfig = dead_kubeconfig(dir.path());
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_xagent-operator"))
         .arg("run")
@@ -66,7 +57,7 @@ fn start(extra: &[&str]) -> Operator {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let op = Operator { child, port, _dir: TempDir(dir) };
+    let op = Operator { child, port, _dir: dir };
     wait_for_http(op.port);
     op
 }

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What to do when a server binary is missing.
 const INSTALL_HINT: &str = "run ./scripts/setup.sh to install redis-server and postgresql";
@@ -38,33 +38,13 @@ pub fn free_port() -> u16 {
 }
 
 /// A fresh, empty directory under the system temporary directory, removed on
-/// drop. Short names keep Unix socket paths under their length limit.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `$TMPDIR/xagent-<prefix>-<pid>-<n>-<nanos>`.
-    pub fn new(prefix: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("xagent-{prefix}-{}-{n}-{nanos}", std::process::id()));
-        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
-        Self { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
+/// drop (also when a test panics). Short names keep Unix socket paths under
+/// their length limit.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("xagent-{prefix}-"))
+        .tempdir()
+        .unwrap_or_else(|e| panic!("creating a temporary directory: {e}"))
 }
 
 /// Whether this process runs as root (asks `id -u`, no libc needed).
@@ -130,7 +110,7 @@ pub struct RedisServer {
     pub port: u16,
     password: Option<String>,
     child: Option<Child>,
-    dir: TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -141,7 +121,7 @@ impl RedisServer {
             port: free_port(),
             password: password.map(str::to_string),
             child: None,
-            dir: TempDir::new("redis"),
+            dir: temp_dir("redis"),
         };
         server.spawn();
         server
@@ -318,7 +298,7 @@ pub struct PostgresServer {
     bin: PathBuf,
     as_root: bool,
     running: bool,
-    dir: TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl PostgresServer {
@@ -328,7 +308,7 @@ impl PostgresServer {
     pub fn start(password: &str) -> Self {
         let bin = postgres_bin_dir();
         let as_root = running_as_root();
-        let dir = TempDir::new("pg");
+        let dir = temp_dir("pg");
         let mut server =
             Self { port: free_port(), password: password.to_string(), bin, as_root, running: false, dir };
         let pwfile = server.dir.path().join("pwfile");
