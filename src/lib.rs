@@ -11,7 +11,6 @@ pub mod error;
 pub mod http;
 pub mod leader;
 pub mod metrics;
-pub mod monitoring;
 pub mod probes;
 pub mod rbac;
 pub mod render;

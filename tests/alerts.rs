@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
+use xagent_operator::builders::monitoring::{prometheus_rule, service_monitor};
 use xagent_operator::crd::XAgent;
-use xagent_operator::monitoring::{prometheus_rule, service_monitor};
 use xagent_operator::validate::{FieldError, check_against_schema, parse_xagent};
 
 // ------------------------------------------------------------------ XAgents

@@ -5,6 +5,7 @@
 
 pub mod exposure;
 pub mod meta;
+pub mod monitoring;
 pub mod network;
 pub mod pod;
 pub mod policy;
@@ -170,10 +171,10 @@ pub fn build(xagent: &XAgent) -> Vec<Child> {
     children.extend(exposure::ingress(xagent).map(Child::Ingress));
     let monitoring = &spec.monitoring;
     if monitoring.service_monitor.enabled {
-        children.push(Child::ServiceMonitor(crate::monitoring::service_monitor(xagent)));
+        children.push(Child::ServiceMonitor(crate::builders::monitoring::service_monitor(xagent)));
     }
     if monitoring.prometheus_rule.enabled {
-        children.push(Child::PrometheusRule(crate::monitoring::prometheus_rule(xagent)));
+        children.push(Child::PrometheusRule(crate::builders::monitoring::prometheus_rule(xagent)));
     }
     children
 }

@@ -48,9 +48,9 @@ macro_rules! child_kinds {
             }
             watched {
                 /// The Prometheus Operator scrape configuration.
-                ServiceMonitor($crate::monitoring::types::ServiceMonitor) "ServiceMonitor";
+                ServiceMonitor($crate::builders::monitoring::types::ServiceMonitor) "ServiceMonitor";
                 /// The Prometheus Operator alert catalog.
-                PrometheusRule($crate::monitoring::types::PrometheusRule) "PrometheusRule";
+                PrometheusRule($crate::builders::monitoring::types::PrometheusRule) "PrometheusRule";
             }
         }
     };

@@ -7,7 +7,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::{Client, ResourceExt};
-use xagent_operator::monitoring::types::{PrometheusRule, ServiceMonitor};
+use xagent_operator::builders::monitoring::types::{PrometheusRule, ServiceMonitor};
 
 /// Every kind an XAgent can own.
 pub fn kinds() -> Vec<ApiResource> {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kube::api::Api;
-use xagent_operator::monitoring::types::{PrometheusRule, ServiceMonitor};
+use xagent_operator::builders::monitoring::types::{PrometheusRule, ServiceMonitor};
 
 use crate::harness::{Cluster, User};
 use crate::kit::{self, eventually};

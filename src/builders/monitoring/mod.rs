@@ -13,7 +13,7 @@ use self::types::{
     Endpoint, NamespaceSelector, PrometheusRule, PrometheusRuleSpec, RelabelConfig, Rule, RuleGroup,
     ServiceMonitor, ServiceMonitorSpec,
 };
-use crate::builders::meta::{APP, Component, MANAGER, object_meta};
+use super::meta::{APP, Component, MANAGER, object_meta};
 use crate::crd::XAgent;
 
 /// Name of the Service port every component serves /metrics on.
