@@ -75,6 +75,15 @@ pub struct Owner<'a> {
     pub uid: &'a str,
 }
 
+/// How one child is applied: for which owner, as which kind, and at which
+/// replica count a new autoscaled Deployment starts.
+#[derive(Debug, Clone, Copy)]
+struct How<'a> {
+    owner: Owner<'a>,
+    kind: ChildKind,
+    initial_replicas: Option<i32>,
+}
+
 /// The controller owner's uid of `meta`, if any.
 fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
     obj.meta().owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| o.uid.as_str())
@@ -100,14 +109,16 @@ macro_rules! define_apply {
         ) -> Result<ChildReport> {
             let (outcome, workload) = match child {
                 $( Child::$cv(o) => {
-                    let (outcome, seen) =
-                        ensure_cached(client, &stores.$field, &stores.applied, owner, o, initial_replicas, ChildKind::$cv)
-                            .await?;
+                    let how = How { owner, kind: ChildKind::$cv, initial_replicas };
+                    let (outcome, seen) = ensure_cached(client, &stores.$field, &stores.applied, how, o).await?;
                     (outcome, seen.as_ref().and_then(stores::$state))
                 } )*
                 // Not cached: their CRDs may come and go, and a cache of a
                 // missing kind never fills. A GET per reconcile is the price.
-                $( Child::$wv(o) => (ensure_one(client, owner, o, &stamped(o), None, ChildKind::$wv).await?.0, None), )*
+                $( Child::$wv(o) => {
+                    let how = How { owner, kind: ChildKind::$wv, initial_replicas: None };
+                    (ensure_one(client, how, o, &stamped(o)).await?.0, None)
+                } )*
             };
             Ok(ChildReport { child: child.reference(), outcome, workload })
         }
@@ -151,14 +162,13 @@ async fn ensure_cached<K>(
     client: &Client,
     store: &Store<K>,
     memo: &AppliedMemo,
-    owner: Owner<'_>,
+    how: How<'_>,
     desired: &K,
-    initial_replicas: Option<i32>,
-    kind: ChildKind,
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
 {
+    let owner = how.owner;
     let name = desired.name_any();
     let key = format!("{}/{}/{}", K::kind(&()), owner.namespace, name);
     let desired_json = stamped(desired);
@@ -171,7 +181,7 @@ where
             return Ok((Outcome::Unchanged, Some((*cached).clone())));
         }
     }
-    let (outcome, seen) = ensure_one(client, owner, desired, &desired_json, initial_replicas, kind).await?;
+    let (outcome, seen) = ensure_one(client, how, desired, &desired_json).await?;
     match &seen {
         Some(obj) => memo.record(key, print, version(obj)),
         None => memo.forget(&key),
@@ -228,15 +238,14 @@ pub fn stamped<T: Serialize>(desired: &T) -> serde_json::Value {
 /// as it now stands.
 async fn ensure_one<K>(
     client: &Client,
-    owner: Owner<'_>,
+    how: How<'_>,
     desired: &K,
     desired_json: &serde_json::Value,
-    initial_replicas: Option<i32>,
-    kind: ChildKind,
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
 {
+    let How { owner, kind, initial_replicas } = how;
     let name = desired.name_any();
     let reference = ChildRef { kind, name: name.clone() };
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
