@@ -114,15 +114,33 @@ pub fn check_against_schema(schema: &Value, value: Value, path: &str) -> (Value,
     (value, errors)
 }
 
+/// An XAgent whose spec passed every schema and CEL rule: what the reconciler
+/// requires before it builds or applies anything.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidXAgent<'a>(&'a XAgent);
+
+impl<'a> ValidXAgent<'a> {
+    /// The validated XAgent.
+    pub fn xagent(&self) -> &'a XAgent {
+        self.0
+    }
+
+    /// Vouches for an XAgent that passed [`revalidate`] at the same uid and
+    /// generation before (its spec cannot have changed since).
+    pub(crate) fn already_validated(xagent: &'a XAgent) -> Self {
+        Self(xagent)
+    }
+}
+
 /// Re-validates an XAgent read from the API server, which may be older than the rules.
-pub fn revalidate(xagent: &XAgent) -> Result<(), InvalidXAgent> {
+pub fn revalidate(xagent: &XAgent) -> Result<ValidXAgent<'_>, InvalidXAgent> {
     let value = serde_json::to_value(xagent).unwrap_or(Value::Null);
     let origin = format!(
         "{}/{}",
         xagent.meta().namespace.as_deref().unwrap_or_default(),
         xagent.meta().name.as_deref().unwrap_or_default()
     );
-    parse_xagent(value, &origin).map(|_| ())
+    parse_xagent(value, &origin).map(|_| ValidXAgent(xagent))
 }
 
 fn object_label(value: &Value, origin: &str) -> String {

@@ -29,7 +29,7 @@ use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
 use crate::probes::state::ProbeState;
-use crate::validate;
+use crate::validate::{self, ValidXAgent};
 
 /// How often a healthy XAgent is re-checked even without watch events.
 pub const RESYNC: Duration = Duration::from_secs(300);
@@ -91,15 +91,19 @@ impl Context {
     }
 
     /// Validates `xagent` unless this uid passed at this generation before.
-    fn validate(&self, xagent: &XAgent, uid: &str) -> Result<(), validate::InvalidXAgent> {
+    fn validate<'x>(
+        &self,
+        xagent: &'x XAgent,
+        uid: &str,
+    ) -> Result<ValidXAgent<'x>, validate::InvalidXAgent> {
         let generation = xagent.meta().generation;
         let mut validated = self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if validated.get(uid) == Some(&generation) {
-            return Ok(());
+            return Ok(ValidXAgent::already_validated(xagent));
         }
-        validate::revalidate(xagent)?;
+        let valid = validate::revalidate(xagent)?;
         validated.insert(uid.to_string(), generation);
-        Ok(())
+        Ok(valid)
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -142,15 +146,19 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         postgres_configured: xagent.spec.postgres.is_some(),
         published: ctx.probes.get(&namespace, &xagent.name_any()),
     };
-    let mut obs =
-        Observation { generation: xagent.meta().generation, dependencies, ..Observation::default() };
-    let first_failure = match ctx.validate(xagent, &uid) {
+    let generation = xagent.meta().generation;
+    let (obs, first_failure) = match ctx.validate(xagent, &uid) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
-            obs.invalid_spec = Some(invalid.to_string());
-            None
+            (Observation::invalid(generation, dependencies, invalid.to_string()), None)
         }
-        Ok(()) => converge(ctx, owner, xagent, &mut obs).await?,
+        Ok(valid) => {
+            let applied = converge(ctx, owner, valid).await?;
+            count_applied(ctx, &applied);
+            publish_changes(ctx, xagent, &applied).await;
+            let failure = applied.first_failure;
+            (Observation::applied(generation, dependencies, applied.children, applied.monitoring), failure)
+        }
     };
     write_status(ctx, xagent, &obs).await?;
     // Reported in status above; returned so the error policy retries with backoff.
@@ -160,28 +168,33 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     }
 }
 
-/// Build → apply → prune for a valid spec, recording what happened in `obs`.
-/// Returns the first child that could not be applied, if any.
-async fn converge(
-    ctx: &Context,
-    owner: Owner<'_>,
-    xagent: &XAgent,
-    obs: &mut Observation,
-) -> Result<Option<Error>> {
+/// What applying a valid XAgent's desired state did.
+struct Applied {
+    /// One report per child applied (monitoring ones only with their CRDs).
+    children: Vec<(Component, ChildReport)>,
+    /// Children deleted because the spec no longer asks for them.
+    pruned: Vec<ChildRef>,
+    /// Whether monitoring was wanted and could be applied.
+    monitoring: MonitoringObservation,
+    /// The first child the API server refused, if any.
+    first_failure: Option<Error>,
+}
+
+/// Build → apply → prune. Takes a [`ValidXAgent`]: nothing unvalidated is
+/// ever applied, so a bad spec can never touch or delete running children.
+async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Result<Applied> {
+    let xagent = valid.xagent();
     let installed = ctx.crds.installed();
     let desired = builders::build(xagent);
     // Without the Prometheus Operator CRDs the monitoring objects cannot
     // exist; everything else goes ahead.
     let applicable: Vec<Child> =
         desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
-    let (reports, failure) = apply_all(ctx, owner, &applicable).await;
-    obs.children = reports;
+    let (children, first_failure) = apply_all(ctx, owner, &applicable).await;
     let pruned =
         apply::prune(&ctx.client, &ctx.stores, owner, &desired, &xagent.name_any(), installed).await?;
-    obs.monitoring = Some(MonitoringObservation { wanted: monitoring_wanted(xagent), installed });
-    count_applied(ctx, &obs.children, &pruned);
-    publish_changes(ctx, xagent, &obs.children, &pruned).await;
-    Ok(failure)
+    let monitoring = MonitoringObservation { wanted: monitoring_wanted(xagent), installed };
+    Ok(Applied { children, pruned, monitoring, first_failure })
 }
 
 fn monitoring_wanted(xagent: &XAgent) -> bool {
@@ -189,8 +202,8 @@ fn monitoring_wanted(xagent: &XAgent) -> bool {
     m.service_monitor.enabled || m.prometheus_rule.enabled
 }
 
-fn count_applied(ctx: &Context, reports: &[(Component, ChildReport)], pruned: &[ChildRef]) {
-    for (_, r) in reports {
+fn count_applied(ctx: &Context, applied: &Applied) {
+    for (_, r) in &applied.children {
         let action = match r.outcome {
             Outcome::Created => "created",
             Outcome::Updated => "updated",
@@ -201,7 +214,7 @@ fn count_applied(ctx: &Context, reports: &[(Component, ChildReport)], pruned: &[
             .get_or_create(&AppliedLabels { kind: r.child.kind.as_str(), action })
             .inc();
     }
-    for p in pruned {
+    for p in &applied.pruned {
         let labels = AppliedLabels { kind: p.kind.as_str(), action: "deleted" };
         ctx.metrics.objects_applied.get_or_create(&labels).inc();
     }
@@ -252,12 +265,8 @@ fn initial_replicas(desired: &[Child], child: &Child) -> Option<i32> {
 
 /// One event per kind of change, so a first reconcile makes one "Created"
 /// event rather than a dozen. Conflicts are announced once, when they appear.
-async fn publish_changes(
-    ctx: &Context,
-    xagent: &XAgent,
-    reports: &[(Component, ChildReport)],
-    pruned: &[ChildRef],
-) {
+async fn publish_changes(ctx: &Context, xagent: &XAgent, applied: &Applied) {
+    let (reports, pruned) = (&applied.children, &applied.pruned);
     let previous_conflicts = xagent.status.as_ref().map(|s| s.conflicts.clone()).unwrap_or_default();
     let pick = |want: &Outcome| -> Vec<String> {
         reports.iter().filter(|(_, r)| &r.outcome == want).map(|(_, r)| r.child.to_string()).collect()

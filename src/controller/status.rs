@@ -68,6 +68,23 @@ pub struct Observation {
     pub dependencies: DependencyObservation,
 }
 
+impl Observation {
+    /// What a reconcile of a valid spec saw.
+    pub fn applied(
+        generation: Option<i64>,
+        dependencies: DependencyObservation,
+        children: Vec<(Component, ChildReport)>,
+        monitoring: MonitoringObservation,
+    ) -> Self {
+        Self { generation, children, invalid_spec: None, monitoring: Some(monitoring), dependencies }
+    }
+
+    /// What a reconcile of an invalid spec saw: nothing was applied.
+    pub fn invalid(generation: Option<i64>, dependencies: DependencyObservation, why: String) -> Self {
+        Self { generation, children: Vec::new(), invalid_spec: Some(why), monitoring: None, dependencies }
+    }
+}
+
 /// A condition value before timestamps are attached.
 struct Cond {
     type_: &'static str,
