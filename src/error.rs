@@ -2,16 +2,14 @@
 //! a metric label, an event reason and a status reason.
 
 use crate::builders::ChildRef;
-use crate::validate::InvalidXAgent;
 
-/// Everything a reconcile can fail on.
-#[derive(Debug, thiserror::Error)]
+/// Everything a reconcile can fail on. Each variant's `strum` name is its
+/// reason: a stable CamelCase label for metrics, events and status.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum Error {
-    /// The XAgent breaks a schema or CEL rule the API server did not enforce.
-    #[error(transparent)]
-    InvalidSpec(#[from] InvalidXAgent),
     /// Reading an existing child from the API server failed.
     #[error("reading {child} failed: {source}")]
+    #[strum(serialize = "GetChildFailed")]
     GetChild {
         /// Which child.
         child: ChildRef,
@@ -21,6 +19,7 @@ pub enum Error {
     },
     /// Server-side apply of a child failed.
     #[error("applying {child} failed: {source}")]
+    #[strum(serialize = "ApplyFailed")]
     ApplyChild {
         /// Which child.
         child: ChildRef,
@@ -30,6 +29,7 @@ pub enum Error {
     },
     /// Deleting a child the spec no longer asks for failed.
     #[error("deleting {child} failed: {source}")]
+    #[strum(serialize = "DeleteFailed")]
     DeleteChild {
         /// Which child.
         child: ChildRef,
@@ -39,33 +39,21 @@ pub enum Error {
     },
     /// Writing the XAgent's status failed.
     #[error("writing status failed: {0}")]
+    #[strum(serialize = "StatusWriteFailed")]
     WriteStatus(#[source] kube::Error),
     /// The XAgent lacks the namespace or name every namespaced object has.
     #[error("XAgent has no {0}")]
+    #[strum(serialize = "MissingMetadata")]
     MissingMetadata(&'static str),
 }
 
 impl Error {
     /// Every value [`Error::reason`] can return.
-    pub const REASONS: [&'static str; 6] = [
-        "InvalidSpec",
-        "GetChildFailed",
-        "ApplyFailed",
-        "DeleteFailed",
-        "StatusWriteFailed",
-        "MissingMetadata",
-    ];
+    pub const REASONS: &'static [&'static str] = <Self as strum::VariantNames>::VARIANTS;
 
     /// A stable CamelCase label for metrics, events and status reasons.
     pub fn reason(&self) -> &'static str {
-        match self {
-            Self::InvalidSpec(_) => "InvalidSpec",
-            Self::GetChild { .. } => "GetChildFailed",
-            Self::ApplyChild { .. } => "ApplyFailed",
-            Self::DeleteChild { .. } => "DeleteFailed",
-            Self::WriteStatus(_) => "StatusWriteFailed",
-            Self::MissingMetadata(_) => "MissingMetadata",
-        }
+        self.into()
     }
 }
 
