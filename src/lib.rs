@@ -11,6 +11,8 @@ pub mod error;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+#[cfg(test)]
+mod mock_api;
 pub mod probes;
 pub mod rbac;
 pub mod render;

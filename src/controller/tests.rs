@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::Method;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
-use kube::client::Body;
 use kube::{Client, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -18,26 +17,13 @@ use super::{Context, backoff, reconcile};
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
 use crate::error::Error;
+use crate::mock_api::{self, Recorded};
 
 const NS: &str = "ns";
 /// The resourceVersion of the XAgent the reconciler is handed.
 const XAGENT_RV: &str = "7";
 const UID: &str = "uid-demo";
 const FIELD_MANAGER: &str = "?&force=true&fieldManager=xagent-operator";
-
-/// One request the reconciler sent.
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: Method,
-    uri: String,
-    body: Value,
-}
-
-impl Recorded {
-    fn line(&self) -> String {
-        format!("{} {}", self.method, self.uri)
-    }
-}
 
 /// How the fake API server answers, and what the operator process remembers
 /// between reconciles (clones share it, as one operator's reconciles do).
@@ -54,65 +40,41 @@ struct Server {
     memo: Arc<AppliedMemo>,
 }
 
-fn status_body(code: u16, reason: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Failure", "message": reason, "reason": reason, "code": code
-    }))
-    .unwrap()
-}
-
-fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, Vec<u8>) {
+fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, Value) {
     match *method {
         Method::GET => match server.existing.iter().find(|(p, _)| p == path) {
-            Some((_, obj)) => (200, serde_json::to_vec(obj).unwrap()),
-            None => (404, status_body(404, "NotFound")),
+            Some((_, obj)) => (200, obj.clone()),
+            None => (404, mock_api::status(404, "NotFound")),
         },
         Method::PATCH if path.ends_with("/status") => {
             if let Some(code) = server.fail_status {
-                return (code, status_body(code, "Conflict"));
+                return (code, mock_api::status(code, "Conflict"));
             }
             let stored = json!({
                 "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
                 "metadata": {"name": "demo", "namespace": NS, "uid": UID},
                 "spec": {}, "status": body["status"]
             });
-            (200, serde_json::to_vec(&stored).unwrap())
+            (200, stored)
         }
         Method::PATCH => match server.fail_apply {
-            Some(code) => (code, status_body(code, "InternalError")),
+            Some(code) => (code, mock_api::status(code, "InternalError")),
             None => {
                 let mut applied = body.clone();
                 applied["metadata"]["resourceVersion"] = json!("1");
                 applied["metadata"]["generation"] = json!(1);
-                (200, serde_json::to_vec(&applied).unwrap())
+                (200, applied)
             }
         },
-        Method::POST => (201, serde_json::to_vec(body).unwrap()),
-        Method::DELETE => (200, status_body(200, "Success")),
-        _ => (500, status_body(500, "unexpected request")),
+        Method::POST => (201, body.clone()),
+        Method::DELETE => (200, mock_api::status(200, "Success")),
+        _ => (500, mock_api::status(500, "unexpected request")),
     }
 }
 
 /// A client whose requests are answered by `server` and recorded until every clone is dropped.
 fn mock_client(server: Server) -> (Client, JoinHandle<Vec<Recorded>>) {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let recorder = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while let Some((request, send)) = handle.next_request().await {
-            let method = request.method().clone();
-            let uri = request.uri().to_string();
-            let path = request.uri().path().to_string();
-            let bytes = request.into_body().collect_bytes().await.unwrap();
-            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let (code, reply) = respond(&server, &method, &path, &body);
-            seen.push(Recorded { method, uri, body });
-            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
-            send.send_response(response.body(Body::from(reply)).unwrap());
-        }
-        seen
-    });
-    (Client::new(service, NS), recorder)
+    mock_api::serve(NS, move |r| respond(&server, &r.method, &r.path, &r.body))
 }
 
 fn xagent(spec: Value) -> XAgent {

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
-use kube::client::Body;
+use http::Method;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::mock_api;
 
 const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/ops/leases/xagent-operator";
 
@@ -37,7 +37,7 @@ fn status(code: u16) -> Value {
         409 => "Conflict",
         _ => "InternalError",
     };
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": code, "reason": reason})
+    mock_api::status(code, reason)
 }
 
 /// Serves the stored lease (or 404), answers writes with `write_status`, and records every request.
@@ -46,34 +46,21 @@ async fn elect(
     stored: Option<Value>,
     write_status: u16,
     now: Timestamp,
-) -> (Result<Role, LeaseError>, Vec<(Method, String, Value)>) {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let server = tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while let Some((req, send)) = handle.next_request().await {
-            let (method, uri) = (req.method().clone(), req.uri().to_string());
-            let body: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap())
-                .unwrap_or(Value::Null);
-            let (code, reply) = match (&method, &stored) {
-                (&Method::GET, Some(l)) => (200, l.clone()),
-                (&Method::GET, None) => (404, status(404)),
-                _ if write_status == 200 => (200, body.clone()),
-                _ => (write_status, status(write_status)),
-            };
-            seen.push((method, uri, body));
-            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
-            send.send_response(response.body(Body::from(serde_json::to_vec(&reply).unwrap())).unwrap());
-        }
-        seen
+) -> (Result<Role, LeaseError>, Vec<mock_api::Recorded>) {
+    let (client, server) = mock_api::serve("ops", move |r| match (&r.method, &stored) {
+        (&Method::GET, Some(l)) => (200, l.clone()),
+        (&Method::GET, None) => (404, status(404)),
+        _ if write_status == 200 => (200, r.body.clone()),
+        _ => (write_status, status(write_status)),
     });
-    let elector = LeaderElector::new(Client::new(service, "ops"), config(identity));
+    let elector = LeaderElector::new(client, config(identity));
     let role = elector.try_acquire(now).await;
     drop(elector);
     (role, server.await.unwrap())
 }
 
-fn lines(requests: &[(Method, String, Value)]) -> Vec<String> {
-    requests.iter().map(|(m, u, _)| format!("{m} {u}")).collect()
+fn lines(requests: &[mock_api::Recorded]) -> Vec<String> {
+    requests.iter().map(mock_api::Recorded::line).collect()
 }
 
 #[tokio::test]
@@ -87,7 +74,7 @@ async fn absent_lease_is_created_and_held() {
             "POST /apis/coordination.k8s.io/v1/namespaces/ops/leases?".to_string()
         ]
     );
-    let spec = &requests[1].2["spec"];
+    let spec = &requests[1].body["spec"];
     assert_eq!(spec["holderIdentity"], "pod-a");
     assert_eq!(spec["leaseDurationSeconds"], 15);
     assert_eq!(spec["leaseTransitions"], 0);
@@ -104,7 +91,7 @@ async fn a_fresh_lease_of_another_replica_is_left_alone() {
 async fn the_holder_renews_and_keeps_its_acquire_time() {
     let (role, requests) = elect("pod-a", Some(lease("pod-a", 3, 1)), 200, at(8)).await;
     assert_eq!(role.unwrap(), Role::Leader);
-    let spec = &requests[1].2["spec"];
+    let spec = &requests[1].body["spec"];
     assert_eq!(spec["renewTime"], json!(MicroTime(at(8))));
     assert_eq!(spec["acquireTime"], json!(MicroTime(at(0))));
     assert_eq!(spec["leaseTransitions"], 1, "renewing is not a transition");
@@ -120,14 +107,8 @@ async fn api_errors_are_typed_not_leadership() {
 /// A leader whose renewals keep failing gives up before a follower could take over.
 #[tokio::test(start_paused = true)]
 async fn a_leader_that_cannot_renew_stops_before_the_lease_expires() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    tokio::spawn(async move {
-        while let Some((_req, send)) = handle.next_request().await {
-            let response = Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR);
-            send.send_response(response.body(Body::from(serde_json::to_vec(&status(500)).unwrap())).unwrap());
-        }
-    });
-    let elector = LeaderElector::new(Client::new(service, "ops"), config("pod-a"));
+    let (client, _requests) = mock_api::serve("ops", |_| (500, status(500)));
+    let elector = LeaderElector::new(client, config("pod-a"));
     let started = tokio::time::Instant::now();
     elector.keep().await;
     let held = started.elapsed();
@@ -144,26 +125,17 @@ struct Session {
 }
 
 fn session(identity: &str, stored: Value, write_status: u16) -> Session {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let stored = Arc::new(std::sync::Mutex::new(stored));
     let writes = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (lease, log) = (stored.clone(), writes.clone());
-    tokio::spawn(async move {
-        while let Some((req, send)) = handle.next_request().await {
-            let method = req.method().clone();
-            let body: Value = serde_json::from_slice(&req.into_body().collect_bytes().await.unwrap())
-                .unwrap_or(Value::Null);
-            let (code, reply) = if method == Method::GET {
-                (200, lease.lock().unwrap().clone())
-            } else {
-                log.lock().unwrap().push(body.clone());
-                if write_status == 200 { (200, body) } else { (write_status, status(write_status)) }
-            };
-            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
-            send.send_response(response.body(Body::from(serde_json::to_vec(&reply).unwrap())).unwrap());
+    let (client, _requests) = mock_api::serve("ops", move |r| {
+        if r.method == Method::GET {
+            return (200, lease.lock().unwrap().clone());
         }
+        log.lock().unwrap().push(r.body.clone());
+        if write_status == 200 { (200, r.body.clone()) } else { (write_status, status(write_status)) }
     });
-    Session { elector: LeaderElector::new(Client::new(service, "ops"), config(identity)), stored, writes }
+    Session { elector: LeaderElector::new(client, config(identity)), stored, writes }
 }
 
 #[tokio::test(start_paused = true)]
