@@ -140,7 +140,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     let dependencies = DependencyObservation {
         redis_configured: xagent.spec.redis.is_some(),
         postgres_configured: xagent.spec.postgres.is_some(),
-        published: ctx.probes.get(&namespace, &xagent.name_any()),
+        published: ctx.probes.published(&namespace, &xagent.name_any()),
     };
     let mut obs =
         Observation { generation: xagent.meta().generation, dependencies, ..Observation::default() };
