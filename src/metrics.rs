@@ -12,6 +12,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::probes::Dependency;
+use crate::probes::error::ProbeError;
+
 /// Labels of reconcile counters and durations.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -55,6 +58,15 @@ pub struct ProbeLabels {
     pub result: &'static str,
 }
 
+/// Labels of the probe failure counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeFailureLabels {
+    /// `redis` or `postgres`.
+    pub dependency: &'static str,
+    /// The failure's stable reason, see [`crate::probes::error::ProbeError::reason`].
+    pub reason: &'static str,
+}
+
 /// Every metric the operator exports, registered in one registry.
 pub struct Metrics {
     /// Completed reconciles by outcome.
@@ -71,6 +83,8 @@ pub struct Metrics {
     pub dependency_saturation: Family<DependencyLabels, Gauge<f64, AtomicU64>>,
     /// Probe wall time by dependency and result.
     pub probe_duration: Family<ProbeLabels, Histogram>,
+    /// Failed probes (per endpoint, not per XAgent) by dependency and reason.
+    pub probe_failures: Family<ProbeFailureLabels, Counter>,
 }
 
 fn reconcile_histogram() -> Histogram {
@@ -94,6 +108,7 @@ impl Metrics {
             dependency_up: Family::default(),
             dependency_saturation: Family::default(),
             probe_duration: Family::new_with_constructor(probe_histogram),
+            probe_failures: Family::default(),
         };
         metrics.zero_known_series();
         let r = registry;
@@ -124,6 +139,11 @@ impl Metrics {
             "Dependency probe duration",
             metrics.probe_duration.clone(),
         );
+        r.register(
+            "xagent_dependency_probe_failures",
+            "Failed dependency probes by reason",
+            metrics.probe_failures.clone(),
+        );
         metrics
     }
 
@@ -142,9 +162,12 @@ impl Metrics {
                 let _ = self.objects_applied.get_or_create(&AppliedLabels { kind: kind.as_str(), action });
             }
         }
-        for dependency in ["redis", "postgres"] {
+        for dependency in Dependency::ALL.map(Dependency::as_str) {
             for result in ["healthy", "unhealthy"] {
                 let _ = self.probe_duration.get_or_create(&ProbeLabels { dependency, result });
+            }
+            for reason in ProbeError::REASONS {
+                let _ = self.probe_failures.get_or_create(&ProbeFailureLabels { dependency, reason });
             }
         }
     }

@@ -161,6 +161,10 @@ async fn health_transitions_are_published_both_ways_without_the_password() {
     assert!(!down.healthy);
     assert_eq!(down.consecutive_failures, 1);
     assert!(down.message.to_lowercase().contains("refused"), "{}", down.message);
+    assert_eq!(s.state.published("ns", "a").redis.map(|p| p.reason), Some("ConnectionRefused"));
+    let failures =
+        r#"xagent_dependency_probe_failures_total{dependency="redis",reason="ConnectionRefused"} 1"#;
+    assert!(metrics_text(&s.registry).contains(failures), "one failed probe counted once, not per XAgent");
 
     s.prober.reset_schedule();
     s.prober.round().await;
@@ -194,6 +198,7 @@ async fn a_missing_secret_key_is_named_in_the_message() {
     let status = s.state.get("ns", "a").redis.unwrap();
     assert!(!status.healthy);
     assert_eq!(status.message, "Secret ns/redis-auth has no key pass");
+    assert_eq!(s.state.published("ns", "a").redis.map(|p| p.reason), Some("SecretKeyMissing"));
 }
 
 /// A writer that appends log output to a shared buffer.
@@ -255,6 +260,7 @@ async fn a_missing_secret_is_an_unhealthy_dependency_with_a_clear_message() {
     let status = s.state.get("ns", "a").redis.unwrap();
     assert!(!status.healthy);
     assert_eq!(status.message, "Secret ns/no-such-secret not found");
+    assert_eq!(s.state.published("ns", "a").redis.map(|p| p.reason), Some("SecretNotFound"));
     assert_eq!(redis.connections_received() - before, 1, "no probe without credentials");
 }
 

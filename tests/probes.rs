@@ -145,6 +145,7 @@ async fn redis_healthy_with_the_right_password() {
 
     assert!(result.healthy, "{result:?}");
     assert_eq!(result.message, "PING answered");
+    assert_eq!(result.reason, "ProbeSucceeded");
     assert!(
         u128::from(result.latency_ms) <= wall.as_millis(),
         "latency {result:?} beyond the wall time {wall:?}"
@@ -169,6 +170,7 @@ async fn redis_wrong_password_is_unhealthy_with_an_authentication_message() {
     let (target, result) = probe_redis(&server.url_with(Some(WRONG_PASSWORD)), TIMEOUT).await;
     // redis-rs turns WRONGPASS into "Password authentication failed- AuthenticationFailed".
     assert_unhealthy(&result, "authentication failed");
+    assert_eq!(result.reason, "AuthenticationFailed");
     assert_no_secret(&target, &result, &[WRONG_PASSWORD, REDIS_PASSWORD]);
 }
 
@@ -179,6 +181,7 @@ async fn redis_missing_password_when_one_is_required_is_unhealthy() {
     // "NOAUTH Authentication required."
     assert_unhealthy(&result, "auth");
     assert!(result.message.contains("NOAUTH"), "{result:?}");
+    assert_eq!(result.reason, "AuthenticationFailed");
     assert_no_secret(&target, &result, &[REDIS_PASSWORD]);
 }
 
@@ -221,6 +224,7 @@ async fn redis_stop_and_restart() {
     let started = Instant::now();
     let (target, result) = probe_redis(&url, TIMEOUT).await;
     assert_unhealthy(&result, "refused");
+    assert_eq!(result.reason, "ConnectionRefused");
     assert!(started.elapsed() < TIMEOUT, "a refused connection must fail fast, not time out");
     assert_no_secret(&target, &result, &[REDIS_PASSWORD]);
 
@@ -242,6 +246,7 @@ async fn redis_silent_server_times_out_on_time() {
     assert!(!result.healthy, "{result:?}");
     assert_eq!(result.message, timeout_message(ONE_SECOND));
     assert_eq!(result.message, "no answer within the 1 s timeout");
+    assert_eq!(result.reason, "Timeout");
     assert!(wall >= ONE_SECOND && wall < ONE_SECOND * 2, "took {wall:?} for a 1 s timeout");
     assert!(result.latency_ms >= 1000 && result.latency_ms < 2000, "{result:?}");
     assert!(listener.accepted() >= 1, "the probe never reached the listener");
@@ -278,7 +283,7 @@ async fn redis_failures_never_show_the_password() {
         format!("redis+unix://:{REDIS_PASSWORD}@/tmp/redis.sock"),
         format!("http://:{REDIS_PASSWORD}@127.0.0.1:6379"),
     ] {
-        let error = RedisTarget::from_url(&bad).expect_err(&format!("{bad} must not parse"));
+        let error = RedisTarget::from_url(&bad).expect_err(&format!("{bad} must not parse")).to_string();
         assert!(error.starts_with("invalid Redis URL"), "{error}");
         assert!(!error.contains(REDIS_PASSWORD), "the parse error shows the password: {error}");
     }
@@ -295,6 +300,7 @@ async fn postgres_healthy() {
 
     assert!(result.healthy, "{result:?}");
     assert_eq!(result.message, "SELECT 1 answered");
+    assert_eq!(result.reason, "ProbeSucceeded");
     assert!(
         u128::from(result.latency_ms) <= wall.as_millis(),
         "latency {result:?} beyond the wall time {wall:?}"
@@ -320,6 +326,7 @@ async fn postgres_wrong_password_is_unhealthy() {
     let server = PostgresServer::start(PG_PASSWORD);
     let (target, result) = probe_postgres(&server.url("postgres", WRONG_PASSWORD, "postgres"), TIMEOUT).await;
     assert_unhealthy(&result, "password authentication failed");
+    assert_eq!(result.reason, "AuthenticationFailed");
     assert_no_secret(&target, &result, &[WRONG_PASSWORD, PG_PASSWORD]);
 }
 
@@ -330,6 +337,7 @@ async fn postgres_unknown_database_is_unhealthy_and_named() {
         probe_postgres(&server.url("postgres", PG_PASSWORD, "no_such_db_4711"), TIMEOUT).await;
     assert_unhealthy(&result, "no_such_db_4711");
     assert!(result.message.contains("does not exist"), "{result:?}");
+    assert_eq!(result.reason, "DatabaseNotFound");
     assert_no_secret(&target, &result, &[PG_PASSWORD]);
 }
 
@@ -356,6 +364,7 @@ async fn postgres_stop_and_restart() {
     let (target, result) = probe_postgres(&url, TIMEOUT).await;
     // Should name the cause too: see postgres_refused_connection_says_refused.
     assert_unhealthy(&result, "error connecting");
+    assert_eq!(result.reason, "ConnectionRefused");
     assert!(started.elapsed() < TIMEOUT, "a refused connection must fail fast, not time out");
     assert_no_secret(&target, &result, &[PG_PASSWORD]);
 
@@ -371,6 +380,7 @@ async fn postgres_refused_connection_says_refused() {
     let url = format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{closed}/postgres");
     let (target, result) = probe_postgres(&url, TIMEOUT).await;
     assert_unhealthy(&result, "connection refused");
+    assert_eq!(result.reason, "ConnectionRefused");
     assert_no_secret(&target, &result, &[PG_PASSWORD]);
 }
 
@@ -385,6 +395,7 @@ async fn postgres_silent_server_times_out_on_time() {
 
     assert!(!result.healthy, "{result:?}");
     assert_eq!(result.message, timeout_message(ONE_SECOND));
+    assert_eq!(result.reason, "Timeout");
     assert!(wall >= ONE_SECOND && wall < ONE_SECOND * 2, "took {wall:?} for a 1 s timeout");
     assert!(result.latency_ms >= 1000 && result.latency_ms < 2000, "{result:?}");
     assert!(listener.accepted() >= 1, "the probe never reached the listener");
@@ -432,7 +443,7 @@ async fn postgres_failures_never_show_the_password() {
         format!("password='{PG_PASSWORD}"),
         format!("user=postgres password={PG_PASSWORD}"),
     ] {
-        let error = PostgresTarget::from_url(&bad).expect_err(&format!("{bad} must not parse"));
+        let error = PostgresTarget::from_url(&bad).expect_err(&format!("{bad} must not parse")).to_string();
         assert!(error.starts_with("invalid PostgreSQL URL"), "{error}");
         assert!(!error.contains(PG_PASSWORD), "the parse error shows the password: {error}");
     }
@@ -441,7 +452,8 @@ async fn postgres_failures_never_show_the_password() {
     // the error must not name them.
     let error =
         PostgresTarget::from_url("host=127.0.0.1 user=postgres password=correct horse=battery staple")
-            .expect_err("an unknown option");
+            .expect_err("an unknown option")
+            .to_string();
     for word in ["correct", "horse", "battery", "staple"] {
         assert!(!error.contains(word), "the parse error shows part of the password: {error}");
     }
@@ -579,6 +591,7 @@ async fn unresolvable_hosts_are_unhealthy_with_a_clear_message_and_no_hang() {
     assert!(started.elapsed() < Duration::from_secs(11), "both answered within their timeouts");
     for result in [&redis, &pg] {
         assert!(!result.healthy);
+        assert_eq!(result.reason, "DnsResolutionFailed", "{}", result.message);
         assert!(!result.message.is_empty());
         assert!(!result.message.contains("pw@"), "{}", result.message);
     }
@@ -615,6 +628,7 @@ async fn postgres_sslmode_require_and_prefer_use_tls_and_disable_is_refused_by_a
         "{}",
         result.message
     );
+    assert_eq!(result.reason, "AuthenticationFailed", "pg_hba.conf refuses the login");
     assert!(!result.message.contains(PG_TLS_PASSWORD));
 }
 

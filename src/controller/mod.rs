@@ -144,7 +144,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     let dependencies = DependencyObservation {
         redis_configured: xagent.spec.redis.is_some(),
         postgres_configured: xagent.spec.postgres.is_some(),
-        published: ctx.probes.get(&namespace, &xagent.name_any()),
+        published: ctx.probes.published(&namespace, &xagent.name_any()),
     };
     let generation = xagent.meta().generation;
     let (obs, first_failure) = match ctx.validate(xagent, &uid) {

@@ -9,7 +9,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::apply::{ChildReport, Outcome, WorkloadState};
 use crate::builders::{ChildKind, Component};
-use crate::crd::{ComponentStatus, ComponentsStatus, DependenciesStatus, DependencyStatus, XAgentStatus};
+use crate::crd::{ComponentStatus, ComponentsStatus, XAgentStatus};
+use crate::probes::state::{Published, PublishedDependencies};
 
 /// Condition types the core controller owns.
 pub mod types {
@@ -41,7 +42,7 @@ pub struct DependencyObservation {
     /// spec.postgres is set.
     pub postgres_configured: bool,
     /// What the prober published; a configured dependency may not be probed yet.
-    pub published: DependenciesStatus,
+    pub published: PublishedDependencies,
 }
 
 /// What the reconcile knows about the monitoring objects.
@@ -127,7 +128,7 @@ pub fn compute(previous: Option<&XAgentStatus>, obs: &Observation, now: Timestam
         observed_generation: obs.generation,
         conditions: conds.into_iter().map(|c| stamp(c, old, obs.generation, now)).collect(),
         components,
-        dependencies: obs.dependencies.published.clone(),
+        dependencies: obs.dependencies.published.status(),
         conflicts,
     }
 }
@@ -192,13 +193,13 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
 }
 
 /// RedisReady / PostgresReady for the configured dependencies, each with
-/// whether it is known to be down (not yet probed is not down).
+/// whether it is known to be down (not yet probed is not down). The reason is
+/// the probe's: ProbeSucceeded, or why it failed.
 fn dependency_conditions(d: &DependencyObservation) -> Vec<(Cond, bool)> {
-    let one = |type_, configured: bool, status: &Option<DependencyStatus>| {
-        configured.then(|| match status {
+    let one = |type_, configured: bool, published: &Option<Published>| {
+        configured.then(|| match published {
             None => (Cond::unknown(type_, "Probing", "waiting for the first probe".into()), false),
-            Some(s) if s.healthy => (cond(type_, true, "ProbeSucceeded", s.message.clone()), false),
-            Some(s) => (cond(type_, false, "ProbeFailed", s.message.clone()), true),
+            Some(p) => (cond(type_, p.record.healthy, p.reason, p.record.message.clone()), !p.record.healthy),
         })
     };
     [

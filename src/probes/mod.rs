@@ -1,15 +1,20 @@
 //! Dependency health: one-shot Redis and PostgreSQL probes, and the prober
 //! that runs them beside the controller and publishes per-XAgent results.
 
+pub mod endpoint;
+pub mod error;
 pub mod postgres;
 pub mod prober;
 pub mod redis;
 pub mod state;
 pub mod tls;
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use self::error::ProbeError;
 
 /// The dependencies an XAgent can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,11 +26,22 @@ pub enum Dependency {
 }
 
 impl Dependency {
+    /// Every dependency, in a fixed order.
+    pub const ALL: [Self; 2] = [Self::Redis, Self::Postgres];
+
     /// Lower-case name used in metrics labels and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Redis => "redis",
             Self::Postgres => "postgres",
+        }
+    }
+
+    /// The product's own spelling, for messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Redis => "Redis",
+            Self::Postgres => "PostgreSQL",
         }
     }
 }
@@ -39,6 +55,10 @@ pub struct ProbeResult {
     pub latency_ms: u64,
     /// What happened, for humans.
     pub message: String,
+    /// [`ProbeResult::SUCCEEDED`] or the failure's [`ProbeError::reason`], for
+    /// conditions and metrics; the CLI's JSON keeps to the three fields above.
+    #[serde(skip)]
+    pub reason: &'static str,
     /// Use against capacity (Redis used_memory/maxmemory, PostgreSQL
     /// connections/max_connections), when the server lets us read it.
     #[serde(skip)]
@@ -46,9 +66,34 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// The reason of a healthy result.
+    pub const SUCCEEDED: &'static str = "ProbeSucceeded";
+
+    /// A successful probe.
+    pub fn healthy(latency: Duration, message: &str, saturation: Option<f64>) -> Self {
+        let latency_ms = millis(latency);
+        Self { healthy: true, latency_ms, message: message.into(), reason: Self::SUCCEEDED, saturation }
+    }
+
     /// A failed probe.
-    pub fn unhealthy(latency: Duration, message: impl Into<String>) -> Self {
-        Self { healthy: false, latency_ms: millis(latency), message: message.into(), saturation: None }
+    pub fn failed(latency: Duration, error: &ProbeError) -> Self {
+        let (message, reason) = (error.to_string(), error.reason());
+        Self { healthy: false, latency_ms: millis(latency), message, reason, saturation: None }
+    }
+}
+
+/// Runs `check` for at most `timeout`; a saturation from it means healthy,
+/// reported with `healthy_message`.
+pub(crate) async fn timed(
+    timeout: Duration,
+    healthy_message: &str,
+    check: impl Future<Output = Result<Option<f64>, ProbeError>>,
+) -> ProbeResult {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(timeout, check).await.unwrap_or(Err(ProbeError::Timeout(timeout)));
+    match outcome {
+        Ok(saturation) => ProbeResult::healthy(started.elapsed(), healthy_message, saturation),
+        Err(e) => ProbeResult::failed(started.elapsed(), &e),
     }
 }
 

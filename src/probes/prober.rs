@@ -19,31 +19,14 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use tracing::{debug, info};
 
+use super::endpoint::{EndpointKey, PostgresEndpoint, RedisEndpoint, SecretKeyRef};
+use super::error::ProbeError;
 use super::postgres::PostgresTarget;
 use super::redis::RedisTarget;
 use super::state::{ProbeState, XAgentKey};
 use super::{Dependency, ProbeResult};
-use crate::crd::{SecretKeyRef, XAgent};
-use crate::metrics::{DependencyLabels, Metrics, ProbeLabels};
-
-/// One distinct endpoint: XAgents that agree on all of this share one probe.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EndpointKey {
-    /// Redis or PostgreSQL.
-    pub dependency: Dependency,
-    /// Host name or address.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// Redis database number or PostgreSQL database name.
-    pub database: String,
-    /// PostgreSQL user (empty for Redis).
-    pub user: String,
-    /// Redis TLS on/off, or PostgreSQL sslmode.
-    pub transport: String,
-    /// `namespace/name/key` of the password Secret; the password itself is never part of the key.
-    pub secret: Option<(String, String, String)>,
-}
+use crate::crd::{ProbeSettings, XAgent};
+use crate::metrics::{DependencyLabels, Metrics, ProbeFailureLabels, ProbeLabels};
 
 /// What the XAgents sharing an endpoint ask of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,37 +57,11 @@ pub fn plan<'a>(xagents: impl IntoIterator<Item = &'a XAgent>) -> BTreeMap<Endpo
     plan
 }
 
-fn secret_of(ns: &str, r: Option<&SecretKeyRef>) -> Option<(String, String, String)> {
-    r.map(|r| (ns.to_string(), r.name.clone(), r.key.clone()))
-}
-
-fn endpoints_of(xa: &XAgent, ns: &str) -> Vec<(EndpointKey, crate::crd::ProbeSettings)> {
-    let mut out = Vec::new();
-    if let Some(r) = &xa.spec.redis {
-        let key = EndpointKey {
-            dependency: Dependency::Redis,
-            host: r.host.clone(),
-            port: u16::try_from(r.port).unwrap_or(6379),
-            database: r.database.to_string(),
-            user: String::new(),
-            transport: if r.tls { "tls" } else { "tcp" }.into(),
-            secret: secret_of(ns, r.password_secret_ref.as_ref()),
-        };
-        out.push((key, r.probe));
-    }
-    if let Some(p) = &xa.spec.postgres {
-        let key = EndpointKey {
-            dependency: Dependency::Postgres,
-            host: p.host.clone(),
-            port: u16::try_from(p.port).unwrap_or(5432),
-            database: p.database.clone(),
-            user: p.user.clone(),
-            transport: p.ssl_mode.as_str().into(),
-            secret: secret_of(ns, p.password_secret_ref.as_ref()),
-        };
-        out.push((key, p.probe));
-    }
-    out
+fn endpoints_of(xa: &XAgent, ns: &str) -> Vec<(EndpointKey, ProbeSettings)> {
+    let redis = xa.spec.redis.iter().map(|r| (EndpointKey::Redis(RedisEndpoint::of(r, ns)), r.probe));
+    let postgres =
+        xa.spec.postgres.iter().map(|p| (EndpointKey::Postgres(PostgresEndpoint::of(p, ns)), p.probe));
+    redis.chain(postgres).collect()
 }
 
 /// Per-endpoint schedule and failure count.
@@ -141,7 +98,8 @@ pub struct Prober {
     trigger: UnboundedSender<ObjectRef<XAgent>>,
     config: ProberConfig,
     endpoints: HashMap<EndpointKey, EndpointState>,
-    series: HashSet<DependencyLabels>,
+    /// The per-XAgent series this prober exported, to remove them once unwanted.
+    series: HashSet<(XAgentKey, Dependency)>,
 }
 
 impl Prober {
@@ -211,34 +169,31 @@ impl Prober {
         self.endpoints.retain(|key, _| plan.contains_key(key));
         let wanted: HashSet<(XAgentKey, Dependency)> = plan
             .iter()
-            .flat_map(|(key, w)| w.users.iter().map(move |u| (u.clone(), key.dependency)))
+            .flat_map(|(key, w)| w.users.iter().map(move |u| (u.clone(), key.dependency())))
             .collect();
         let mine = |x: &XAgentKey| self.config.namespace.as_ref().is_none_or(|ns| *ns == x.0);
         for key in self.state.retain(|x, dep| !mine(x) || wanted.contains(&(x.clone(), dep))) {
             self.reconcile(&key);
         }
         let metrics = &self.metrics;
-        self.series.retain(|labels| {
-            let keep =
-                wanted.contains(&((labels.namespace.clone(), labels.xagent.clone()), dependency(labels)));
+        self.series.retain(|series| {
+            let keep = wanted.contains(series);
             if !keep {
-                metrics.dependency_up.remove(labels);
-                metrics.dependency_saturation.remove(labels);
+                let labels = dependency_labels(&series.0, series.1);
+                metrics.dependency_up.remove(&labels);
+                metrics.dependency_saturation.remove(&labels);
             }
             keep
         });
     }
 
     fn publish(&mut self, key: EndpointKey, wanted: &Wanted, result: &ProbeResult, started: Instant) {
-        let dep = key.dependency;
+        let dep = key.dependency();
         let entry = self.endpoints.entry(key).or_insert(EndpointState { next_due: started, failures: 0 });
         entry.failures = if result.healthy { 0 } else { entry.failures.saturating_add(1) };
         entry.next_due = started + wanted.interval;
         let failures = entry.failures;
-        let outcome = if result.healthy { "healthy" } else { "unhealthy" };
-        let probe_labels = ProbeLabels { dependency: dep.as_str(), result: outcome };
-        self.metrics.probe_duration.get_or_create(&probe_labels).observe(result.latency_ms as f64 / 1000.0);
-        debug!(dependency = dep.as_str(), healthy = result.healthy, latency_ms = result.latency_ms, "probed");
+        self.observe(dep, result);
         let now = Time(Timestamp::now().round(Unit::Second).unwrap_or_else(|_| Timestamp::now()));
         for user in &wanted.users {
             self.export(user, dep, result);
@@ -248,9 +203,26 @@ impl Prober {
         }
     }
 
+    /// Per-endpoint metrics and log of one probe.
+    fn observe(&self, dep: Dependency, result: &ProbeResult) {
+        let outcome = if result.healthy { "healthy" } else { "unhealthy" };
+        let probe_labels = ProbeLabels { dependency: dep.as_str(), result: outcome };
+        self.metrics.probe_duration.get_or_create(&probe_labels).observe(result.latency_ms as f64 / 1000.0);
+        if !result.healthy {
+            let labels = ProbeFailureLabels { dependency: dep.as_str(), reason: result.reason };
+            self.metrics.probe_failures.get_or_create(&labels).inc();
+        }
+        debug!(
+            dependency = dep.as_str(),
+            healthy = result.healthy,
+            reason = result.reason,
+            latency_ms = result.latency_ms,
+            "probed"
+        );
+    }
+
     fn export(&mut self, user: &XAgentKey, dep: Dependency, result: &ProbeResult) {
-        let labels =
-            DependencyLabels { namespace: user.0.clone(), xagent: user.1.clone(), dependency: dep.as_str() };
+        let labels = dependency_labels(user, dep);
         self.metrics.dependency_up.get_or_create(&labels).set(i64::from(result.healthy));
         match result.saturation {
             Some(ratio) => {
@@ -260,7 +232,7 @@ impl Prober {
                 self.metrics.dependency_saturation.remove(&labels);
             }
         }
-        self.series.insert(labels);
+        self.series.insert((user.clone(), dep));
     }
 
     fn reconcile(&self, key: &XAgentKey) {
@@ -269,8 +241,8 @@ impl Prober {
     }
 }
 
-fn dependency(labels: &DependencyLabels) -> Dependency {
-    if labels.dependency == Dependency::Redis.as_str() { Dependency::Redis } else { Dependency::Postgres }
+fn dependency_labels(user: &XAgentKey, dep: Dependency) -> DependencyLabels {
+    DependencyLabels { namespace: user.0.clone(), xagent: user.1.clone(), dependency: dep.as_str() }
 }
 
 /// Reads the password, then probes, all within `timeout` plus a second for the
@@ -278,9 +250,10 @@ fn dependency(labels: &DependencyLabels) -> Dependency {
 async fn probe_endpoint(client: &Client, key: &EndpointKey, timeout: Duration) -> ProbeResult {
     let started = Instant::now();
     let budget = timeout + Duration::from_secs(1);
-    match tokio::time::timeout(budget, read_and_probe(client, key, timeout, started)).await {
+    let outcome = tokio::time::timeout(budget, read_and_probe(client, key, timeout)).await;
+    match outcome.unwrap_or(Err(ProbeError::Timeout(budget))) {
         Ok(result) => result,
-        Err(_) => ProbeResult::unhealthy(started.elapsed(), super::timeout_message(budget)),
+        Err(e) => ProbeResult::failed(started.elapsed(), &e),
     }
 }
 
@@ -288,53 +261,34 @@ async fn read_and_probe(
     client: &Client,
     key: &EndpointKey,
     timeout: Duration,
-    started: Instant,
-) -> ProbeResult {
-    let password = match &key.secret {
+) -> Result<ProbeResult, ProbeError> {
+    let password = match key.secret() {
         None => None,
-        Some((ns, name, field)) => match read_secret(client, ns, name, field).await {
-            Ok(p) => Some(p),
-            Err(message) => return ProbeResult::unhealthy(started.elapsed(), message),
-        },
+        Some(secret) => Some(read_secret(client, secret).await?),
     };
-    match key.dependency {
-        Dependency::Redis => {
-            let db = key.database.parse().unwrap_or(0);
-            let target = RedisTarget::new(&key.host, key.port, db, key.transport == "tls", password);
-            super::redis::probe(&target, timeout).await
+    Ok(match key {
+        EndpointKey::Redis(r) => super::redis::probe(&RedisTarget::new(r, password), timeout).await,
+        EndpointKey::Postgres(p) => {
+            super::postgres::probe(&PostgresTarget::new(p, password.as_deref()), timeout).await
         }
-        Dependency::Postgres => {
-            let target = PostgresTarget::new(
-                &key.host,
-                key.port,
-                &key.database,
-                &key.user,
-                password.as_deref(),
-                &key.transport,
-            );
-            super::postgres::probe(&target, timeout).await
-        }
-    }
+    })
 }
 
-/// The value of `field` in Secret `ns/name`. Errors name the Secret and key, never the value.
-pub async fn read_secret(client: &Client, ns: &str, name: &str, field: &str) -> Result<String, String> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret = match api.get_opt(name).await {
+/// The value `secret` points at. Errors name the Secret and key, never the value.
+pub async fn read_secret(client: &Client, secret: &SecretKeyRef) -> Result<String, ProbeError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &secret.namespace);
+    let found = match api.get_opt(&secret.name).await {
         Ok(Some(s)) => s,
-        Ok(None) => return Err(format!("Secret {ns}/{name} not found")),
-        Err(e) => return Err(format!("reading Secret {ns}/{name} failed: {e}")),
+        Ok(None) => return Err(ProbeError::SecretNotFound(secret.clone())),
+        Err(e) => return Err(ProbeError::SecretUnreadable { secret: secret.clone(), source: Box::new(e) }),
     };
+    let field = &secret.key;
     let bytes =
-        secret.data.as_ref().and_then(|d| d.get(field)).map(|b| b.0.clone()).or_else(|| {
-            secret.string_data.as_ref().and_then(|d| d.get(field)).map(|s| s.clone().into_bytes())
+        found.data.as_ref().and_then(|d| d.get(field)).map(|b| b.0.clone()).or_else(|| {
+            found.string_data.as_ref().and_then(|d| d.get(field)).map(|s| s.clone().into_bytes())
         });
-    match bytes {
-        None => Err(format!("Secret {ns}/{name} has no key {field}")),
-        Some(b) => {
-            String::from_utf8(b).map_err(|_| format!("key {field} of Secret {ns}/{name} is not UTF-8"))
-        }
-    }
+    let bytes = bytes.ok_or_else(|| ProbeError::SecretKeyMissing(secret.clone()))?;
+    String::from_utf8(bytes).map_err(|_| ProbeError::SecretNotUtf8(secret.clone()))
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Redis probe: connect (TCP or TLS), AUTH, PING, then memory use from INFO.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
+use redis::{ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError};
 
-use super::{ProbeResult, millis, redact, timeout_message};
+use super::endpoint::RedisEndpoint;
+use super::error::{ProbeError, Redacted};
+use super::{Dependency, ProbeResult};
 
 /// Where and how to reach one Redis.
 #[derive(Clone)]
@@ -20,23 +22,26 @@ impl std::fmt::Debug for RedisTarget {
 }
 
 impl RedisTarget {
-    /// A target from its parts.
-    pub fn new(host: &str, port: u16, db: i64, tls: bool, password: Option<String>) -> Self {
-        let addr = if tls {
-            ConnectionAddr::TcpTls { host: host.into(), port, insecure: false, tls_params: None }
+    /// The target for `endpoint`, logging in with `password`.
+    pub fn new(endpoint: &RedisEndpoint, password: Option<String>) -> Self {
+        let (host, port) = (endpoint.host.clone(), endpoint.port);
+        let addr = if endpoint.tls {
+            ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None }
         } else {
-            ConnectionAddr::Tcp(host.into(), port)
+            ConnectionAddr::Tcp(host, port)
         };
+        let db = i64::from(endpoint.database);
         let redis = RedisConnectionInfo { db, password, ..RedisConnectionInfo::default() };
         Self { info: ConnectionInfo { addr, redis } }
     }
 
     /// A target from a `redis://[:PASSWORD@]HOST[:PORT][/DB]` (or `rediss://`) URL.
-    pub fn from_url(url: &str) -> Result<Self, String> {
-        let info = url.into_connection_info().map_err(|e| format!("invalid Redis URL: {e}"))?;
+    pub fn from_url(url: &str) -> Result<Self, ProbeError> {
+        let invalid = |detail: String| ProbeError::InvalidUrl { dependency: Dependency::Redis, detail };
+        let info = url.into_connection_info().map_err(|e| invalid(e.to_string()))?;
         match info.addr {
             ConnectionAddr::Tcp(..) | ConnectionAddr::TcpTls { .. } => Ok(Self { info }),
-            _ => Err("invalid Redis URL: only redis:// and rediss:// are supported".into()),
+            _ => Err(invalid("only redis:// and rediss:// are supported".into())),
         }
     }
 
@@ -47,19 +52,8 @@ impl RedisTarget {
 
 /// Probes `target` within `timeout` (connect, AUTH, PING and INFO together).
 pub async fn probe(target: &RedisTarget, timeout: Duration) -> ProbeResult {
-    let started = Instant::now();
-    let outcome = tokio::time::timeout(timeout, ping(target)).await;
-    let latency = started.elapsed();
-    match outcome {
-        Err(_) => ProbeResult::unhealthy(latency, timeout_message(timeout)),
-        Ok(Err(e)) => ProbeResult::unhealthy(latency, redact(&e.to_string(), target.password())),
-        Ok(Ok(saturation)) => ProbeResult {
-            healthy: true,
-            latency_ms: millis(latency),
-            message: "PING answered".into(),
-            saturation,
-        },
-    }
+    let check = async { ping(target).await.map_err(|e| failure(&e, target.password())) };
+    super::timed(timeout, "PING answered", check).await
 }
 
 async fn ping(target: &RedisTarget) -> redis::RedisResult<Option<f64>> {
@@ -70,6 +64,16 @@ async fn ping(target: &RedisTarget) -> redis::RedisResult<Option<f64>> {
     // INFO may be forbidden by an ACL; health does not depend on it.
     let info: redis::RedisResult<String> = redis::cmd("INFO").arg("memory").query_async(&mut con).await;
     Ok(info.ok().as_deref().and_then(memory_saturation))
+}
+
+/// The typed failure behind `e`, its message without `password`. NOAUTH and
+/// WRONGPASS are server replies redis-rs leaves as plain error codes.
+fn failure(e: &RedisError, password: Option<&str>) -> ProbeError {
+    let detail = Redacted::new(&e.to_string(), password);
+    if e.kind() == ErrorKind::AuthenticationFailed || matches!(e.code(), Some("NOAUTH" | "WRONGPASS")) {
+        return ProbeError::AuthenticationFailed(detail);
+    }
+    ProbeError::from_chain(e, detail, ProbeError::CommandFailed)
 }
 
 /// used_memory / maxmemory from an INFO memory reply; none when maxmemory is 0 (unlimited).
@@ -97,6 +101,17 @@ mod tests {
     fn unlimited_or_missing_maxmemory_has_no_saturation() {
         assert_eq!(memory_saturation("used_memory:250\r\nmaxmemory:0\r\n"), None);
         assert_eq!(memory_saturation("used_memory:250\r\n"), None);
+    }
+
+    #[test]
+    fn endpoints_become_targets() {
+        let endpoint = RedisEndpoint { host: "r".into(), port: 6380, database: 2, tls: true, secret: None };
+        let t = RedisTarget::new(&endpoint, Some("pw".into()));
+        assert_eq!((t.info.redis.db, t.password()), (2, Some("pw")));
+        let tls = ConnectionAddr::TcpTls { host: "r".into(), port: 6380, insecure: false, tls_params: None };
+        assert_eq!(t.info.addr, tls);
+        let plain = RedisTarget::new(&RedisEndpoint { tls: false, ..endpoint }, None);
+        assert_eq!(plain.info.addr, ConnectionAddr::Tcp("r".into(), 6380));
     }
 
     #[test]

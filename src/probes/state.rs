@@ -13,15 +13,58 @@ use crate::crd::{DependenciesStatus, DependencyStatus};
 /// `namespace/name` of an XAgent.
 pub type XAgentKey = (String, String);
 
+/// One dependency as last published. The reason travels beside the CRD's
+/// record, which has no field for it, to become the condition's reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// What status.dependencies shows.
+    pub record: DependencyStatus,
+    /// The [`ProbeResult::reason`] of the probe behind the record.
+    pub reason: &'static str,
+}
+
+/// Everything published about one XAgent's dependencies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublishedDependencies {
+    /// Redis, once probed.
+    pub redis: Option<Published>,
+    /// PostgreSQL, once probed.
+    pub postgres: Option<Published>,
+}
+
+impl PublishedDependencies {
+    /// The records as status.dependencies shows them.
+    pub fn status(&self) -> DependenciesStatus {
+        let record = |p: &Option<Published>| p.as_ref().map(|p| p.record.clone());
+        DependenciesStatus { redis: record(&self.redis), postgres: record(&self.postgres) }
+    }
+
+    fn slot(&mut self, dep: Dependency) -> &mut Option<Published> {
+        match dep {
+            Dependency::Redis => &mut self.redis,
+            Dependency::Postgres => &mut self.postgres,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.redis.is_none() && self.postgres.is_none()
+    }
+}
+
 /// Latest published dependency health of every XAgent.
 #[derive(Debug, Default)]
 pub struct ProbeState {
-    inner: RwLock<HashMap<XAgentKey, DependenciesStatus>>,
+    inner: RwLock<HashMap<XAgentKey, PublishedDependencies>>,
 }
 
 impl ProbeState {
-    /// What is known about `namespace/name`'s dependencies.
+    /// What is known about `namespace/name`'s dependencies, as its status shows it.
     pub fn get(&self, namespace: &str, name: &str) -> DependenciesStatus {
+        self.published(namespace, name).status()
+    }
+
+    /// What is known about `namespace/name`'s dependencies, reasons included.
+    pub fn published(&self, namespace: &str, name: &str) -> PublishedDependencies {
         let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
         map.get(&(namespace.to_string(), name.to_string())).cloned().unwrap_or_default()
     }
@@ -37,11 +80,7 @@ impl ProbeState {
         now: Time,
     ) -> bool {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry(key.clone()).or_default();
-        let slot = match dep {
-            Dependency::Redis => &mut entry.redis,
-            Dependency::Postgres => &mut entry.postgres,
-        };
+        let slot = map.entry(key.clone()).or_default().slot(dep);
         match next(slot.as_ref(), result, failures, now) {
             Some(published) => {
                 *slot = Some(published);
@@ -56,14 +95,13 @@ impl ProbeState {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let mut changed = Vec::new();
         for (key, deps) in map.iter_mut() {
-            let before = deps.clone();
-            if !keep(key, Dependency::Redis) {
-                deps.redis = None;
+            let mut lost = false;
+            for dep in Dependency::ALL {
+                if !keep(key, dep) {
+                    lost |= deps.slot(dep).take().is_some();
+                }
             }
-            if !keep(key, Dependency::Postgres) {
-                deps.postgres = None;
-            }
-            if *deps != before {
+            if lost {
                 changed.push(key.clone());
             }
         }
@@ -88,28 +126,29 @@ fn is_milestone(failures: u32) -> bool {
 
 /// The record to publish after `result`, or `None` when the current one still tells the truth.
 pub fn next(
-    previous: Option<&DependencyStatus>,
+    previous: Option<&Published>,
     result: &ProbeResult,
     failures: u32,
     now: Time,
-) -> Option<DependencyStatus> {
-    let flipped = previous.is_none_or(|p| p.healthy != result.healthy);
-    let reworded = previous.is_some_and(|p| p.message != result.message);
+) -> Option<Published> {
+    let flipped = previous.is_none_or(|p| p.record.healthy != result.healthy);
+    let reworded = previous.is_some_and(|p| p.record.message != result.message || p.reason != result.reason);
     let milestone = !result.healthy && is_milestone(failures);
     if !(flipped || reworded || milestone) {
         return None;
     }
     let last_transition_time = match previous {
-        Some(p) if !flipped => p.last_transition_time.clone(),
+        Some(p) if !flipped => p.record.last_transition_time.clone(),
         _ => now,
     };
-    Some(DependencyStatus {
+    let record = DependencyStatus {
         healthy: result.healthy,
         latency_ms: result.latency_ms,
         last_transition_time,
         message: result.message.clone(),
         consecutive_failures: failures,
-    })
+    };
+    Some(Published { record, reason: result.reason })
 }
 
 #[cfg(test)]
@@ -122,15 +161,17 @@ mod tests {
     }
 
     fn result(healthy: bool, message: &str, latency_ms: u64) -> ProbeResult {
-        ProbeResult { healthy, latency_ms, message: message.into(), saturation: None }
+        let reason = if healthy { ProbeResult::SUCCEEDED } else { "ConnectionRefused" };
+        ProbeResult { healthy, latency_ms, message: message.into(), reason, saturation: None }
     }
 
     #[test]
     fn first_result_is_published() {
         let rec = next(None, &result(true, "PING answered", 3), 0, at(10)).unwrap();
-        assert!(rec.healthy);
-        assert_eq!(rec.latency_ms, 3);
-        assert_eq!(rec.last_transition_time, at(10));
+        assert!(rec.record.healthy);
+        assert_eq!(rec.record.latency_ms, 3);
+        assert_eq!(rec.record.last_transition_time, at(10));
+        assert_eq!(rec.reason, "ProbeSucceeded");
     }
 
     #[test]
@@ -143,9 +184,10 @@ mod tests {
     fn flip_publishes_with_a_new_transition_time() {
         let prev = next(None, &result(true, "PING answered", 3), 0, at(10)).unwrap();
         let down = next(Some(&prev), &result(false, "Connection refused", 1), 1, at(40)).unwrap();
-        assert!(!down.healthy);
-        assert_eq!(down.consecutive_failures, 1);
-        assert_eq!(down.last_transition_time, at(40));
+        assert!(!down.record.healthy);
+        assert_eq!(down.record.consecutive_failures, 1);
+        assert_eq!(down.record.last_transition_time, at(40));
+        assert_eq!(down.reason, "ConnectionRefused");
     }
 
     #[test]
@@ -156,8 +198,8 @@ mod tests {
             if let Some(r) =
                 next(Some(&rec), &result(false, "Connection refused", 1), failures, at(failures.into()))
             {
-                assert_eq!(r.last_transition_time, at(0));
-                published.push(r.consecutive_failures);
+                assert_eq!(r.record.last_transition_time, at(0));
+                published.push(r.record.consecutive_failures);
                 rec = r;
             }
         }
@@ -169,8 +211,17 @@ mod tests {
         let prev = next(None, &result(false, "Connection refused", 1), 1, at(0)).unwrap();
         let rec =
             next(Some(&prev), &result(false, "no answer within the 5 s timeout", 5000), 4, at(90)).unwrap();
-        assert_eq!(rec.message, "no answer within the 5 s timeout");
-        assert_eq!(rec.last_transition_time, at(0));
+        assert_eq!(rec.record.message, "no answer within the 5 s timeout");
+        assert_eq!(rec.record.last_transition_time, at(0));
+    }
+
+    #[test]
+    fn a_new_reason_is_published_without_a_transition() {
+        let prev = next(None, &result(false, "Connection refused", 1), 1, at(0)).unwrap();
+        let other = ProbeResult { reason: "ConnectFailed", ..result(false, "Connection refused", 1) };
+        let rec = next(Some(&prev), &other, 4, at(90)).unwrap();
+        assert_eq!(rec.reason, "ConnectFailed");
+        assert_eq!(rec.record.last_transition_time, at(0));
     }
 
     #[test]
@@ -180,6 +231,7 @@ mod tests {
         assert!(state.record(&key, Dependency::Redis, &result(true, "ok", 1), 0, at(0)));
         assert!(!state.record(&key, Dependency::Redis, &result(true, "ok", 2), 0, at(1)));
         assert!(state.get("ns", "a").redis.is_some());
+        assert_eq!(state.published("ns", "a").redis.map(|p| p.reason), Some("ProbeSucceeded"));
         assert_eq!(state.retain(|_, dep| dep != Dependency::Redis), vec![key.clone()]);
         assert!(state.get("ns", "a").is_empty());
     }

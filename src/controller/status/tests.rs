@@ -6,7 +6,8 @@ use k8s_openapi::jiff::Timestamp;
 use super::{DependencyObservation, MonitoringObservation, Observation, changed, compute, types};
 use crate::builders::{ChildKind, ChildRef, Component};
 use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
-use crate::crd::{ComponentStatus, DependenciesStatus, DependencyStatus, XAgentStatus};
+use crate::crd::{ComponentStatus, DependencyStatus, XAgentStatus};
+use crate::probes::state::{Published, PublishedDependencies};
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -505,17 +506,20 @@ fn a_monitoring_conflict_is_named_in_monitoring_ready() {
 }
 
 fn with_deps(redis: Option<bool>, postgres: bool) -> Observation {
-    let published = DependenciesStatus {
-        redis: redis.map(|healthy| DependencyStatus {
-            healthy,
-            latency_ms: 2,
-            last_transition_time: Time(at(5)),
-            message: if healthy {
-                "PING answered".into()
-            } else {
-                "Connection refused (os error 111)".into()
+    let published = PublishedDependencies {
+        redis: redis.map(|healthy| Published {
+            record: DependencyStatus {
+                healthy,
+                latency_ms: 2,
+                last_transition_time: Time(at(5)),
+                message: if healthy {
+                    "PING answered".into()
+                } else {
+                    "Connection refused (os error 111)".into()
+                },
+                consecutive_failures: u32::from(!healthy),
             },
-            consecutive_failures: u32::from(!healthy),
+            reason: if healthy { "ProbeSucceeded" } else { "ConnectionRefused" },
         }),
         postgres: None,
     };
@@ -527,7 +531,7 @@ fn with_deps(redis: Option<bool>, postgres: bool) -> Observation {
 #[test]
 fn an_unhealthy_dependency_makes_the_xagent_not_ready() {
     let status = compute(None, &with_deps(Some(false), false), at(10));
-    assert_eq!(sr(&status, types::REDIS_READY), ("False", "ProbeFailed"));
+    assert_eq!(sr(&status, types::REDIS_READY), ("False", "ConnectionRefused"), "the probe's own reason");
     assert_eq!(sr(&status, types::READY), ("False", "DependencyUnavailable"));
     let ready = status.conditions.iter().find(|c| c.type_ == types::READY).unwrap();
     assert!(ready.message.contains("Redis unavailable: Connection refused"), "{}", ready.message);

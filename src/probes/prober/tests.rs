@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::crd::SslMode;
 
 fn xagent(ns: &str, name: &str, spec: serde_json::Value) -> XAgent {
     serde_json::from_value(json!({
@@ -21,8 +22,9 @@ fn fifty_xagents_on_one_endpoint_make_one_planned_probe() {
     let plan = plan(&xagents);
     assert_eq!(plan.len(), 1);
     let (key, wanted) = plan.iter().next().unwrap();
-    assert_eq!(key.dependency, Dependency::Redis);
-    assert_eq!(key.secret, Some(("ns".into(), "r".into(), "pw".into())));
+    assert_eq!(key.dependency(), Dependency::Redis);
+    let secret = SecretKeyRef { namespace: "ns".into(), name: "r".into(), key: "pw".into() };
+    assert_eq!(key.secret(), Some(&secret));
     assert_eq!(wanted.users.len(), 50);
 }
 
@@ -47,13 +49,29 @@ fn different_hosts_namespaces_or_dependencies_are_different_endpoints() {
     ];
     let plan = plan(&xagents);
     assert_eq!(plan.len(), 4);
-    let postgres = plan.keys().find(|k| k.dependency == Dependency::Postgres).unwrap();
+    let postgres = plan
+        .keys()
+        .find_map(|k| match k {
+            EndpointKey::Postgres(p) => Some(p),
+            EndpointKey::Redis(_) => None,
+        })
+        .unwrap();
     assert_eq!(
         (postgres.port, postgres.database.as_str(), postgres.user.as_str()),
         (5432, "xagent", "xagent")
     );
-    assert_eq!(postgres.transport, "prefer");
+    assert_eq!(postgres.ssl_mode, SslMode::Prefer);
     assert_eq!(postgres.secret, None);
+}
+
+#[test]
+fn redis_endpoints_keep_database_tls_and_secret_typed() {
+    let spec = json!({"redis": {"host": "r", "port": 6380, "database": 3, "tls": true,
+                                "passwordSecretRef": {"name": "s", "key": "k"}}});
+    let plan = plan(&[xagent("ns", "a", spec)]);
+    let secret = Some(SecretKeyRef { namespace: "ns".into(), name: "s".into(), key: "k".into() });
+    let expected = RedisEndpoint { host: "r".into(), port: 6380, database: 3, tls: true, secret };
+    assert_eq!(plan.keys().collect::<Vec<_>>(), [&EndpointKey::Redis(expected)]);
 }
 
 /// Probers of different namespaces share the state; neither may erase the other's.
