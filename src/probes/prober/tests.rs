@@ -84,11 +84,12 @@ async fn probers_of_other_namespaces_keep_each_others_results() {
     let prober_for = |ns: &str| {
         let (store, mut writer) = kube::runtime::reflector::store::<XAgent>();
         writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(xagent(ns, "x", spec.clone())));
-        let (service, _handle) =
-            tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<kube::client::Body>>();
+        // No Secret is configured: any API request would be a bug, and fail.
+        let (client, _requests) =
+            crate::mock_api::serve(ns, |r| (500, crate::mock_api::status(500, &r.line())));
         let (tx, _rx) = futures::channel::mpsc::unbounded();
         let config = ProberConfig { namespace: Some(ns.to_string()), ..ProberConfig::default() };
-        Prober::new(Client::new(service, ns), store, state.clone(), metrics.clone(), tx, config)
+        Prober::new(client, store, state.clone(), metrics.clone(), tx, config)
     };
     let (mut a, mut b) = (prober_for("a"), prober_for("b"));
     assert_eq!(a.round().await, 1);
