@@ -56,7 +56,7 @@ fn this_xagent(xagent: &XAgent) -> NetworkPolicyPeer {
 /// One NetworkPolicy per component: traffic ports from `allowFrom` and this
 /// XAgent's pods (or anyone),
 /// metrics from anyone (Prometheus), ChromaDB only from this XAgent's pods.
-pub fn network_policies(xagent: &XAgent) -> Vec<NetworkPolicy> {
+pub fn network_policies(xagent: &XAgent) -> Vec<(Component, NetworkPolicy)> {
     let spec = &xagent.spec;
     // The XAgent's own pods stay admitted: components may call each other.
     let allow = (!spec.network_policy.allow_from.is_empty()).then(|| {
@@ -64,16 +64,15 @@ pub fn network_policies(xagent: &XAgent) -> Vec<NetworkPolicy> {
         peers.push(this_xagent(xagent));
         peers
     });
-    let mut policies = vec![
-        policy(xagent, Component::Api, vec![admit(&["http"], allow.clone()), admit(&["metrics"], None)]),
-        policy(xagent, Component::Websocket, vec![admit(&["http"], allow), admit(&["metrics"], None)]),
-        policy(xagent, Component::Worker, vec![admit(&["metrics"], None)]),
+    let mut rules = vec![
+        (Component::Api, vec![admit(&["http"], allow.clone()), admit(&["metrics"], None)]),
+        (Component::Websocket, vec![admit(&["http"], allow), admit(&["metrics"], None)]),
+        (Component::Worker, vec![admit(&["metrics"], None)]),
     ];
     if spec.chromadb.enabled {
-        let rules = vec![admit(&["http"], Some(vec![this_xagent(xagent)]))];
-        policies.push(policy(xagent, Component::Chromadb, rules));
+        rules.push((Component::Chromadb, vec![admit(&["http"], Some(vec![this_xagent(xagent)]))]));
     }
-    policies
+    rules.into_iter().map(|(component, rules)| (component, policy(xagent, component, rules))).collect()
 }
 
 fn route(path: &str, service: String) -> HTTPIngressPath {

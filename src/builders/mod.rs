@@ -126,15 +126,6 @@ impl Child {
         self.meta().name.clone().unwrap_or_default()
     }
 
-    /// The component this child belongs to, read back from its component label.
-    pub fn component(&self) -> Component {
-        let label = self.meta().labels.as_ref().and_then(|l| l.get(meta::COMPONENT_LABEL));
-        Component::ALL
-            .into_iter()
-            .find(|c| Some(c.as_str()) == label.map(String::as_str))
-            .unwrap_or(Component::Api)
-    }
-
     /// Which child this is, by kind and name.
     pub fn reference(&self) -> ChildRef {
         ChildRef { kind: self.kind(), name: self.name() }
@@ -146,46 +137,69 @@ impl Child {
     }
 }
 
-/// Every child the XAgent should own, in a stable order (per component:
-/// Service, workload, HPA, PDB; then NetworkPolicies, Ingress, ServiceMonitor
-/// and PrometheusRule), so
-/// renders diff cleanly.
-pub fn build(xagent: &XAgent) -> Vec<Child> {
+/// One desired child and the component it belongs to, as its builder knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The component whose status the child reports into.
+    pub component: Component,
+    /// The object.
+    pub child: Child,
+}
+
+/// Every child the XAgent should own with its component, in a stable order
+/// (per component: Service, workload, HPA, PDB; then NetworkPolicies, Ingress,
+/// ServiceMonitor and PrometheusRule), so renders diff cleanly.
+pub fn desired(xagent: &XAgent) -> Vec<Desired> {
     let spec = &xagent.spec;
     let (api, websocket, worker) =
         (spec.api.component(), spec.websocket.component(), spec.worker.component());
-    let mut children = Vec::with_capacity(13);
-    children.push(Child::Service(network::api_service(xagent, &api)));
-    stateless(xagent, Component::Api, &api, &mut children);
-    children.push(Child::Service(network::websocket_service(xagent, &websocket)));
-    stateless(xagent, Component::Websocket, &websocket, &mut children);
-    children.push(Child::Service(network::worker_service(xagent, &worker)));
-    stateless(xagent, Component::Worker, &worker, &mut children);
+    let mut out = Vec::with_capacity(13);
+    let mut push = |component, child| out.push(Desired { component, child });
+    push(Component::Api, Child::Service(network::api_service(xagent, &api)));
+    stateless(xagent, Component::Api, &api, &mut push);
+    push(Component::Websocket, Child::Service(network::websocket_service(xagent, &websocket)));
+    stateless(xagent, Component::Websocket, &websocket, &mut push);
+    push(Component::Worker, Child::Service(network::worker_service(xagent, &worker)));
+    stateless(xagent, Component::Worker, &worker, &mut push);
     if spec.chromadb.enabled {
-        children.push(Child::Service(network::chromadb_service(xagent)));
-        children.push(Child::StatefulSet(workloads::chromadb_statefulset(xagent)));
+        push(Component::Chromadb, Child::Service(network::chromadb_service(xagent)));
+        push(Component::Chromadb, Child::StatefulSet(workloads::chromadb_statefulset(xagent)));
     }
     if spec.network_policy.enabled {
-        children.extend(exposure::network_policies(xagent).into_iter().map(Child::NetworkPolicy));
+        for (component, policy) in exposure::network_policies(xagent) {
+            push(component, Child::NetworkPolicy(policy));
+        }
     }
-    children.extend(exposure::ingress(xagent).map(Child::Ingress));
+    if let Some(ingress) = exposure::ingress(xagent) {
+        push(Component::Api, Child::Ingress(ingress));
+    }
     let monitoring = &spec.monitoring;
     if monitoring.service_monitor.enabled {
-        children.push(Child::ServiceMonitor(crate::builders::monitoring::service_monitor(xagent)));
+        push(Component::Monitoring, Child::ServiceMonitor(monitoring::service_monitor(xagent)));
     }
     if monitoring.prometheus_rule.enabled {
-        children.push(Child::PrometheusRule(crate::builders::monitoring::prometheus_rule(xagent)));
+        push(Component::Monitoring, Child::PrometheusRule(monitoring::prometheus_rule(xagent)));
     }
-    children
+    out
 }
 
-fn stateless(xagent: &XAgent, component: Component, spec: &ComponentSpec, out: &mut Vec<Child>) {
-    out.push(Child::Deployment(workloads::deployment(xagent, component, spec)));
+/// The children of [`desired`] alone: what `render` prints.
+pub fn build(xagent: &XAgent) -> Vec<Child> {
+    desired(xagent).into_iter().map(|d| d.child).collect()
+}
+
+fn stateless(
+    xagent: &XAgent,
+    component: Component,
+    spec: &ComponentSpec,
+    push: &mut impl FnMut(Component, Child),
+) {
+    push(component, Child::Deployment(workloads::deployment(xagent, component, spec)));
     if spec.autoscaling.enabled {
-        out.push(Child::Hpa(policy::hpa(xagent, component, spec)));
+        push(component, Child::Hpa(policy::hpa(xagent, component, spec)));
     }
     if spec.pod_disruption_budget.enabled {
-        out.push(Child::Pdb(policy::pdb(xagent, component, spec)));
+        push(component, Child::Pdb(policy::pdb(xagent, component, spec)));
     }
 }
 

@@ -132,11 +132,11 @@ macro_rules! define_apply {
             client: &Client,
             stores: &Stores,
             owner: Owner<'_>,
-            desired: &[Child],
+            desired: &[ChildRef],
             xagent_name: &str,
             watched_installed: bool,
         ) -> Result<Vec<ChildRef>> {
-            let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind() == kind && c.name() == name);
+            let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind == kind && c.name == name);
             let mut removed = Vec::new();
             $( removed.extend(
                 prune_kind(client, &stores.$field, owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,

@@ -24,7 +24,7 @@ use self::crds::MonitoringCrds;
 use self::status::{DependencyObservation, MonitoringObservation, Observation};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
-use crate::builders::{self, Child, ChildRef, Component};
+use crate::builders::{self, Child, ChildRef, Component, Desired};
 use crate::crd::{XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
@@ -185,14 +185,15 @@ struct Applied {
 async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Result<Applied> {
     let xagent = valid.xagent();
     let installed = ctx.crds.installed();
-    let desired = builders::build(xagent);
+    let desired = builders::desired(xagent);
     // Without the Prometheus Operator CRDs the monitoring objects cannot
     // exist; everything else goes ahead.
-    let applicable: Vec<Child> =
-        desired.iter().filter(|c| installed || !c.kind().is_monitoring()).cloned().collect();
+    let applicable: Vec<&Desired> =
+        desired.iter().filter(|d| installed || !d.child.kind().is_monitoring()).collect();
     let (children, first_failure) = apply_all(ctx, owner, &applicable).await;
+    let wanted: Vec<ChildRef> = desired.iter().map(|d| d.child.reference()).collect();
     let pruned =
-        apply::prune(&ctx.client, &ctx.stores, owner, &desired, &xagent.name_any(), installed).await?;
+        apply::prune(&ctx.client, &ctx.stores, owner, &wanted, &xagent.name_any(), installed).await?;
     let monitoring = MonitoringObservation { wanted: monitoring_wanted(xagent), installed };
     Ok(Applied { children, pruned, monitoring, first_failure })
 }
@@ -226,11 +227,11 @@ fn count_applied(ctx: &Context, applied: &Applied) {
 async fn apply_all(
     ctx: &Context,
     owner: Owner<'_>,
-    desired: &[Child],
+    desired: &[&Desired],
 ) -> (Vec<(Component, ChildReport)>, Option<Error>) {
     let mut reports = Vec::with_capacity(desired.len());
     let mut first_failure = None;
-    for child in desired {
+    for &Desired { component, child } in desired {
         let initial = initial_replicas(desired, child);
         let report = match apply::ensure(&ctx.client, &ctx.stores, owner, child, initial).await {
             Ok(report) => report,
@@ -245,16 +246,16 @@ async fn apply_all(
                 report
             }
         };
-        reports.push((child.component(), report));
+        reports.push((*component, report));
     }
     (reports, first_failure)
 }
 
 /// The replica count a new autoscaled Deployment starts at: the minimum of
 /// the HPA in `desired` that scales it.
-fn initial_replicas(desired: &[Child], child: &Child) -> Option<i32> {
+fn initial_replicas(desired: &[&Desired], child: &Child) -> Option<i32> {
     let Child::Deployment(deployment) = child else { return None };
-    desired.iter().find_map(|c| match c {
+    desired.iter().find_map(|d| match &d.child {
         Child::Hpa(hpa) => {
             let spec = hpa.spec.as_ref()?;
             (spec.scale_target_ref.name == deployment.name_any()).then_some(spec.min_replicas.unwrap_or(1))

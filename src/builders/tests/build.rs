@@ -8,7 +8,8 @@ use super::{
     env_value, kinds_and_names, match_labels, minimal, platform, pod_templates, port, selector_labels,
     service, service_ports, statefulset, with_chromadb, with_dependencies, xagent,
 };
-use crate::builders::{Child, Component, build};
+use crate::builders::meta::COMPONENT_LABEL;
+use crate::builders::{Child, Component, Desired, build, desired};
 use crate::crd::XAgent;
 
 /// The component a child should be labelled with: the suffix of its name, or
@@ -126,11 +127,11 @@ fn everything_optional_off_leaves_services_and_deployments() {
 #[test]
 fn every_child_and_pod_template_carries_the_standard_labels() {
     let children = build(&with_chromadb());
-    for child in &children {
+    for Desired { component: carried, child } in &desired(&with_chromadb()) {
         let component = expected_component(child, "demo");
         assert_eq!(child.meta().labels.as_ref(), Some(&full_labels(&component)), "{}", child.reference());
         assert_eq!(child.meta().namespace.as_deref(), Some("ns"), "{}", child.reference());
-        assert_eq!(child.component().as_str(), component, "{}", child.reference());
+        assert_eq!(carried.as_str(), component, "{}", child.reference());
     }
     let templates = pod_templates(&children);
     assert_eq!(templates.len(), 4);
@@ -142,9 +143,10 @@ fn every_child_and_pod_template_carries_the_standard_labels() {
 }
 
 #[test]
-fn child_component_is_read_back_from_the_label() {
-    let children = build(&with_chromadb());
-    let components: Vec<Component> = platform(children.clone()).iter().map(Child::component).collect();
+fn each_child_carries_the_component_its_builder_gave_it() {
+    let all = desired(&with_chromadb());
+    let components: Vec<Component> =
+        all.iter().filter(|d| !d.child.kind().is_monitoring()).map(|d| d.component).collect();
     use Component::*;
     assert_eq!(
         components,
@@ -153,8 +155,13 @@ fn child_component_is_read_back_from_the_label() {
             Chromadb
         ]
     );
-    for child in children.iter().filter(|c| c.kind().is_monitoring()) {
-        assert_eq!(child.component(), Monitoring, "{}", child.reference());
+    for d in all.iter().filter(|d| d.child.kind().is_monitoring()) {
+        assert_eq!(d.component, Monitoring, "{}", d.child.reference());
+    }
+    // The component label says the same, for selectors and dashboards.
+    for d in &all {
+        let label = d.child.meta().labels.as_ref().and_then(|l| l.get(COMPONENT_LABEL)).cloned();
+        assert_eq!(label.as_deref(), Some(d.component.as_str()), "{}", d.child.reference());
     }
 }
 
@@ -186,9 +193,9 @@ fn an_xagent_without_uid_yields_children_without_owner() {
     .unwrap();
     let children = build(&offline);
     assert_eq!(platform(children.clone()).len(), 13);
-    for child in &children {
+    for Desired { component, child } in &desired(&offline) {
         assert_eq!(child.meta().owner_references, None, "{}", child.reference());
-        assert_eq!(child.meta().labels.as_ref(), Some(&full_labels(child.component().as_str())));
+        assert_eq!(child.meta().labels.as_ref(), Some(&full_labels(component.as_str())));
     }
 }
 
@@ -196,9 +203,9 @@ fn an_xagent_without_uid_yields_children_without_owner() {
 fn child_names_follow_the_xagent_name() {
     let mut other = minimal();
     other.metadata.name = Some("prod-agents".into());
-    for child in build(&other) {
+    for Desired { component: carried, child } in desired(&other) {
         let component = expected_component(&child, "prod-agents");
-        assert_eq!(child.component().as_str(), component, "{}", child.reference());
+        assert_eq!(carried.as_str(), component, "{}", child.reference());
         assert_eq!(child.meta().labels.as_ref().unwrap()["app.kubernetes.io/instance"], "prod-agents");
     }
 }

@@ -6,7 +6,7 @@ use super::{
     app_container, containers, deployment, find, match_labels, minimal, pod_templates, port, service,
     service_ports, statefulset, with_chromadb, xagent,
 };
-use crate::builders::{Child, ChildKind, build};
+use crate::builders::{Child, ChildKind, Desired, build, desired};
 
 #[test]
 fn chromadb_claim_template_uses_the_configured_size_and_class() {
@@ -117,15 +117,13 @@ fn an_autoscaled_deployment_leaves_replicas_to_its_hpa() {
 
 #[test]
 fn workload_selectors_match_their_pod_template_labels() {
-    let children = build(&with_chromadb());
-    for child in &children {
+    for Desired { component, child } in &desired(&with_chromadb()) {
         let (selector, template) = match child {
             Child::Deployment(d) => (&d.spec.as_ref().unwrap().selector, &d.spec.as_ref().unwrap().template),
             Child::StatefulSet(s) => (&s.spec.as_ref().unwrap().selector, &s.spec.as_ref().unwrap().template),
             _ => continue,
         };
-        let component = child.component().as_str();
-        assert_eq!(*selector, match_labels(component), "{}", child.reference());
+        assert_eq!(*selector, match_labels(component.as_str()), "{}", child.reference());
         let pod_labels = template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
         for (k, v) in selector.match_labels.as_ref().unwrap() {
             assert_eq!(
