@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::diff::contains;
 use super::stores::{self, AppliedMemo, Stores, lookup};
 use crate::builders::meta::MANAGER;
-use crate::builders::{Child, ChildKind, ChildRef};
+use crate::builders::{Child, ChildKind, ChildRef, Component};
 use crate::error::{Error, Result};
 
 /// What the typed apply, read and delete helpers need of a child kind.
@@ -53,6 +53,28 @@ pub struct WorkloadState {
     pub updated: i32,
     /// Whether the workload controller has seen the latest spec.
     pub observed_current: bool,
+}
+
+/// What the reconcile knows about the monitoring objects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MonitoringObservation {
+    /// The spec asks for a ServiceMonitor or a PrometheusRule.
+    pub wanted: bool,
+    /// The monitoring.coreos.com CRDs are installed.
+    pub installed: bool,
+}
+
+/// What applying a valid XAgent's desired state did: the input of the status.
+#[derive(Debug)]
+pub struct Applied {
+    /// One report per child applied (monitoring ones only with their CRDs).
+    pub children: Vec<(Component, ChildReport)>,
+    /// Children deleted because the spec no longer asks for them.
+    pub pruned: Vec<ChildRef>,
+    /// Whether monitoring was wanted and could be applied.
+    pub monitoring: MonitoringObservation,
+    /// The first child the API server refused, if any.
+    pub first_failure: Option<Error>,
 }
 
 /// The result of ensuring one child.

@@ -19,9 +19,9 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use self::apply::{ChildReport, Outcome, Owner};
+use self::apply::{Applied, ChildReport, MonitoringObservation, Outcome, Owner};
 use self::crds::MonitoringCrds;
-use self::status::{DependencyObservation, MonitoringObservation, Observation};
+use self::status::{Converged, DependencyObservation, Observed};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
 use crate::builders::{self, Child, ChildRef, Component, Desired};
@@ -146,38 +146,26 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         postgres_configured: xagent.spec.postgres.is_some(),
         published: ctx.probes.published(&namespace, &xagent.name_any()),
     };
-    let generation = xagent.meta().generation;
-    let (obs, first_failure) = match ctx.validate(xagent, &uid) {
+    let observed = Observed { generation: xagent.meta().generation, dependencies };
+    let first_failure = match ctx.validate(xagent, &uid) {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
-            (Observation::invalid(generation, dependencies, invalid.to_string()), None)
+            write_status(ctx, xagent, Converged::Invalid(&invalid.to_string()), &observed).await?;
+            None
         }
         Ok(valid) => {
             let applied = converge(ctx, owner, valid).await?;
             count_applied(ctx, &applied);
             publish_changes(ctx, xagent, &applied).await;
-            let failure = applied.first_failure;
-            (Observation::applied(generation, dependencies, applied.children, applied.monitoring), failure)
+            write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
+            applied.first_failure
         }
     };
-    write_status(ctx, xagent, &obs).await?;
     // Reported in status above; returned so the error policy retries with backoff.
     match first_failure {
         Some(error) => Err(error),
         None => Ok(Action::requeue(RESYNC)),
     }
-}
-
-/// What applying a valid XAgent's desired state did.
-struct Applied {
-    /// One report per child applied (monitoring ones only with their CRDs).
-    children: Vec<(Component, ChildReport)>,
-    /// Children deleted because the spec no longer asks for them.
-    pruned: Vec<ChildRef>,
-    /// Whether monitoring was wanted and could be applied.
-    monitoring: MonitoringObservation,
-    /// The first child the API server refused, if any.
-    first_failure: Option<Error>,
 }
 
 /// Build → apply → prune. Takes a [`ValidXAgent`]: nothing unvalidated is
@@ -325,10 +313,15 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// Writes status only when it differs from what is stored.
-async fn write_status(ctx: &Context, xagent: &XAgent, obs: &Observation) -> Result<()> {
+async fn write_status(
+    ctx: &Context,
+    xagent: &XAgent,
+    converged: Converged<'_>,
+    observed: &Observed,
+) -> Result<()> {
     // Whole seconds: the API server stores no more, so a re-read compares equal.
     let now = Timestamp::now().round(Unit::Second).unwrap_or_else(|_| Timestamp::now());
-    let next = status::compute(xagent.status.as_ref(), obs, now);
+    let next = status::compute(xagent.status.as_ref(), converged, observed, now);
     if !status::changed(xagent.status.as_ref(), &next) {
         return Ok(());
     }

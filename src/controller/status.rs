@@ -7,7 +7,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::apply::{ChildReport, Outcome, WorkloadState};
+use super::apply::{Applied, ChildReport, MonitoringObservation, Outcome, WorkloadState};
 use crate::builders::{ChildKind, Component};
 use crate::crd::{ComponentStatus, ComponentsStatus, XAgentStatus};
 use crate::probes::state::{Published, PublishedDependencies};
@@ -45,18 +45,29 @@ pub struct DependencyObservation {
     pub published: PublishedDependencies,
 }
 
-/// What the reconcile knows about the monitoring objects.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MonitoringObservation {
-    /// The spec asks for a ServiceMonitor or a PrometheusRule.
-    pub wanted: bool,
-    /// The monitoring.coreos.com CRDs are installed.
-    pub installed: bool,
+/// What a reconcile saw of the XAgent and its dependencies, whatever became
+/// of its spec.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// metadata.generation of the XAgent.
+    pub generation: Option<i64>,
+    /// Dependency health.
+    pub dependencies: DependencyObservation,
 }
 
-/// What the reconcile saw, as input to the status.
+/// What became of the desired state.
+#[derive(Debug, Clone, Copy)]
+pub enum Converged<'a> {
+    /// The spec was valid and applied (as far as the API server accepted it).
+    Applied(&'a Applied),
+    /// The spec was invalid, for this reason; nothing was applied or deleted.
+    Invalid(&'a str),
+}
+
+/// Everything [`compute`] reads, in one flat view (and the form the unit
+/// tests describe their scenarios in).
 #[derive(Debug, Clone, Default)]
-pub struct Observation {
+struct Observation {
     /// metadata.generation of the XAgent.
     pub generation: Option<i64>,
     /// One report per desired child; empty when the spec was invalid.
@@ -70,19 +81,24 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// What a reconcile of a valid spec saw.
-    pub fn applied(
-        generation: Option<i64>,
-        dependencies: DependencyObservation,
-        children: Vec<(Component, ChildReport)>,
-        monitoring: MonitoringObservation,
-    ) -> Self {
-        Self { generation, children, invalid_spec: None, monitoring: Some(monitoring), dependencies }
-    }
-
-    /// What a reconcile of an invalid spec saw: nothing was applied.
-    pub fn invalid(generation: Option<i64>, dependencies: DependencyObservation, why: String) -> Self {
-        Self { generation, children: Vec::new(), invalid_spec: Some(why), monitoring: None, dependencies }
+    fn new(converged: Converged<'_>, observed: &Observed) -> Self {
+        let (generation, dependencies) = (observed.generation, observed.dependencies.clone());
+        match converged {
+            Converged::Applied(applied) => Self {
+                generation,
+                children: applied.children.clone(),
+                invalid_spec: None,
+                monitoring: Some(applied.monitoring),
+                dependencies,
+            },
+            Converged::Invalid(why) => Self {
+                generation,
+                children: Vec::new(),
+                invalid_spec: Some(why.to_string()),
+                monitoring: None,
+                dependencies,
+            },
+        }
     }
 }
 
@@ -110,9 +126,19 @@ impl Cond {
     }
 }
 
-/// Computes the new status. Conditions whose status did not flip keep their
-/// `lastTransitionTime` from `previous`, so a steady state yields an identical status.
-pub fn compute(previous: Option<&XAgentStatus>, obs: &Observation, now: Timestamp) -> XAgentStatus {
+/// Computes the new status from what was applied and what was observed.
+/// Conditions whose status did not flip keep their `lastTransitionTime` from
+/// `previous`, so a steady state yields an identical status.
+pub fn compute(
+    previous: Option<&XAgentStatus>,
+    converged: Converged<'_>,
+    observed: &Observed,
+    now: Timestamp,
+) -> XAgentStatus {
+    compute_observation(previous, &Observation::new(converged, observed), now)
+}
+
+fn compute_observation(previous: Option<&XAgentStatus>, obs: &Observation, now: Timestamp) -> XAgentStatus {
     let components = components(obs);
     let conflicts: Vec<String> = obs
         .children

@@ -3,8 +3,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::{DependencyObservation, MonitoringObservation, Observation, changed, compute, types};
+use super::{
+    Converged, DependencyObservation, Observation, Observed, changed, compute, compute_observation, types,
+};
 use crate::builders::{ChildKind, ChildRef, Component};
+use crate::controller::apply::{Applied, MonitoringObservation};
 use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
 use crate::crd::{ComponentStatus, DependencyStatus, XAgentStatus};
 use crate::probes::state::{Published, PublishedDependencies};
@@ -82,7 +85,7 @@ const ALL_TYPES: [&str; 6] =
 
 #[test]
 fn all_workloads_ready_means_ready_and_available() {
-    let status = compute(None, &healthy(), at(0));
+    let status = compute_observation(None, &healthy(), at(0));
     assert_eq!(sr(&status, types::READY), ("True", "Ready"));
     assert_eq!(sr(&status, types::AVAILABLE), ("True", "AllComponentsAvailable"));
     assert_eq!(sr(&status, types::PROGRESSING), ("False", "RolloutComplete"));
@@ -93,7 +96,7 @@ fn all_workloads_ready_means_ready_and_available() {
 #[test]
 fn each_condition_type_appears_once_with_a_message() {
     for obs in [healthy(), Observation { invalid_spec: Some("bad".into()), ..healthy() }] {
-        let status = compute(None, &obs, at(0));
+        let status = compute_observation(None, &obs, at(0));
         assert_eq!(status.conditions.len(), ALL_TYPES.len());
         for type_ in ALL_TYPES {
             let c = condition(&status, type_);
@@ -111,12 +114,12 @@ fn each_condition_type_appears_once_with_a_message() {
 
 #[test]
 fn observed_generation_is_set_on_the_status_and_every_condition() {
-    let status = compute(None, &healthy(), at(0));
+    let status = compute_observation(None, &healthy(), at(0));
     assert_eq!(status.observed_generation, Some(4));
     for c in &status.conditions {
         assert_eq!(c.observed_generation, Some(4), "{}", c.type_);
     }
-    let unknown = compute(None, &Observation { generation: None, ..healthy() }, at(0));
+    let unknown = compute_observation(None, &Observation { generation: None, ..healthy() }, at(0));
     assert_eq!(unknown.observed_generation, None);
     assert!(unknown.conditions.iter().all(|c| c.observed_generation.is_none()));
 }
@@ -125,7 +128,7 @@ fn observed_generation_is_set_on_the_status_and_every_condition() {
 fn a_workload_short_of_ready_replicas_makes_it_unavailable_and_not_ready() {
     let mut obs = healthy();
     set_workload(&mut obs, Component::Worker, state(2, 1));
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let available = condition(&status, types::AVAILABLE);
     assert_eq!((available.status.as_str(), available.reason.as_str()), ("False", "ComponentsUnavailable"));
     assert!(available.message.contains("worker"), "message names the component: {}", available.message);
@@ -141,7 +144,7 @@ fn every_unavailable_component_is_named() {
     let mut obs = healthy();
     set_workload(&mut obs, Component::Api, state(3, 0));
     set_workload(&mut obs, Component::Websocket, state(2, 1));
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let message = &condition(&status, types::AVAILABLE).message;
     assert!(message.contains("api") && message.contains("websocket"), "{message}");
     assert!(!message.contains("worker"), "{message}");
@@ -155,7 +158,7 @@ fn replicas_not_yet_updated_are_unavailable_and_progressing() {
         Component::Api,
         WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true },
     );
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "False");
     let progressing = condition(&status, types::PROGRESSING);
     assert_eq!((progressing.status.as_str(), progressing.reason.as_str()), ("True", "RollingOut"));
@@ -166,7 +169,7 @@ fn replicas_not_yet_updated_are_unavailable_and_progressing() {
 fn a_generation_the_workload_controller_has_not_observed_is_progressing() {
     let mut obs = healthy();
     set_workload(&mut obs, Component::Websocket, WorkloadState { observed_current: false, ..state(2, 2) });
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let progressing = condition(&status, types::PROGRESSING);
     assert_eq!((progressing.status.as_str(), progressing.reason.as_str()), ("True", "RollingOut"));
     assert!(progressing.message.contains("websocket"), "{}", progressing.message);
@@ -184,7 +187,7 @@ fn more_ready_replicas_than_desired_still_counts_as_available() {
         Component::Worker,
         WorkloadState { desired: 2, ready: 5, updated: 5, observed_current: true },
     );
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "True");
     assert_eq!(sr(&status, types::READY).0, "True");
 }
@@ -192,13 +195,13 @@ fn more_ready_replicas_than_desired_still_counts_as_available() {
 #[test]
 fn only_workloads_count_towards_availability() {
     // Services, HPAs and PDBs carry no replica counts; they must not be reported as unavailable.
-    let status = compute(None, &healthy(), at(0));
+    let status = compute_observation(None, &healthy(), at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "True");
     // A Deployment without observed counts is not available.
     let mut obs = healthy();
     let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "Deployment/demo-api").unwrap();
     r.workload = None;
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "False");
     assert!(condition(&status, types::AVAILABLE).message.contains("api"));
 }
@@ -211,7 +214,7 @@ fn the_chromadb_statefulset_counts_towards_availability() {
         Component::Chromadb,
         report("StatefulSet/demo-chromadb", Outcome::Created, Some(state(1, 0))),
     ));
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let available = condition(&status, types::AVAILABLE);
     assert_eq!(available.status, "False");
     assert!(available.message.contains("chromadb"), "{}", available.message);
@@ -224,7 +227,7 @@ fn a_conflict_degrades_and_is_listed() {
     let msg = "Service/demo-api exists and is controlled by Helm release";
     let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "Service/demo-api").unwrap();
     r.outcome = Outcome::Conflict(msg.into());
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let degraded = condition(&status, types::DEGRADED);
     assert_eq!((degraded.status.as_str(), degraded.reason.as_str()), ("True", "ChildConflict"));
     assert!(degraded.message.contains(msg), "{}", degraded.message);
@@ -241,7 +244,7 @@ fn every_conflict_is_reported() {
     for (i, (_, r)) in obs.children.iter_mut().filter(|(c, _)| *c == Component::Worker).enumerate().take(2) {
         r.outcome = Outcome::Conflict(format!("conflict {i}"));
     }
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(status.conflicts, ["conflict 0", "conflict 1"]);
     let message = &condition(&status, types::DEGRADED).message;
     assert!(message.contains("conflict 0") && message.contains("conflict 1"), "{message}");
@@ -255,7 +258,7 @@ fn a_conflicting_workload_is_degraded_not_merely_unavailable() {
     r.outcome =
         Outcome::Conflict("Deployment/demo-worker exists and is not controlled by this XAgent".into());
     r.workload = None; // ensure() reports no counts for an object it does not control
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::DEGRADED), ("True", "ChildConflict"));
     assert_eq!(
         sr(&status, types::READY),
@@ -274,7 +277,7 @@ fn an_invalid_spec_is_degraded_and_not_ready() {
         invalid_spec: Some("spec.api.replicas: must be at most 1000".into()),
         ..Observation::default()
     };
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::READY), ("False", "InvalidSpec"));
     assert_eq!(sr(&status, types::DEGRADED), ("True", "InvalidSpec"));
     assert_eq!(sr(&status, types::AVAILABLE), ("False", "InvalidSpec"));
@@ -291,7 +294,7 @@ fn an_invalid_spec_is_degraded_and_not_ready() {
 #[test]
 fn an_invalid_spec_wins_over_healthy_children() {
     let obs = Observation { invalid_spec: Some("nope".into()), ..healthy() };
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::READY), ("False", "InvalidSpec"));
     assert_eq!(sr(&status, types::DEGRADED), ("True", "InvalidSpec"));
 }
@@ -308,7 +311,7 @@ fn component_summaries_are_ready_over_desired() {
         Component::Api,
         WorkloadState { desired: 5, ready: 3, updated: 4, observed_current: true },
     );
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let api = status.components.api.as_ref().expect("api status");
     assert_eq!((api.desired_replicas, api.ready_replicas, api.updated_replicas), (5, 3, 4));
     assert_eq!(api.summary, "3/5");
@@ -334,7 +337,7 @@ fn an_invalid_spec_reports_no_components() {
         invalid_spec: Some("x".into()),
         ..Observation::default()
     };
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(status.components, Default::default());
 }
 
@@ -344,7 +347,7 @@ fn an_invalid_spec_reports_no_components() {
 
 #[test]
 fn new_conditions_are_stamped_now() {
-    let status = compute(None, &healthy(), at(5));
+    let status = compute_observation(None, &healthy(), at(5));
     for c in &status.conditions {
         assert_eq!(c.last_transition_time, Time(at(5)), "{}", c.type_);
     }
@@ -352,8 +355,8 @@ fn new_conditions_are_stamped_now() {
 
 #[test]
 fn a_steady_state_keeps_transition_times_and_needs_no_write() {
-    let first = compute(None, &healthy(), at(0));
-    let second = compute(Some(&first), &healthy(), at(300));
+    let first = compute_observation(None, &healthy(), at(0));
+    let second = compute_observation(Some(&first), &healthy(), at(300));
     for type_ in ALL_TYPES {
         assert_eq!(condition(&second, type_).last_transition_time, Time(at(0)), "{type_}");
     }
@@ -366,20 +369,20 @@ fn a_steady_degraded_state_needs_no_write_either() {
     let mut obs = healthy();
     obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
     set_workload(&mut obs, Component::Worker, WorkloadState { observed_current: false, ..state(2, 1) });
-    let first = compute(None, &obs, at(0));
-    let second = compute(Some(&first), &obs, at(60));
+    let first = compute_observation(None, &obs, at(0));
+    let second = compute_observation(Some(&first), &obs, at(60));
     assert!(!changed(Some(&first), &second));
     let invalid = Observation { invalid_spec: Some("bad".into()), ..healthy() };
-    let first = compute(None, &invalid, at(0));
-    assert!(!changed(Some(&first), &compute(Some(&first), &invalid, at(60))));
+    let first = compute_observation(None, &invalid, at(0));
+    assert!(!changed(Some(&first), &compute_observation(Some(&first), &invalid, at(60))));
 }
 
 #[test]
 fn a_flipped_condition_is_stamped_now_and_the_others_keep_their_time() {
-    let before = compute(None, &healthy(), at(0));
+    let before = compute_observation(None, &healthy(), at(0));
     let mut obs = healthy();
     set_workload(&mut obs, Component::Api, state(3, 2));
-    let after = compute(Some(&before), &obs, at(120));
+    let after = compute_observation(Some(&before), &obs, at(120));
     assert_eq!(sr(&after, types::AVAILABLE).0, "False");
     assert_eq!(condition(&after, types::AVAILABLE).last_transition_time, Time(at(120)));
     assert_eq!(condition(&after, types::READY).last_transition_time, Time(at(120)));
@@ -388,7 +391,7 @@ fn a_flipped_condition_is_stamped_now_and_the_others_keep_their_time() {
     assert!(changed(Some(&before), &after));
 
     // And back: the recovery is a transition too.
-    let recovered = compute(Some(&after), &healthy(), at(240));
+    let recovered = compute_observation(Some(&after), &healthy(), at(240));
     assert_eq!(condition(&recovered, types::AVAILABLE).last_transition_time, Time(at(240)));
     assert_eq!(condition(&recovered, types::DEGRADED).last_transition_time, Time(at(0)));
 }
@@ -397,11 +400,11 @@ fn a_flipped_condition_is_stamped_now_and_the_others_keep_their_time() {
 fn a_new_message_or_reason_without_a_flip_keeps_the_transition_time() {
     let mut obs = healthy();
     set_workload(&mut obs, Component::Api, state(3, 2));
-    let before = compute(None, &obs, at(0));
+    let before = compute_observation(None, &obs, at(0));
     // Still unavailable, now because of another component.
     let mut obs = healthy();
     set_workload(&mut obs, Component::Worker, state(2, 0));
-    let after = compute(Some(&before), &obs, at(30));
+    let after = compute_observation(Some(&before), &obs, at(30));
     let available = condition(&after, types::AVAILABLE);
     assert_eq!(available.status, "False");
     assert!(available.message.contains("worker"));
@@ -411,8 +414,8 @@ fn a_new_message_or_reason_without_a_flip_keeps_the_transition_time() {
 
 #[test]
 fn a_generation_bump_alone_needs_a_write_but_flips_nothing() {
-    let before = compute(None, &healthy(), at(0));
-    let after = compute(Some(&before), &Observation { generation: Some(5), ..healthy() }, at(60));
+    let before = compute_observation(None, &healthy(), at(0));
+    let after = compute_observation(Some(&before), &Observation { generation: Some(5), ..healthy() }, at(60));
     assert_eq!(after.observed_generation, Some(5));
     assert!(after.conditions.iter().all(|c| c.observed_generation == Some(5)));
     assert!(after.conditions.iter().all(|c| c.last_transition_time == Time(at(0))));
@@ -421,17 +424,17 @@ fn a_generation_bump_alone_needs_a_write_but_flips_nothing() {
 
 #[test]
 fn a_missing_previous_status_always_needs_a_write() {
-    let next = compute(None, &healthy(), at(0));
+    let next = compute_observation(None, &healthy(), at(0));
     assert!(changed(None, &next));
     assert!(changed(None, &XAgentStatus::default()));
 }
 
 #[test]
 fn new_conflicts_need_a_write() {
-    let before = compute(None, &healthy(), at(0));
+    let before = compute_observation(None, &healthy(), at(0));
     let mut obs = healthy();
     obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
-    let after = compute(Some(&before), &obs, at(10));
+    let after = compute_observation(Some(&before), &obs, at(10));
     assert!(changed(Some(&before), &after));
     assert_eq!(condition(&after, types::DEGRADED).last_transition_time, Time(at(10)));
 }
@@ -441,9 +444,9 @@ fn the_status_round_trips_through_json_without_a_spurious_change() {
     // The reconciler compares against the status read back from the API server.
     let mut obs = healthy();
     obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
-    let written = compute(None, &obs, at(0));
+    let written = compute_observation(None, &obs, at(0));
     let stored: XAgentStatus = serde_json::from_value(serde_json::to_value(&written).unwrap()).unwrap();
-    let next = compute(Some(&stored), &obs, at(90));
+    let next = compute_observation(Some(&stored), &obs, at(90));
     assert!(!changed(Some(&stored), &next));
 }
 
@@ -463,26 +466,31 @@ fn with_monitoring(wanted: bool, installed: bool) -> Observation {
 
 #[test]
 fn monitoring_ready_is_reported_only_when_monitoring_was_observed() {
-    assert!(compute(None, &healthy(), at(0)).conditions.iter().all(|c| c.type_ != types::MONITORING_READY));
-    let status = compute(None, &with_monitoring(true, true), at(0));
+    assert!(
+        compute_observation(None, &healthy(), at(0))
+            .conditions
+            .iter()
+            .all(|c| c.type_ != types::MONITORING_READY)
+    );
+    let status = compute_observation(None, &with_monitoring(true, true), at(0));
     assert_eq!(status.conditions.len(), ALL_TYPES.len() + 1);
     assert_eq!(sr(&status, types::MONITORING_READY), ("True", "Applied"));
     assert_eq!(condition(&status, types::MONITORING_READY).observed_generation, Some(4));
-    let status = compute(None, &with_monitoring(false, false), at(0));
+    let status = compute_observation(None, &with_monitoring(false, false), at(0));
     assert_eq!(sr(&status, types::MONITORING_READY), ("True", "MonitoringDisabled"));
 }
 
 #[test]
 fn a_missing_prometheus_operator_does_not_make_the_platform_unready() {
-    let status = compute(None, &with_monitoring(true, false), at(0));
+    let status = compute_observation(None, &with_monitoring(true, false), at(0));
     assert_eq!(sr(&status, types::MONITORING_READY), ("False", "PrometheusOperatorNotInstalled"));
     assert_eq!(sr(&status, types::READY), ("True", "Ready"));
     assert_eq!(sr(&status, types::DEGRADED).0, "False");
     // Steady while it stays missing.
-    let again = compute(Some(&status), &with_monitoring(true, false), at(300));
+    let again = compute_observation(Some(&status), &with_monitoring(true, false), at(300));
     assert!(!changed(Some(&status), &again));
     // Installing the CRDs flips only MonitoringReady.
-    let installed = compute(Some(&status), &with_monitoring(true, true), at(600));
+    let installed = compute_observation(Some(&status), &with_monitoring(true, true), at(600));
     assert_eq!(condition(&installed, types::MONITORING_READY).last_transition_time, Time(at(600)));
     assert_eq!(condition(&installed, types::READY).last_transition_time, Time(at(0)));
 }
@@ -493,7 +501,7 @@ fn a_monitoring_conflict_is_named_in_monitoring_ready() {
     let msg = "ServiceMonitor/demo exists and is controlled by Prometheus stack";
     let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.to_string() == "ServiceMonitor/demo").unwrap();
     r.outcome = Outcome::Conflict(msg.into());
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     let monitoring = condition(&status, types::MONITORING_READY);
     assert_eq!((monitoring.status.as_str(), monitoring.reason.as_str()), ("False", "ChildConflict"));
     assert!(monitoring.message.contains(msg), "{}", monitoring.message);
@@ -501,7 +509,7 @@ fn a_monitoring_conflict_is_named_in_monitoring_ready() {
     // A workload conflict is not a monitoring problem.
     let mut obs = with_monitoring(true, true);
     obs.children[0].1.outcome = Outcome::Conflict("Service/demo-api is taken".into());
-    let status = compute(None, &obs, at(0));
+    let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::MONITORING_READY), ("True", "Applied"));
 }
 
@@ -530,7 +538,7 @@ fn with_deps(redis: Option<bool>, postgres: bool) -> Observation {
 
 #[test]
 fn an_unhealthy_dependency_makes_the_xagent_not_ready() {
-    let status = compute(None, &with_deps(Some(false), false), at(10));
+    let status = compute_observation(None, &with_deps(Some(false), false), at(10));
     assert_eq!(sr(&status, types::REDIS_READY), ("False", "ConnectionRefused"), "the probe's own reason");
     assert_eq!(sr(&status, types::READY), ("False", "DependencyUnavailable"));
     let ready = status.conditions.iter().find(|c| c.type_ == types::READY).unwrap();
@@ -541,7 +549,7 @@ fn an_unhealthy_dependency_makes_the_xagent_not_ready() {
 
 #[test]
 fn healthy_and_not_yet_probed_dependencies_do_not_block_readiness() {
-    let status = compute(None, &with_deps(Some(true), true), at(10));
+    let status = compute_observation(None, &with_deps(Some(true), true), at(10));
     assert_eq!(sr(&status, types::REDIS_READY), ("True", "ProbeSucceeded"));
     assert_eq!(sr(&status, types::POSTGRES_READY), ("Unknown", "Probing"));
     assert_eq!(sr(&status, types::READY), ("True", "Ready"));
@@ -549,10 +557,11 @@ fn healthy_and_not_yet_probed_dependencies_do_not_block_readiness() {
 
 #[test]
 fn kstatus_conditions_mirror_progress_and_trouble() {
-    let status = compute(None, &healthy(), at(0));
+    let status = compute_observation(None, &healthy(), at(0));
     assert_eq!(sr(&status, types::RECONCILING), ("False", "RolloutComplete"));
     assert_eq!(sr(&status, types::STALLED), ("False", "AsExpected"));
-    let status = compute(None, &Observation { invalid_spec: Some("bad".into()), ..healthy() }, at(0));
+    let status =
+        compute_observation(None, &Observation { invalid_spec: Some("bad".into()), ..healthy() }, at(0));
     assert_eq!(sr(&status, types::STALLED), ("True", "InvalidSpec"));
     assert_eq!(sr(&status, types::RECONCILING).0, "False");
     let mut rolling = healthy();
@@ -561,6 +570,29 @@ fn kstatus_conditions_mirror_progress_and_trouble() {
         Component::Api,
         WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true },
     );
-    let status = compute(None, &rolling, at(0));
+    let status = compute_observation(None, &rolling, at(0));
     assert_eq!(sr(&status, types::RECONCILING), ("True", "RollingOut"));
+}
+
+#[test]
+fn the_typed_entry_point_reads_what_was_applied_and_what_was_observed() {
+    let view = healthy();
+    let monitoring = MonitoringObservation { wanted: true, installed: false };
+    let applied =
+        Applied { children: view.children.clone(), pruned: Vec::new(), monitoring, first_failure: None };
+    let observed = Observed { generation: view.generation, dependencies: view.dependencies.clone() };
+    let from_applied = compute(None, Converged::Applied(&applied), &observed, at(0));
+    let expected = compute_observation(None, &Observation { monitoring: Some(monitoring), ..view }, at(0));
+    assert_eq!(from_applied, expected);
+    assert_eq!(condition(&from_applied, types::MONITORING_READY).reason, "PrometheusOperatorNotInstalled");
+
+    let invalid = compute(None, Converged::Invalid("min > max"), &observed, at(0));
+    let expected = compute_observation(
+        None,
+        &Observation { invalid_spec: Some("min > max".into()), ..healthy() },
+        at(0),
+    );
+    assert_eq!(invalid.conditions, expected.conditions);
+    assert_eq!(condition(&invalid, types::READY).reason, "InvalidSpec");
+    assert!(invalid.components.api.is_none(), "nothing applied, nothing reported");
 }
