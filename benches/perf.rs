@@ -8,11 +8,14 @@
 //!
 //! Run: `cargo bench --bench perf` (add `-- --quick` for a short run).
 
+// The crate's one mock API module, shared with its unit tests and tests/prober.rs.
+#[path = "../src/mock_api.rs"]
+#[allow(dead_code)]
+mod mock_api;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
-use kube::client::Body;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -154,27 +157,18 @@ fn bench_plan(n: usize, endpoints: usize) {
 
 /// A mock API that answers every request at once: GET 404, anything else echoes the body.
 fn instant_api() -> Client {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    tokio::spawn(async move {
-        while let Some((req, send)) = handle.next_request().await {
-            let is_get = req.method() == http::Method::GET;
-            let status_patch = req.uri().path().ends_with("/status");
-            let body = req.into_body().collect_bytes().await.unwrap_or_default();
-            let (code, reply) = if is_get {
-                (404, br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_vec())
-            } else if status_patch {
-                let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                v["metadata"] = json!({"name": "agent-0", "namespace": "team-0"});
-                v["spec"] = json!({});
-                (200, serde_json::to_vec(&v).unwrap())
-            } else {
-                (200, body.to_vec())
-            };
-            let response = Response::builder().status(code).body(Body::from(reply)).unwrap();
-            send.send_response(response);
+    let (client, _requests) = mock_api::serve("default", |r| {
+        if r.method == http::Method::GET {
+            return (404, mock_api::status(404, "NotFound"));
         }
+        let mut reply = r.body.clone();
+        if r.path.ends_with("/status") {
+            reply["metadata"] = json!({"name": "agent-0", "namespace": "team-0"});
+            reply["spec"] = json!({});
+        }
+        (200, reply)
     });
-    Client::new(service, "default")
+    client
 }
 
 async fn bench_reconcile(iterations: usize) {

@@ -2,15 +2,17 @@
 //! round, health transitions published both ways, Secrets resolved through the
 //! (mock) API, and the password kept out of state, metrics and logs.
 
+// The crate's one mock API module, shared with its unit tests and the benchmark.
+#[path = "../src/mock_api.rs"]
+#[allow(dead_code)]
+mod mock_api;
 mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
-use http::{Request, Response, StatusCode};
 use kube::Client;
-use kube::client::Body;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher;
 use prometheus_client::registry::Registry;
@@ -25,33 +27,19 @@ const PASSWORD: &str = "pr0ber-s3cret-value";
 
 /// A mock API server that serves Secret `ns/redis-auth` and counts how often it was read.
 fn secret_server() -> (Client, Arc<AtomicUsize>) {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let reads = Arc::new(AtomicUsize::new(0));
     let counter = reads.clone();
-    tokio::spawn(async move {
-        while let Some((req, send)) = handle.next_request().await {
-            let path = req.uri().path().to_string();
-            let (code, body) = if path == "/api/v1/namespaces/ns/secrets/redis-auth" {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let b64 = base64_encode(PASSWORD.as_bytes());
-                (
-                    200,
-                    json!({"apiVersion": "v1", "kind": "Secret",
-                             "metadata": {"name": "redis-auth", "namespace": "ns"},
-                             "data": {"password": b64}}),
-                )
-            } else {
-                (
-                    404,
-                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                             "reason": "NotFound", "code": 404}),
-                )
-            };
-            let response = Response::builder().status(StatusCode::from_u16(code).unwrap());
-            send.send_response(response.body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap());
+    let (client, _requests) = mock_api::serve("ns", move |r| {
+        if r.path != "/api/v1/namespaces/ns/secrets/redis-auth" {
+            return (404, mock_api::status(404, "NotFound"));
         }
+        counter.fetch_add(1, Ordering::SeqCst);
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+                            "metadata": {"name": "redis-auth", "namespace": "ns"},
+                            "data": {"password": base64_encode(PASSWORD.as_bytes())}});
+        (200, secret)
     });
-    (Client::new(service, "ns"), reads)
+    (client, reads)
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
