@@ -23,7 +23,7 @@ use crate::crd::{ComponentSpec, XAgent};
 /// Expands the registry into [`Child`], [`ChildKind`] and their accessors.
 macro_rules! define_children {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
     ) => {
         /// One desired child object, typed so the apply layer can pick the right API.

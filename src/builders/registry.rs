@@ -5,13 +5,16 @@
 //! [`ChildKind`](super::ChildKind) enums, the caches and their watches, apply,
 //! prune, the RBAC rules, the test and benchmark cache fillers — is expanded
 //! from this list by a macro of its own module, so adding a kind is one entry
-//! here (plus its builder, and its slim function if it is cached); a kind
+//! here (plus its builder); a kind
 //! cannot be built without being watched, applied, pruned and granted.
 //!
 //! Two sections:
 //! - `cached`: kinds the operator lists and watches into slim caches (see
-//!   `controller::stores`). Entry: `Variant(Type) store_field "Kind",
-//!   slim_fn, workload_state_fn;` — both functions live in `controller::stores`.
+//!   `controller::stores`). Entry: `Variant(Type) store_field "Kind", slim:
+//!   CLOSURE, state: FN;` — the closure drops what the cache need not keep
+//!   (it runs in `controller::stores`, where `keep_own_annotations` is), the
+//!   function (`no_workload`, `deployment_state`, `statefulset_state` there)
+//!   reads replica counts for status.
 //! - `watched`: kinds whose CRDs may be absent (the Prometheus Operator's):
 //!   watched metadata-only once installed, read with a GET when applied, and
 //!   named after the XAgent. Entry: `Variant(Type) "Kind";`.
@@ -26,25 +29,53 @@ macro_rules! child_kinds {
             cached {
                 /// A component Service.
                 Service(k8s_openapi::api::core::v1::Service) services "Service",
-                    slim_service, no_workload;
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
+                    state: no_workload;
                 /// A stateless component's Deployment.
                 Deployment(k8s_openapi::api::apps::v1::Deployment) deployments "Deployment",
-                    slim_deployment, deployment_state;
+                    slim: |o| {
+                        keep_own_annotations(&mut o.metadata);
+                        if let Some(spec) = o.spec.as_mut() {
+                            spec.template = Default::default();
+                            spec.selector = Default::default();
+                            spec.strategy = None;
+                        }
+                        if let Some(status) = o.status.as_mut() {
+                            status.conditions = None;
+                        }
+                    },
+                    state: deployment_state;
                 /// ChromaDB's StatefulSet.
                 StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) statefulsets "StatefulSet",
-                    slim_statefulset, statefulset_state;
+                    slim: |o| {
+                        keep_own_annotations(&mut o.metadata);
+                        if let Some(spec) = o.spec.as_mut() {
+                            spec.template = Default::default();
+                            spec.selector = Default::default();
+                            spec.volume_claim_templates = None;
+                            spec.update_strategy = None;
+                        }
+                        if let Some(status) = o.status.as_mut() {
+                            status.conditions = None;
+                        }
+                    },
+                    state: statefulset_state;
                 /// A component's autoscaler.
                 Hpa(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler) hpas "HorizontalPodAutoscaler",
-                    slim_hpa, no_workload;
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
+                    state: no_workload;
                 /// A component's disruption budget.
                 Pdb(k8s_openapi::api::policy::v1::PodDisruptionBudget) pdbs "PodDisruptionBudget",
-                    slim_pdb, no_workload;
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
+                    state: no_workload;
                 /// A component's NetworkPolicy.
                 NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) network_policies "NetworkPolicy",
-                    slim_network_policy, no_workload;
-                /// The Ingress.
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; },
+                    state: no_workload;
+                /// The Ingress. Its annotations stay cached: they are part of what we apply.
                 Ingress(k8s_openapi::api::networking::v1::Ingress) ingresses "Ingress",
-                    slim_ingress, no_workload;
+                    slim: |o| { o.spec = None; o.status = None; },
+                    state: no_workload;
             }
             watched {
                 /// The Prometheus Operator scrape configuration.

@@ -246,7 +246,7 @@ where
 /// Expands the registry into the Controller's watches of every child kind.
 macro_rules! define_owned_watches {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
     ) => {
         /// A Controller over `xagent_stream` that owns every child kind: the cached
@@ -261,7 +261,7 @@ macro_rules! define_owned_watches {
         ) -> Controller<XAgent> {
             let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
-                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, stores::$slim)) )*
+                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim)) )*
                 $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), crds.clone())) )*
                 .with_config(controller::Config::default().concurrency(8))
         }

@@ -11,10 +11,6 @@ use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
 use crate::builders::Child;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 
@@ -22,7 +18,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 /// and what reads or fills them.
 macro_rules! define_stores {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, $slim:ident, $state:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
     ) => {
         /// One cache per cached child kind.
@@ -74,7 +70,7 @@ macro_rules! define_stores {
                 match child {
                     $( Child::$cv(mut o) => {
                         o.metadata.managed_fields = None;
-                        $slim(&mut o);
+                        o.slim();
                         self.$field.apply_watcher_event(&watcher::Event::Apply(o));
                     } )*
                     $( Child::$wv(_) => {} )*
@@ -82,14 +78,29 @@ macro_rules! define_stores {
             }
         }
 
+        $(
+            impl Slim for $ct {
+                fn slim(&mut self) {
+                    let slim: fn(&mut $ct) = $slim;
+                    slim(self)
+                }
+            }
+        )*
+
         /// Drops from `child` what its cache would not keep (see [`Stores`]).
         pub fn slim(child: &mut Child) {
             match child {
-                $( Child::$cv(o) => $slim(o), )*
+                $( Child::$cv(o) => o.slim(), )*
                 $( Child::$wv(_) => {} )*
             }
         }
     };
+}
+
+/// What the cache of a kind keeps of each object: the registry says, per kind.
+pub trait Slim {
+    /// Drops what the reconciler never reads from the cached copy.
+    fn slim(&mut self);
 }
 
 crate::builders::registry::child_kinds!(define_stores);
@@ -138,70 +149,9 @@ impl AppliedMemo {
 /// (see [`super::apply::stamped`]): others' annotations (e.g. a last-applied
 /// configuration) can be large and are never read. The Ingress keeps all of
 /// its annotations, which are part of what we apply.
-fn keep_own_annotations(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+pub fn keep_own_annotations(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.retain(|key, _| key == super::apply::APPLIED_ANNOTATION);
-    }
-}
-
-/// Keeps only the metadata of a cached Service.
-pub fn slim_service(s: &mut Service) {
-    keep_own_annotations(&mut s.metadata);
-    s.spec = None;
-    s.status = None;
-}
-
-/// Keeps only the metadata of a cached HorizontalPodAutoscaler.
-pub fn slim_hpa(h: &mut HorizontalPodAutoscaler) {
-    keep_own_annotations(&mut h.metadata);
-    h.spec = None;
-    h.status = None;
-}
-
-/// Keeps only the metadata of a cached PodDisruptionBudget.
-pub fn slim_pdb(p: &mut PodDisruptionBudget) {
-    keep_own_annotations(&mut p.metadata);
-    p.spec = None;
-    p.status = None;
-}
-
-/// Keeps only the metadata of a cached NetworkPolicy.
-pub fn slim_network_policy(n: &mut NetworkPolicy) {
-    keep_own_annotations(&mut n.metadata);
-    n.spec = None;
-}
-
-/// Keeps only the metadata of a cached Ingress, annotations included: they
-/// are part of what we apply (controller settings).
-pub fn slim_ingress(i: &mut Ingress) {
-    i.spec = None;
-    i.status = None;
-}
-
-/// Drops the parts of a cached Deployment the operator never reads.
-pub fn slim_deployment(d: &mut Deployment) {
-    keep_own_annotations(&mut d.metadata);
-    if let Some(spec) = d.spec.as_mut() {
-        spec.template = Default::default();
-        spec.selector = Default::default();
-        spec.strategy = None;
-    }
-    if let Some(status) = d.status.as_mut() {
-        status.conditions = None;
-    }
-}
-
-/// Drops the parts of a cached StatefulSet the operator never reads.
-pub fn slim_statefulset(s: &mut StatefulSet) {
-    keep_own_annotations(&mut s.metadata);
-    if let Some(spec) = s.spec.as_mut() {
-        spec.template = Default::default();
-        spec.selector = Default::default();
-        spec.volume_claim_templates = None;
-        spec.update_strategy = None;
-    }
-    if let Some(status) = s.status.as_mut() {
-        status.conditions = None;
     }
 }
 
