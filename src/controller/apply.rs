@@ -193,8 +193,7 @@ where
     let owner = how.owner;
     let name = desired.name_any();
     let key = format!("{}/{}/{}", K::kind(&()), owner.namespace, name);
-    let desired_json = stamped(desired);
-    let print = fingerprint(&desired_json);
+    let (desired_json, print) = stamp(desired);
     if let Some(cached) = lookup(store, owner.namespace, &name) {
         let ours = controller_uid(cached.as_ref()) == Some(owner.uid);
         let spec_holds = memo.holds(&key, print, &version(cached.as_ref()));
@@ -243,15 +242,21 @@ pub const APPLIED_ANNOTATION: &str = "xagent.io/applied";
 /// and a live object with an older stamp is re-applied, which is when
 /// server-side apply drops the fields we no longer send.
 pub fn stamped<T: Serialize>(desired: &T) -> serde_json::Value {
+    stamp(desired).0
+}
+
+/// [`stamped`] and the fingerprint in its stamp, which also keys the memo:
+/// one serialization and one hash per child and reconcile.
+fn stamp<T: Serialize>(desired: &T) -> (serde_json::Value, u64) {
     let mut json = to_json(desired);
-    let print = format!("{:016x}", fingerprint(&json));
+    let print = fingerprint(&json);
     if let Some(meta) = json.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
         let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
         if let Some(map) = annotations.as_object_mut() {
-            map.insert(APPLIED_ANNOTATION.into(), print.into());
+            map.insert(APPLIED_ANNOTATION.into(), format!("{print:016x}").into());
         }
     }
-    json
+    (json, print)
 }
 
 /// Reads the child from the API server, then applies `desired_json` (the

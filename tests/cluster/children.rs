@@ -36,10 +36,15 @@ pub fn kind(name: &str) -> ApiResource {
 
 /// Every object of XAgent `name` in `ns` (by instance label), as (Kind, object).
 pub async fn of(client: &Client, ns: &str, name: &str) -> Vec<(String, DynamicObject)> {
-    let selector = ListParams::default().labels(&format!("app.kubernetes.io/instance={name}"));
+    labelled(client, ns, &format!("app.kubernetes.io/instance={name}")).await
+}
+
+/// Every object of every owned kind in `ns` matching `selector`, as (Kind, object).
+async fn labelled(client: &Client, ns: &str, selector: &str) -> Vec<(String, DynamicObject)> {
+    let params = ListParams::default().labels(selector);
     let mut all = Vec::new();
     for kind in kinds() {
-        let Ok(list) = api(client, ns, &kind).list(&selector).await else { continue };
+        let Ok(list) = api(client, ns, &kind).list(&params).await else { continue };
         all.extend(list.items.into_iter().map(|o| (kind.kind.clone(), o)));
     }
     all
@@ -80,11 +85,5 @@ pub fn controller_uid(obj: &DynamicObject) -> Option<String> {
 
 /// Every object of every owned kind in `ns` that the operator manages, as (Kind, object).
 pub async fn of_namespace(client: &Client, ns: &str) -> Vec<(String, DynamicObject)> {
-    let selector = ListParams::default().labels("app.kubernetes.io/managed-by=xagent-operator");
-    let mut all = Vec::new();
-    for kind in kinds() {
-        let Ok(list) = api(client, ns, &kind).list(&selector).await else { continue };
-        all.extend(list.items.into_iter().map(|o| (kind.kind.clone(), o)));
-    }
-    all
+    labelled(client, ns, "app.kubernetes.io/managed-by=xagent-operator").await
 }
