@@ -58,16 +58,28 @@ ensure_helm_library() {
 # checkout and its parents). KUBEBUILDER_ASSETS, when set, is used instead.
 ASSETS_DIR="target/kubebuilder-assets"
 
-find_kube_binaries() {
-  local dir
-  dir="$(pwd)"
-  while [ "$dir" != "/" ]; do
+# Looks beside `start` and each of its parents.
+find_shared_from() {
+  local dir="$1"
+  while [ "$dir" != "/" ] && [ -n "$dir" ]; do
     dir="$(dirname "$dir")"
     if [ -f "$dir/shared/third_party/kubernetes/SHA256SUMS" ]; then
       echo "$dir/shared/third_party/kubernetes"
       return 0
     fi
   done
+  return 1
+}
+
+# Beside this checkout, else beside the checkout it was cloned from (a clone
+# in a temporary directory still finds the project's shared copy).
+find_kube_binaries() {
+  find_shared_from "$(pwd)" && return 0
+  local origin
+  origin="$(git config --get remote.origin.url 2>/dev/null || true)"
+  case "$origin" in
+    /*) [ -d "$origin" ] && find_shared_from "$origin" && return 0 ;;
+  esac
   return 1
 }
 
