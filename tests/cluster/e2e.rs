@@ -111,7 +111,7 @@ fn path_with(kubectl: &Path) -> std::ffi::OsString {
 fn run_sh(cluster: &Cluster) {
     // Present already (earlier scenarios); the script re-applies them too.
     install_monitoring_crds(cluster);
-    let prometheus_crds = root().join("../shared/third_party/prometheus-operator-crds");
+    let prometheus_crds = crate::install::monitoring_crds_dir();
     let output = cluster.scratch("e2e").join("run.sh.log");
     let started = Instant::now();
     let mut command = Command::new("bash");

@@ -16,9 +16,15 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The project's copy of the upstream Prometheus Operator CRDs (the alert
+/// tests' fixtures), so a checkout anywhere has them.
+pub fn monitoring_crds_dir() -> PathBuf {
+    root().join("tests/alerts")
+}
+
 /// The upstream Prometheus Operator CRDs the operator uses.
 fn monitoring_crd_files() -> Vec<PathBuf> {
-    let dir = root().join("../shared/third_party/prometheus-operator-crds");
+    let dir = monitoring_crds_dir();
     ["monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"]
         .iter()
         .map(|f| dir.join(f))
