@@ -55,7 +55,63 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         self.into()
     }
+
+    /// Whether retrying can cure it without a person changing anything: a
+    /// conflict (409), throttling (429), a server error (5xx) or a request
+    /// that never got an answer (connect failure, timeout). A refusal on the
+    /// merits (400, 403, 404, 422, ...) is permanent: the same request gets
+    /// the same answer until the spec, a policy or the RBAC changes.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::GetChild { source, .. }
+            | Self::ApplyChild { source, .. }
+            | Self::DeleteChild { source, .. }
+            | Self::WriteStatus(source) => transient(source),
+            Self::MissingMetadata(_) => false,
+        }
+    }
+}
+
+fn transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => transient_code(status.code),
+        _ => true,
+    }
+}
+
+/// The HTTP status codes a retry can cure.
+pub fn transient_code(code: u16) -> bool {
+    matches!(code, 409 | 429) || code >= 500
 }
 
 /// Result of controller operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, transient_code};
+    use crate::builders::{ChildKind, ChildRef};
+
+    fn apply_error(code: u16) -> Error {
+        let status = kube::core::Status::failure("refused", "Test").with_code(code);
+        let child = ChildRef { kind: ChildKind::Service, name: "demo-api".into() };
+        Error::ApplyChild { child, source: kube::Error::Api(Box::new(status)) }
+    }
+
+    #[test]
+    fn conflicts_throttling_and_server_errors_are_transient() {
+        for code in [409, 429, 500, 503, 504] {
+            assert!(transient_code(code), "{code}");
+            assert!(apply_error(code).is_transient(), "{code}");
+        }
+    }
+
+    #[test]
+    fn refusals_on_the_merits_are_permanent() {
+        for code in [400, 403, 404, 413, 422] {
+            assert!(!transient_code(code), "{code}");
+            assert!(!apply_error(code).is_transient(), "{code}");
+        }
+        assert!(!Error::MissingMetadata("uid").is_transient());
+    }
+}

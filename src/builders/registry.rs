@@ -41,7 +41,11 @@ macro_rules! child_kinds {
                             spec.strategy = None;
                         }
                         if let Some(status) = o.status.as_mut() {
-                            status.conditions = None;
+                            // Only a given-up rollout is read (see `deployment_state`).
+                            status.conditions = status.conditions.take().map(|mut conditions| {
+                                conditions.retain(progress_deadline_exceeded);
+                                conditions
+                            }).filter(|c| !c.is_empty());
                         }
                     },
                     state: deployment_state;

@@ -38,8 +38,14 @@ pub enum Outcome {
     Updated,
     /// An object of that name exists but is not controlled by this XAgent; it was left alone.
     Conflict(String),
-    /// Reading or applying the child failed; the error, for status.
-    Failed(String),
+    /// Reading or applying the child failed: the error, for status, and
+    /// whether a retry can cure it (see [`Error::is_transient`]).
+    Failed {
+        /// The error, as status and events show it.
+        message: String,
+        /// Whether a retry can cure it.
+        transient: bool,
+    },
 }
 
 /// Observed replica counts of a workload, read from the applied or cached object.
@@ -53,6 +59,10 @@ pub struct WorkloadState {
     pub updated: i32,
     /// Whether the workload controller has seen the latest spec.
     pub observed_current: bool,
+    /// The Deployment controller gave up waiting for progress
+    /// (`Progressing` False, `ProgressDeadlineExceeded`): e.g. crash-looping
+    /// pods. Retrying the same spec cannot cure it.
+    pub deadline_exceeded: bool,
 }
 
 /// What the reconcile knows about the monitoring objects.

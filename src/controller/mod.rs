@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod crds;
 pub mod diff;
+pub mod notices;
 pub mod run;
 pub mod status;
 pub mod stores;
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::jiff::{Timestamp, Unit};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
@@ -59,7 +60,13 @@ impl Context {
     /// A context over `client` and `stores`, reporting events as `xagent-operator`,
     /// with unregistered metrics and no Prometheus Operator CRDs until told otherwise.
     pub fn new(client: Client, stores: Stores) -> Self {
-        let recorder = Recorder::new(client.clone(), MANAGER.into());
+        // The pod's name tells replicas apart in `reportingInstance`; off
+        // cluster, the host name does.
+        let reporter = match std::env::var("POD_NAME") {
+            Ok(pod) if !pod.is_empty() => Reporter { controller: MANAGER.into(), instance: Some(pod) },
+            _ => Reporter::from(MANAGER),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
         Self {
             client,
             stores,
@@ -227,7 +234,7 @@ async fn apply_all(
                 warn!(error = %error, child = %child.reference(), "child not applied");
                 let report = ChildReport {
                     child: child.reference(),
-                    outcome: Outcome::Failed(error.to_string()),
+                    outcome: Outcome::Failed { message: error.to_string(), transient: error.is_transient() },
                     workload: None,
                 };
                 first_failure.get_or_insert(error);
@@ -325,10 +332,36 @@ async fn write_status(
     if !status::changed(xagent.status.as_ref(), &next) {
         return Ok(());
     }
-    patch_status(&ctx.client, xagent, &next).await
+    if patch_status(&ctx.client, xagent, &next).await? {
+        // Only a status that was stored is announced: a refused write is
+        // recomputed from the newer XAgent, which would announce it twice.
+        announce(ctx, xagent, notices::transitions(xagent.status.as_ref(), &next)).await;
+    }
+    Ok(())
 }
 
-async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -> Result<()> {
+/// Publishes `notices` about `xagent`; a failure to publish is logged, never
+/// a reason to fail the reconcile.
+async fn announce(ctx: &Context, xagent: &XAgent, notices: Vec<notices::Notice>) {
+    let reference = xagent.object_ref(&());
+    for notice in notices {
+        info!(reason = notice.reason, note = %notice.note, "status changed");
+        let event = Event {
+            type_: notice.type_,
+            reason: notice.reason.into(),
+            note: Some(truncate(notice.note, 1000)),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            warn!(error = %e, "publishing event failed");
+        }
+    }
+}
+
+/// Writes `status`; `false` when the API server refused it because the
+/// cached XAgent was stale.
+async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -> Result<bool> {
     let namespace = xagent.namespace().unwrap_or_default();
     let api: Api<XAgent> = Api::namespaced(client.clone(), &namespace);
     // The resourceVersion makes the write conditional: status computed from
@@ -345,11 +378,11 @@ async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -
         .patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body))
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         // The newer XAgent is on its way through the watch and will be reconciled.
         Err(kube::Error::Api(e)) if e.code == 409 => {
             debug!("status not written: the cached XAgent is stale");
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(Error::WriteStatus(e)),
     }

@@ -20,11 +20,13 @@ pub mod types {
     pub const AVAILABLE: &str = "Available";
     /// A rollout is under way.
     pub const PROGRESSING: &str = "Progressing";
-    /// Something needs a human: an invalid spec or a name conflict.
+    /// Something is wrong: stalled, or a child failing for now.
     pub const DEGRADED: &str = "Degraded";
-    /// kstatus: the observed state is still moving towards the desired one.
+    /// kstatus: not Ready yet, and working on it (rolling out, waiting for
+    /// replicas or a dependency, retrying a failed request).
     pub const RECONCILING: &str = "Reconciling";
-    /// kstatus: progress needs a human (invalid spec, conflict, refused child).
+    /// kstatus: progress needs a person (invalid spec, conflict, a child the
+    /// server refuses on the merits, a rollout given up on).
     pub const STALLED: &str = "Stalled";
     /// The ServiceMonitor and PrometheusRule are in place (or turned off).
     pub const MONITORING_READY: &str = "MonitoringReady";
@@ -187,35 +189,138 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
         .filter(|(_, r)| matches!(r.child.kind, ChildKind::Deployment | ChildKind::StatefulSet))
         .map(|(c, r)| (*c, r.workload))
         .collect();
-    let unavailable: Vec<&str> = workloads
-        .iter()
-        .filter(|(_, w)| !w.is_some_and(|w| w.ready >= w.desired && w.updated >= w.desired))
-        .map(|(c, _)| c.as_str())
-        .collect();
-    let rolling: Vec<&str> = workloads
-        .iter()
-        .filter(|(_, w)| !w.is_some_and(|w| w.observed_current && w.updated >= w.desired))
-        .map(|(c, _)| c.as_str())
-        .collect();
+    let names = |keep: &dyn Fn(Option<WorkloadState>) -> bool| -> Vec<&'static str> {
+        workloads.iter().filter(|(_, w)| keep(*w)).map(|(c, _)| c.as_str()).collect()
+    };
+    let unavailable = names(&|w| !w.is_some_and(|w| w.ready >= w.desired && w.updated >= w.desired));
+    let rolling = names(&|w| !w.is_some_and(|w| w.observed_current && w.updated >= w.desired));
+    let given_up = names(&|w| w.is_some_and(|w| w.deadline_exceeded));
     let available = availability(&unavailable);
     let progressing = progress(&rolling);
-    let failures: Vec<String> = obs
-        .children
-        .iter()
-        .filter_map(|(_, r)| match &r.outcome {
-            Outcome::Failed(msg) => Some(msg.clone()),
-            _ => None,
-        })
-        .collect();
-    let degraded = degradation(conflicts, &failures);
+    let trouble = Trouble::of(&obs.children, conflicts, &given_up);
     let deps = dependency_conditions(&obs.dependencies);
-    let ready = readiness(&available, &degraded, &deps);
-    let kstatus = kstatus_pair(&progressing, &degraded);
-    let mut conds = vec![ready, available, progressing, degraded];
-    conds.extend(kstatus);
+    let ready = readiness(&available, &progressing, &trouble, &deps);
+    let stalled = trouble.stalled();
+    let mut conds = vec![
+        cond(types::RECONCILING, !ready.status && !stalled.status, ready.reason, ready.message.clone()),
+        trouble.degraded(),
+        ready,
+        available,
+        progressing,
+    ];
+    // kstatus acts on the first of Reconciling and Stalled that is True, and
+    // Reconciling is False whenever Stalled is True, so the order is safe.
+    if !conds[0].status {
+        conds[0] = reconciled(&stalled);
+    }
+    conds.push(stalled);
     conds.extend(obs.monitoring.map(|m| monitoring(m, &obs.children)));
     conds.extend(deps.into_iter().map(|(c, _)| c));
+    sort(conds)
+}
+
+/// The conditions in the order `kubectl describe` shows them best: the
+/// summary first, the kstatus pair next, the details after.
+fn sort(mut conds: Vec<Cond>) -> Vec<Cond> {
+    let rank = |t: &str| {
+        [
+            types::READY,
+            types::RECONCILING,
+            types::STALLED,
+            types::AVAILABLE,
+            types::PROGRESSING,
+            types::DEGRADED,
+        ]
+        .iter()
+        .position(|x| *x == t)
+        .unwrap_or(usize::MAX)
+    };
+    conds.sort_by_key(|c| rank(c.type_));
     conds
+}
+
+/// `Reconciling` False: done, or stalled and waiting for a person.
+fn reconciled(stalled: &Cond) -> Cond {
+    if stalled.status {
+        let message = format!("not retrying on its own, a change is needed: {}", stalled.message);
+        cond(types::RECONCILING, false, "Stalled", message)
+    } else {
+        cond(types::RECONCILING, false, "ReconcileComplete", "the observed state matches the spec".into())
+    }
+}
+
+/// What is wrong with the children, sorted by whether retrying can cure it.
+struct Trouble {
+    /// Refusals a retry cannot cure (400, 403, 404, 422, ...).
+    rejected: Vec<String>,
+    /// Failures a retry may cure (409, 429, 5xx, timeouts).
+    transient: Vec<String>,
+    /// Names taken by objects this XAgent does not control.
+    conflicts: Vec<String>,
+    /// Components whose rollout the Deployment controller gave up on.
+    given_up: Vec<&'static str>,
+}
+
+impl Trouble {
+    fn of(children: &[(Component, ChildReport)], conflicts: &[String], given_up: &[&'static str]) -> Self {
+        let failed = |want_transient: bool| -> Vec<String> {
+            children
+                .iter()
+                .filter_map(|(_, r)| match &r.outcome {
+                    Outcome::Failed { message, transient } if *transient == want_transient => {
+                        Some(message.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        Self {
+            rejected: failed(false),
+            transient: failed(true),
+            conflicts: conflicts.to_vec(),
+            given_up: given_up.to_vec(),
+        }
+    }
+
+    /// `Stalled`: True only for what will not fix itself without a person.
+    fn stalled(&self) -> Cond {
+        let deadline = (!self.given_up.is_empty()).then(|| {
+            format!(
+                "no rollout progress within the progress deadline: {} (pods not becoming ready: crash-looping, failing probes or unschedulable)",
+                self.given_up.join(", ")
+            )
+        });
+        let found = [
+            ("ChildRejected", (!self.rejected.is_empty()).then(|| self.rejected.join("; "))),
+            ("ChildConflict", (!self.conflicts.is_empty()).then(|| self.conflicts.join("; "))),
+            ("ProgressDeadlineExceeded", deadline),
+        ];
+        let mut present = found.into_iter().filter_map(|(reason, message)| Some((reason, message?)));
+        match present.next() {
+            Some((reason, first)) => {
+                let rest: Vec<String> = present.map(|(_, m)| m).collect();
+                let message = std::iter::once(first).chain(rest).collect::<Vec<_>>().join("; ");
+                cond(types::STALLED, true, reason, message)
+            }
+            None => cond(types::STALLED, false, "NotStalled", "nothing waits for a person".into()),
+        }
+    }
+
+    /// `Degraded`: stalled, or a child failing for now.
+    fn degraded(&self) -> Cond {
+        let stalled = self.stalled();
+        if stalled.status {
+            cond(types::DEGRADED, true, stalled.reason, stalled.message)
+        } else if !self.transient.is_empty() {
+            cond(types::DEGRADED, true, "ApplyFailed", self.retrying())
+        } else {
+            cond(types::DEGRADED, false, "AsExpected", "no problems found".into())
+        }
+    }
+
+    fn retrying(&self) -> String {
+        format!("{}; retrying with backoff", self.transient.join("; "))
+    }
 }
 
 /// RedisReady / PostgresReady for the configured dependencies, each with
@@ -267,26 +372,14 @@ fn monitoring(m: MonitoringObservation, children: &[(Component, ChildReport)]) -
 
 fn invalid(why: &str) -> Vec<Cond> {
     let message = format!("spec is invalid, children left as they were: {why}");
-    let progressing = cond(types::PROGRESSING, false, "InvalidSpec", message.clone());
-    let degraded = cond(types::DEGRADED, true, "InvalidSpec", message.clone());
-    let kstatus = kstatus_pair(&progressing, &degraded);
-    let mut conds = vec![
+    let stalled = cond(types::STALLED, true, "InvalidSpec", message.clone());
+    vec![
         cond(types::READY, false, "InvalidSpec", message.clone()),
-        cond(types::AVAILABLE, false, "InvalidSpec", message),
-        progressing,
-        degraded,
-    ];
-    conds.extend(kstatus);
-    conds
-}
-
-/// `Reconciling` and `Stalled`, the abnormal-true conditions that kstatus
-/// (Flux, `kubectl wait`, cli-utils) reads: a rollout in progress, or a
-/// problem that needs a human.
-fn kstatus_pair(progressing: &Cond, degraded: &Cond) -> [Cond; 2] {
-    [
-        cond(types::RECONCILING, progressing.status, progressing.reason, progressing.message.clone()),
-        cond(types::STALLED, degraded.status, degraded.reason, degraded.message.clone()),
+        reconciled(&stalled),
+        stalled,
+        cond(types::AVAILABLE, false, "InvalidSpec", message.clone()),
+        cond(types::PROGRESSING, false, "InvalidSpec", message.clone()),
+        cond(types::DEGRADED, true, "InvalidSpec", message),
     ]
 }
 
@@ -317,25 +410,22 @@ fn progress(rolling: &[&str]) -> Cond {
     }
 }
 
-fn degradation(conflicts: &[String], failures: &[String]) -> Cond {
-    if !failures.is_empty() {
-        cond(types::DEGRADED, true, "ApplyFailed", failures.join("; "))
-    } else if !conflicts.is_empty() {
-        cond(types::DEGRADED, true, "ChildConflict", conflicts.join("; "))
-    } else {
-        cond(types::DEGRADED, false, "AsExpected", "no problems found".into())
-    }
-}
-
-fn readiness(available: &Cond, degraded: &Cond, deps: &[(Cond, bool)]) -> Cond {
+/// `Ready`, the summary: the first of stalled, failing, a dependency
+/// down, rolling out, short of ready replicas; else True.
+fn readiness(available: &Cond, progressing: &Cond, trouble: &Trouble, deps: &[(Cond, bool)]) -> Cond {
+    let stalled = trouble.stalled();
     let down: Vec<String> = deps.iter().filter(|(_, down)| *down).map(|(c, _)| c.message.clone()).collect();
-    if degraded.status {
-        cond(types::READY, false, degraded.reason, degraded.message.clone())
+    if stalled.status {
+        cond(types::READY, false, stalled.reason, stalled.message)
+    } else if !trouble.transient.is_empty() {
+        cond(types::READY, false, "ApplyFailed", trouble.retrying())
     } else if !down.is_empty() {
         let names: Vec<&str> =
             deps.iter().filter(|(_, d)| *d).map(|(c, _)| dependency_name(c.type_)).collect();
         let message = format!("{} unavailable: {}", names.join(" and "), down.join("; "));
         cond(types::READY, false, "DependencyUnavailable", message)
+    } else if progressing.status {
+        cond(types::READY, false, progressing.reason, progressing.message.clone())
     } else if !available.status {
         cond(types::READY, false, available.reason, available.message.clone())
     } else {

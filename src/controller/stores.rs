@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, StatefulSet};
 use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
@@ -160,16 +160,26 @@ pub fn no_workload<K>(_: &K) -> Option<WorkloadState> {
     None
 }
 
-/// Replica counts of a Deployment.
+/// Replica counts of a Deployment, and whether its rollout was given up on.
 pub fn deployment_state(d: &Deployment) -> Option<WorkloadState> {
     let status = d.status.clone().unwrap_or_default();
     let replicas = d.spec.as_ref().and_then(|s| s.replicas);
-    Some(workload_state(
+    let state = workload_state(
         replicas,
         status.ready_replicas,
         status.updated_replicas,
         (status.observed_generation, d.metadata.generation),
-    ))
+    );
+    let deadline_exceeded = status.conditions.iter().flatten().any(progress_deadline_exceeded);
+    Some(WorkloadState { deadline_exceeded, ..state })
+}
+
+/// Whether `condition` is the Deployment controller's verdict that a rollout
+/// made no progress within `progressDeadlineSeconds`.
+pub fn progress_deadline_exceeded(condition: &DeploymentCondition) -> bool {
+    condition.type_ == "Progressing"
+        && condition.status == "False"
+        && condition.reason.as_deref() == Some("ProgressDeadlineExceeded")
 }
 
 /// Replica counts of a StatefulSet.
@@ -197,5 +207,45 @@ fn workload_state(
         ready: ready.unwrap_or(0),
         updated: updated.unwrap_or(0),
         observed_current: generations.0 >= generations.1,
+        deadline_exceeded: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use serde_json::json;
+
+    use super::{Slim, deployment_state};
+
+    fn deployment(conditions: serde_json::Value) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": "demo-api", "generation": 2},
+            "spec": {"replicas": 3, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 2, "readyReplicas": 0, "updatedReplicas": 3, "conditions": conditions},
+        }))
+        .expect("a Deployment")
+    }
+
+    #[test]
+    fn a_rollout_past_its_deadline_survives_slimming_and_is_read() {
+        let mut d = deployment(json!([
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"},
+            {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "..."},
+        ]));
+        d.slim();
+        let kept = d.status.as_ref().and_then(|s| s.conditions.as_ref()).map(Vec::len);
+        assert_eq!(kept, Some(1), "only the verdict is cached");
+        assert!(deployment_state(&d).is_some_and(|w| w.deadline_exceeded));
+    }
+
+    #[test]
+    fn a_rollout_still_progressing_is_not_given_up_on() {
+        let mut d = deployment(json!([
+            {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"},
+        ]));
+        d.slim();
+        assert_eq!(d.status.as_ref().and_then(|s| s.conditions.as_ref()), None, "nothing to keep");
+        assert!(deployment_state(&d).is_some_and(|w| !w.deadline_exceeded));
     }
 }

@@ -512,7 +512,13 @@ async fn invalid_spec_touches_no_child_and_is_reported() {
     let (result, requests) = reconcile_with(&xa, &stored, Server::default()).await;
     result.unwrap();
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
-    assert_eq!(lines, vec![STATUS_PATCH.to_string()], "no child request, no delete");
+    let event = "POST /apis/events.k8s.io/v1/namespaces/ns/events?".to_string();
+    assert_eq!(lines, vec![STATUS_PATCH.to_string(), event], "no child request, no delete; one warning");
+    let warning = &requests[1].body;
+    assert_eq!(
+        (warning["type"].as_str(), warning["reason"].as_str()),
+        (Some("Warning"), Some("InvalidSpec"))
+    );
     let status = status_of(&requests);
     let ready = condition(&status, "Ready");
     assert_eq!(ready["status"], "False");

@@ -32,7 +32,7 @@ fn report(reference: &str, outcome: Outcome, workload: Option<WorkloadState>) ->
 
 /// A workload with `ready` of `desired` replicas ready, all updated and observed.
 fn state(desired: i32, ready: i32) -> WorkloadState {
-    WorkloadState { desired, ready, updated: desired, observed_current: true }
+    WorkloadState { desired, ready, updated: desired, observed_current: true, deadline_exceeded: false }
 }
 
 /// The reports of one stateless component: Service, Deployment (with `workload`), HPA, PDB.
@@ -156,7 +156,7 @@ fn replicas_not_yet_updated_are_unavailable_and_progressing() {
     set_workload(
         &mut obs,
         Component::Api,
-        WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true },
+        WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true, deadline_exceeded: false },
     );
     let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "False");
@@ -185,7 +185,7 @@ fn more_ready_replicas_than_desired_still_counts_as_available() {
     set_workload(
         &mut obs,
         Component::Worker,
-        WorkloadState { desired: 2, ready: 5, updated: 5, observed_current: true },
+        WorkloadState { desired: 2, ready: 5, updated: 5, observed_current: true, deadline_exceeded: false },
     );
     let status = compute_observation(None, &obs, at(0));
     assert_eq!(sr(&status, types::AVAILABLE).0, "True");
@@ -309,7 +309,7 @@ fn component_summaries_are_ready_over_desired() {
     set_workload(
         &mut obs,
         Component::Api,
-        WorkloadState { desired: 5, ready: 3, updated: 4, observed_current: true },
+        WorkloadState { desired: 5, ready: 3, updated: 4, observed_current: true, deadline_exceeded: false },
     );
     let status = compute_observation(None, &obs, at(0));
     let api = status.components.api.as_ref().expect("api status");
@@ -555,23 +555,158 @@ fn healthy_and_not_yet_probed_dependencies_do_not_block_readiness() {
     assert_eq!(sr(&status, types::READY), ("True", "Ready"));
 }
 
+/// A healthy observation whose API Deployment failed to apply.
+fn failing(transient: bool) -> Observation {
+    let mut obs = healthy();
+    let (_, r) = obs.children.iter_mut().find(|(_, r)| r.child.kind == ChildKind::Service).unwrap();
+    r.outcome = Outcome::Failed { message: "applying Service/demo-api failed: boom".into(), transient };
+    obs
+}
+
+/// The (Ready, Reconciling, Stalled) statuses and reasons of `status`.
+fn kstatus(status: &XAgentStatus) -> [(&str, &str); 3] {
+    [sr(status, types::READY), sr(status, types::RECONCILING), sr(status, types::STALLED)]
+}
+
 #[test]
-fn kstatus_conditions_mirror_progress_and_trouble() {
+fn a_ready_xagent_is_neither_reconciling_nor_stalled() {
     let status = compute_observation(None, &healthy(), at(0));
-    assert_eq!(sr(&status, types::RECONCILING), ("False", "RolloutComplete"));
-    assert_eq!(sr(&status, types::STALLED), ("False", "AsExpected"));
-    let status =
-        compute_observation(None, &Observation { invalid_spec: Some("bad".into()), ..healthy() }, at(0));
-    assert_eq!(sr(&status, types::STALLED), ("True", "InvalidSpec"));
-    assert_eq!(sr(&status, types::RECONCILING).0, "False");
+    assert_eq!(
+        kstatus(&status),
+        [("True", "Ready"), ("False", "ReconcileComplete"), ("False", "NotStalled")]
+    );
+}
+
+#[test]
+fn a_rollout_is_reconciling_and_not_yet_ready() {
     let mut rolling = healthy();
     set_workload(
         &mut rolling,
         Component::Api,
-        WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true },
+        WorkloadState { desired: 3, ready: 3, updated: 1, observed_current: true, deadline_exceeded: false },
     );
     let status = compute_observation(None, &rolling, at(0));
+    assert_eq!(kstatus(&status), [("False", "RollingOut"), ("True", "RollingOut"), ("False", "NotStalled")]);
+}
+
+#[test]
+fn a_spec_the_workload_controller_has_not_seen_is_not_ready() {
+    // Replica counts can still be full from the previous template.
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Worker, WorkloadState { observed_current: false, ..state(2, 2) });
+    let status = compute_observation(None, &obs, at(0));
+    assert_eq!(sr(&status, types::READY), ("False", "RollingOut"));
     assert_eq!(sr(&status, types::RECONCILING), ("True", "RollingOut"));
+}
+
+#[test]
+fn waiting_for_replicas_is_reconciling() {
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Worker, state(2, 0));
+    let status = compute_observation(None, &obs, at(0));
+    assert_eq!(
+        kstatus(&status),
+        [("False", "ComponentsUnavailable"), ("True", "ComponentsUnavailable"), ("False", "NotStalled")]
+    );
+}
+
+#[test]
+fn a_dependency_down_is_reconciling_not_stalled() {
+    // An outage outside the XAgent may end on its own: wait, do not give up.
+    let status = compute_observation(None, &with_deps(Some(false), false), at(0));
+    assert_eq!(
+        kstatus(&status),
+        [("False", "DependencyUnavailable"), ("True", "DependencyUnavailable"), ("False", "NotStalled")]
+    );
+    assert_eq!(sr(&status, types::DEGRADED), ("False", "AsExpected"));
+}
+
+#[test]
+fn a_transient_failure_keeps_reconciling_and_says_it_retries() {
+    let status = compute_observation(None, &failing(true), at(0));
+    assert_eq!(
+        kstatus(&status),
+        [("False", "ApplyFailed"), ("True", "ApplyFailed"), ("False", "NotStalled")]
+    );
+    assert_eq!(sr(&status, types::DEGRADED), ("True", "ApplyFailed"));
+    let ready = condition(&status, types::READY);
+    assert!(ready.message.contains("boom") && ready.message.contains("retrying"), "{}", ready.message);
+}
+
+#[test]
+fn a_refusal_retrying_cannot_cure_stalls() {
+    let status = compute_observation(None, &failing(false), at(0));
+    assert_eq!(
+        kstatus(&status),
+        [("False", "ChildRejected"), ("False", "Stalled"), ("True", "ChildRejected")]
+    );
+    assert_eq!(sr(&status, types::DEGRADED), ("True", "ChildRejected"));
+    assert!(condition(&status, types::STALLED).message.contains("Service/demo-api"));
+}
+
+#[test]
+fn a_rollout_given_up_on_stalls_and_names_the_component() {
+    let mut obs = healthy();
+    set_workload(&mut obs, Component::Api, WorkloadState { deadline_exceeded: true, ..state(3, 0) });
+    let status = compute_observation(None, &obs, at(0));
+    assert_eq!(
+        kstatus(&status),
+        [("False", "ProgressDeadlineExceeded"), ("False", "Stalled"), ("True", "ProgressDeadlineExceeded")]
+    );
+    let stalled = condition(&status, types::STALLED);
+    assert!(
+        stalled.message.contains("api") && stalled.message.contains("crash-looping"),
+        "{}",
+        stalled.message
+    );
+}
+
+#[test]
+fn every_stalling_cause_is_in_the_message_and_the_first_names_the_reason() {
+    let mut obs = failing(false);
+    set_workload(&mut obs, Component::Worker, WorkloadState { deadline_exceeded: true, ..state(2, 0) });
+    let status = compute_observation(None, &obs, at(0));
+    let stalled = condition(&status, types::STALLED);
+    assert_eq!(stalled.reason, "ChildRejected");
+    assert!(stalled.message.contains("boom") && stalled.message.contains("worker"), "{}", stalled.message);
+}
+
+#[test]
+fn an_invalid_spec_stalls() {
+    let status =
+        compute_observation(None, &Observation { invalid_spec: Some("bad".into()), ..healthy() }, at(0));
+    assert_eq!(kstatus(&status), [("False", "InvalidSpec"), ("False", "Stalled"), ("True", "InvalidSpec")]);
+}
+
+#[test]
+fn reconciling_and_stalled_are_never_both_true_and_ready_means_both_false() {
+    let mut deadline = healthy();
+    set_workload(&mut deadline, Component::Api, WorkloadState { deadline_exceeded: true, ..state(3, 0) });
+    let mut short = healthy();
+    set_workload(&mut short, Component::Api, state(3, 1));
+    let scenarios = [
+        healthy(),
+        short,
+        deadline,
+        failing(true),
+        failing(false),
+        with_deps(Some(false), true),
+        with_deps(Some(true), true),
+        Observation { invalid_spec: Some("bad".into()), ..healthy() },
+    ];
+    for obs in &scenarios {
+        let status = compute_observation(None, obs, at(0));
+        let [ready, reconciling, stalled] = kstatus(&status).map(|(s, _)| s == "True");
+        assert!(!(reconciling && stalled), "{:?}", kstatus(&status));
+        assert_eq!(ready, !reconciling && !stalled, "{:?}", kstatus(&status));
+    }
+}
+
+#[test]
+fn the_summary_and_the_kstatus_pair_come_first() {
+    let status = compute_observation(None, &with_deps(Some(true), false), at(0));
+    let order: Vec<&str> = status.conditions.iter().map(|c| c.type_.as_str()).take(3).collect();
+    assert_eq!(order, [types::READY, types::RECONCILING, types::STALLED]);
 }
 
 #[test]
