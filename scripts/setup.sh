@@ -28,7 +28,7 @@ ensure_rust() {
 }
 
 # Debian packages the test suite drives for real.
-APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl openssl etcd-server xz-utils)
+APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl openssl etcd-server xz-utils lua5.1)
 
 ensure_apt() {
   local missing=()

@@ -86,6 +86,15 @@ fn names_group_version_and_scope() {
 }
 
 #[test]
+fn an_unreconciled_xagent_defaults_to_generation_zero_observed() {
+    // kstatus calls a resource without observedGeneration Current.
+    assert_eq!(
+        schema().pointer("/properties/status/default"),
+        Some(&serde_json::json!({"observedGeneration": 0}))
+    );
+}
+
+#[test]
 fn status_is_a_subresource() {
     let crd = crd();
     let sub = version(&crd).subresources.as_ref().expect("subresources");
@@ -105,14 +114,19 @@ fn printer_columns() {
         got,
         vec![
             ("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status"),
+            ("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason"),
             ("API", "string", ".status.components.api.summary"),
             ("Workers", "string", ".status.components.worker.summary"),
             ("Redis", "string", ".status.conditions[?(@.type==\"RedisReady\")].status"),
             ("Postgres", "string", ".status.conditions[?(@.type==\"PostgresReady\")].status"),
             ("Age", "date", ".metadata.creationTimestamp"),
+            ("Message", "string", ".status.conditions[?(@.type==\"Ready\")].message"),
         ]
     );
-    for c in &columns[..5] {
+    let wide: Vec<&str> =
+        columns.iter().filter(|c| c.priority.unwrap_or(0) > 0).map(|c| c.name.as_str()).collect();
+    assert_eq!(wide, ["Message"], "the long message only with -o wide");
+    for c in columns.iter().filter(|c| c.name != "Age") {
         assert!(
             c.description.as_deref().is_some_and(|d| !d.is_empty()),
             "column {} has a description",

@@ -32,11 +32,13 @@ use super::status::XAgentStatus;
     validation = Rule::new("!self.spec.chromadb.enabled || self.metadata.name.size() <= 43").message("metadata.name: must be at most 43 characters with chromadb enabled: the StatefulSet's pod revision label appends 20 characters"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]')").message("metadata.name: must start with a letter: child Service names must be DNS-1035 labels"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether every component is available and every configured dependency is healthy"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", description = "Why it is or is not Ready"),
     printcolumn(name = "API", type_ = "string", json_path = ".status.components.api.summary", description = "Ready/desired replicas of the API"),
     printcolumn(name = "Workers", type_ = "string", json_path = ".status.components.worker.summary", description = "Ready/desired replicas of the workers"),
     printcolumn(name = "Redis", type_ = "string", json_path = ".status.conditions[?(@.type==\"RedisReady\")].status", description = "Redis health"),
     printcolumn(name = "Postgres", type_ = "string", json_path = ".status.conditions[?(@.type==\"PostgresReady\")].status", description = "PostgreSQL health"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Message", type_ = "string", priority = 1, json_path = ".status.conditions[?(@.type==\"Ready\")].message", description = "What Ready says, in full (kubectl get -o wide)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct XAgentSpec {

@@ -8,8 +8,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Observed state of an XAgent.
+///
+/// Defaulted by the API server to `observedGeneration: 0` until the operator
+/// writes it: an XAgent nobody has reconciled yet then reads as "generation
+/// 1 not yet observed" (kstatus InProgress), not as a resource without
+/// status, which kstatus calls Current.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("default" = {"observedGeneration": 0}))]
 pub struct XAgentStatus {
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
