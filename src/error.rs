@@ -8,7 +8,7 @@ use crate::builders::ChildRef;
 #[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum Error {
     /// Reading an existing child from the API server failed.
-    #[error("reading {child} failed: {source}")]
+    #[error("reading {child} failed: {}", brief(.source))]
     #[strum(serialize = "GetChildFailed")]
     GetChild {
         /// Which child.
@@ -18,7 +18,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// Server-side apply of a child failed.
-    #[error("applying {child} failed: {source}")]
+    #[error("applying {child} failed: {}", brief(.source))]
     #[strum(serialize = "ApplyFailed")]
     ApplyChild {
         /// Which child.
@@ -28,7 +28,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// Deleting a child the spec no longer asks for failed.
-    #[error("deleting {child} failed: {source}")]
+    #[error("deleting {child} failed: {}", brief(.source))]
     #[strum(serialize = "DeleteFailed")]
     DeleteChild {
         /// Which child.
@@ -38,7 +38,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// Writing the XAgent's status failed.
-    #[error("writing status failed: {0}")]
+    #[error("writing status failed: {}", brief(.0))]
     #[strum(serialize = "StatusWriteFailed")]
     WriteStatus(#[source] kube::Error),
     /// The XAgent lacks the namespace or name every namespaced object has.
@@ -69,6 +69,15 @@ impl Error {
             | Self::WriteStatus(source) => transient(source),
             Self::MissingMetadata(_) => false,
         }
+    }
+}
+
+/// An API error as a person reads it in status and events: the server's
+/// message, its HTTP code and reason; not the client's debug dump.
+fn brief(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} (HTTP {} {})", status.message, status.code, status.reason),
+        other => other.to_string(),
     }
 }
 
@@ -104,6 +113,18 @@ mod tests {
             assert!(transient_code(code), "{code}");
             assert!(apply_error(code).is_transient(), "{code}");
         }
+    }
+
+    #[test]
+    fn api_errors_read_as_the_servers_message_code_and_reason() {
+        let status =
+            kube::core::Status::failure("services \"x\" is forbidden: denied", "Invalid").with_code(422);
+        let child = ChildRef { kind: ChildKind::Service, name: "x".into() };
+        let error = Error::ApplyChild { child, source: kube::Error::Api(Box::new(status)) };
+        assert_eq!(
+            error.to_string(),
+            "applying Service/x failed: services \"x\" is forbidden: denied (HTTP 422 Invalid)"
+        );
     }
 
     #[test]

@@ -90,14 +90,55 @@ pub struct PodReadier(tokio::task::JoinHandle<()>);
 impl PodReadier {
     /// Starts marking the Pods of `ns` ready every 300 ms.
     pub fn start(client: &Client, ns: &str) -> PodReadier {
+        Self::start_for(client, ns, "")
+    }
+
+    /// Starts marking the Pods of `ns` that match label `selector` ready.
+    pub fn start_for(client: &Client, ns: &str, selector: &str) -> PodReadier {
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let list = ListParams::default().labels(selector);
         PodReadier(tokio::spawn(async move {
             loop {
-                mark_ready(&api).await;
+                mark_ready(&api, &list).await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }))
     }
+}
+
+/// Stands in for a kubelet whose containers keep crashing: marks the Pods
+/// of `ns` matching `selector` Running but not Ready, each container waiting
+/// in CrashLoopBackOff after five restarts.
+pub async fn mark_crash_looping(client: &Client, ns: &str, selector: &str) -> usize {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pods = api.list(&ListParams::default().labels(selector)).await.expect("listing Pods");
+    for pod in &pods.items {
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let containers: Vec<Value> = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.containers.iter())
+            .map(|c| {
+                json!({"name": c.name, "image": c.image, "imageID": "", "ready": false, "started": false,
+                       "restartCount": 5, "state": {"waiting": {"reason": "CrashLoopBackOff",
+                       "message": "back-off 2m40s restarting failed container"}},
+                       "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
+                       "startedAt": now, "finishedAt": now}}})
+            })
+            .collect();
+        let condition = |t: &str, s: &str| json!({"type": t, "status": s, "lastTransitionTime": now});
+        let status = json!({"status": {
+            "phase": "Running",
+            "conditions": [condition("PodScheduled", "True"), condition("Initialized", "True"),
+                           condition("ContainersReady", "False"), condition("Ready", "False")],
+            "containerStatuses": containers,
+            "startTime": now,
+        }});
+        api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap_or_else(|e| panic!("marking {} crash-looping: {e}", pod.name_any()));
+    }
+    pods.items.len()
 }
 
 impl Drop for PodReadier {
@@ -106,8 +147,8 @@ impl Drop for PodReadier {
     }
 }
 
-async fn mark_ready(api: &Api<Pod>) {
-    let Ok(pods) = api.list(&ListParams::default()).await else { return };
+async fn mark_ready(api: &Api<Pod>, list: &ListParams) {
+    let Ok(pods) = api.list(list).await else { return };
     for pod in pods.items.iter().filter(|p| !pod_ready(p)) {
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let containers: Vec<Value> = pod

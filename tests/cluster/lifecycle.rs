@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
+use xagent_operator::crd::XAgent;
 
 use crate::children::{self, default_set};
 use crate::harness::{AuditEvent, Cluster, OPERATOR_USER, User};
@@ -542,6 +543,25 @@ impl Drop for LooserCrd<'_> {
     }
 }
 
+/// Stores an XAgent `name` whose spec the CRD forbids (minReplicas above
+/// maxReplicas), as an older CRD would have let through: the CRD's rule is
+/// lifted for the write and put back after.
+pub async fn store_invalid(cluster: &Cluster, admin: &Client, ns: &str, name: &str) -> XAgent {
+    let _looser = LooserCrd::install(cluster);
+    let bad = json!({"api": {"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}});
+    let body = json!({"apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+                      "metadata": {"name": name, "namespace": ns}, "spec": bad});
+    for _ in 0..50 {
+        // The CRD change takes a moment to reach the validating handler.
+        let params = PatchParams::apply(kit::TESTER).force();
+        match kit::xagents(admin, ns).patch(name, &params, &Patch::Apply(&body)).await {
+            Ok(xa) => return xa,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    panic!("the loosened CRD never accepted the invalid spec");
+}
+
 fn invalid_stored(cluster: &Cluster) {
     runtime().block_on(async {
         let ns = "invalid";
@@ -556,32 +576,8 @@ fn invalid_stored(cluster: &Cluster) {
                 .collect()
         };
         let writes_before = operator_writes(cluster, ns).len();
-        {
-            let _looser = LooserCrd::install(cluster);
-            // What an older CRD let through: minReplicas above maxReplicas.
-            let bad = json!({"api": {"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}});
-            let mut stored = None;
-            for _ in 0..50 {
-                // The CRD change takes a moment to reach the validating handler.
-                match kit::xagents(&admin, ns)
-                    .patch(
-                        "demo",
-                        &PatchParams::apply(kit::TESTER).force(),
-                        &Patch::Apply(json!({
-                        "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
-                        "metadata": {"name": "demo", "namespace": ns}, "spec": bad})),
-                    )
-                    .await
-                {
-                    Ok(xa) => {
-                        stored = Some(xa);
-                        break;
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
-            assert!(stored.is_some(), "the loosened CRD never accepted the invalid spec");
-        }
+        // What an older CRD let through: minReplicas above maxReplicas.
+        store_invalid(cluster, &admin, ns, "demo").await;
         let xa = kit::wait_condition(&admin, ns, "demo", "Degraded", "True").await;
         let degraded = kit::condition(&xa, "Degraded").unwrap();
         assert_eq!(degraded["reason"], "InvalidSpec");

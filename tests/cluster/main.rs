@@ -13,11 +13,16 @@ mod chart;
 mod children;
 mod e2e;
 mod failover;
+mod gitops;
 mod harness;
+#[path = "../health/mod.rs"]
+mod health;
 mod install;
 mod kit;
 mod lifecycle;
 mod operator;
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
@@ -42,6 +47,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(install::scenarios());
     all.extend(lifecycle::scenarios());
     all.extend(failover::scenarios());
+    all.extend(gitops::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all
