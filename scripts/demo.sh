@@ -3,6 +3,7 @@
 # (or the file given as the first argument) into the children the operator applies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+# Setup and build talk on stderr: stdout is the rendered YAML only.
+./scripts/setup.sh >&2
 cargo build --release --locked --quiet
 exec ./target/release/xagent-operator render -f "${1:-config/samples/xagent.yaml}"

@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Everything this script prints goes to stderr and to target/setup.log, so a
+# caller's stdout (e.g. `./scripts/demo.sh > out.yaml`) holds only its own output.
+mkdir -p target
+exec > >(tee -a target/setup.log >&2) 2>&1
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 as_root() {
@@ -30,6 +35,24 @@ ensure_rust() {
 # Debian packages the test suite drives for real.
 APT_PACKAGES=(redis-server redis-tools postgresql prometheus shellcheck curl openssl etcd-server xz-utils lua5.1)
 
+# apt-get that waits for a concurrent apt run instead of failing at once.
+apt_get() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
+# Runs "$@" with Debian's policy-rc.d hook refusing service starts: the tests
+# start their own redis-server and PostgreSQL and need only promtool of
+# Prometheus, so installing them must not start system services.
+without_service_starts() {
+  local policy=/usr/sbin/policy-rc.d
+  if [ -e "$policy" ]; then "$@"; return; fi
+  as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
+  local status=0
+  "$@" || status=$?
+  as_root rm -f "$policy"
+  return "$status"
+}
+
 ensure_apt() {
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -37,8 +60,8 @@ ensure_apt() {
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    apt_get update -qq
+    without_service_starts apt_get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 }
 

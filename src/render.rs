@@ -24,6 +24,75 @@ pub enum RenderError {
     /// The input held no documents at all.
     #[error("no XAgent found in the input")]
     Empty,
+    /// Brackets nested deeper than any XAgent needs: refused before parsing,
+    /// whose cost grows with the depth.
+    #[error(
+        "input nests [ ] or {{ }} more than {MAX_DEPTH} levels deep (line {line}); an XAgent needs fewer than 20"
+    )]
+    TooDeep {
+        /// 1-based line where the limit was passed.
+        line: usize,
+    },
+    /// An integer no field can hold.
+    #[error(
+        "document {document}: {at}: integer {literal} is out of range; no XAgent field holds more than 64 bits"
+    )]
+    IntegerOutOfRange {
+        /// 1-based position of the document in the stream.
+        document: usize,
+        /// Where, as the parser says it.
+        at: String,
+        /// The integer as written.
+        literal: String,
+    },
+}
+
+/// How deep flow collections may nest in the input.
+pub const MAX_DEPTH: usize = 64;
+
+/// Refuses input whose `[`/`{` nesting passes [`MAX_DEPTH`], outside quoted
+/// strings and comments. Block nesting needs a line of indentation per level,
+/// so its depth is bounded by the input's size anyway.
+fn check_depth(input: &str) -> Result<(), RenderError> {
+    let (mut depth, mut line, mut quote, mut comment) = (0usize, 1usize, None::<char>, false);
+    let mut previous = ' ';
+    for c in input.chars() {
+        match (quote, c) {
+            (_, '\n') => {
+                line += 1;
+                comment = false;
+            }
+            _ if comment => {}
+            (Some(q), c) if c == q && previous != '\\' => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if previous.is_whitespace() => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(RenderError::TooDeep { line });
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = c;
+    }
+    Ok(())
+}
+
+/// A parser error about an integer beyond 64 bits, said as such.
+fn yaml_error(document: usize, cause: serde_yaml::Error) -> RenderError {
+    let text = cause.to_string();
+    let out_of_range = text.split_once(": invalid type: integer `").and_then(|(at, rest)| {
+        let (literal, rest) = rest.split_once('`')?;
+        (rest.starts_with(" as u128") || rest.starts_with(" as i128"))
+            .then(|| (at.to_string(), literal.to_string()))
+    });
+    match out_of_range {
+        Some((at, literal)) => RenderError::IntegerOutOfRange { document, at, literal },
+        None => RenderError::Yaml { document, cause },
+    }
 }
 
 /// Parses and validates every XAgent in a multi-document YAML stream.
@@ -32,12 +101,12 @@ pub enum RenderError {
 /// goes through `serde_yaml::Value` first because its mappings reject duplicate
 /// keys, as kubectl does, where a direct JSON conversion keeps the last one.
 pub fn parse_documents(input: &str) -> Result<Vec<XAgent>, RenderError> {
+    check_depth(input)?;
     let mut xagents = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(input).enumerate() {
         let document = i + 1;
-        let yaml =
-            serde_yaml::Value::deserialize(doc).map_err(|cause| RenderError::Yaml { document, cause })?;
-        let value = yaml_to_json(yaml).map_err(|cause| RenderError::Yaml { document, cause })?;
+        let yaml = serde_yaml::Value::deserialize(doc).map_err(|cause| yaml_error(document, cause))?;
+        let value = yaml_to_json(yaml).map_err(|cause| yaml_error(document, cause))?;
         if value.is_null() {
             continue;
         }
@@ -71,4 +140,24 @@ pub fn write_document(out: &mut String, child: &Child) {
     out.push_str("---\n");
     // Serializing plain k8s-openapi data to YAML cannot fail.
     out.push_str(&serde_yaml::to_string(child).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_DEPTH, RenderError, check_depth};
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        let input = format!("a: \"{deep}\"\nb: '{deep}'\nc: 1 # {deep}\nd: [[1], {{e: [2]}}]\n");
+        assert!(check_depth(&input).is_ok());
+    }
+
+    #[test]
+    fn the_limit_is_exact_and_names_the_line() {
+        let at_limit = format!("x: {}{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(check_depth(&at_limit).is_ok());
+        let over = format!("a: 1\nx: {}\n", "{a: ".repeat(MAX_DEPTH + 1));
+        assert!(matches!(check_depth(&over), Err(RenderError::TooDeep { line: 2 })));
+    }
 }

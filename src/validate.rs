@@ -168,11 +168,11 @@ fn check_header(value: &Value, errors: &mut Vec<FieldError>) {
         return;
     };
     let api_version = XAgent::api_version(&());
-    if obj.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_ref()) {
-        push(errors, "apiVersion", format!("must be {api_version}"));
-    }
-    if obj.get("kind").and_then(Value::as_str) != Some("XAgent") {
-        push(errors, "kind", "must be XAgent");
+    for (field, want) in [("apiVersion", api_version.as_ref()), ("kind", "XAgent")] {
+        let got = obj.get(field);
+        if got.and_then(Value::as_str) != Some(want) {
+            push(errors, field, format!("must be {want}, got {}", shown(got)));
+        }
     }
     check_metadata(value.get("metadata"), errors);
     match value.pointer("/metadata/name").and_then(Value::as_str) {
@@ -188,6 +188,15 @@ fn check_header(value: &Value, errors: &mut Vec<FieldError>) {
         if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec" | "status") {
             push(errors, key, "unknown field");
         }
+    }
+}
+
+/// A header value as the error shows it: the string itself, or what it is.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None => "nothing (the field is missing)".into(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(other) => kind_of(other).to_string(),
     }
 }
 

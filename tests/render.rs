@@ -376,6 +376,21 @@ fn bad_cases() -> Vec<Case> {
             format!("{GOOD}---\napiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {{namespace: default}}\nspec: {{}}\n"),
             &["XAgent in document 2 is invalid", "metadata.name: Required value"],
         ),
+        case(
+            "integer beyond 64 bits",
+            "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {name: big, namespace: default}\nspec:\n  api: {replicas: 99999999999999999999999}\n".into(),
+            &["spec.api.replicas", "integer 99999999999999999999999 is out of range"],
+        ),
+        case(
+            "nested 100,000 levels deep",
+            format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+            &["more than 64 levels deep (line 1)"],
+        ),
+        case(
+            "wrong apiVersion says what it got",
+            "apiVersion: xagent.io/v2\nkind: XAgent\nmetadata: {name: bad, namespace: default}\nspec: {}\n".into(),
+            &["apiVersion: must be xagent.io/v1alpha1, got \"xagent.io/v2\""],
+        ),
         case("empty input", String::new(), &["no XAgent found"]),
         case("only empty documents", "---\n# nothing here\n---\n".into(), &["no XAgent found"]),
         case(

@@ -433,11 +433,14 @@ fn name_that_is_not_a_dns_label_is_rejected() {
 #[test]
 fn wrong_api_version_and_kind_are_rejected() {
     let e = invalid("apiVersion: xagent.io/v1\nkind: XAgent\nmetadata: {name: bad}\nspec: {}\n");
-    assert_single(&e, "apiVersion", "must be xagent.io/v1alpha1");
+    assert_single(&e, "apiVersion", "must be xagent.io/v1alpha1, got \"xagent.io/v1\"");
     let e = invalid("apiVersion: xagent.io/v1alpha1\nkind: Agent\nmetadata: {name: bad}\nspec: {}\n");
-    assert_single(&e, "kind", "must be XAgent");
+    assert_single(&e, "kind", "must be XAgent, got \"Agent\"");
+    let e = invalid("apiVersion: 1\nkind: XAgent\nmetadata: {name: bad}\nspec: {}\n");
+    assert_single(&e, "apiVersion", "got integer");
     let e = invalid("metadata: {name: bad}\nspec: {}\n");
     assert_eq!(paths(&e), vec!["apiVersion", "kind"], "{e}");
+    assert!(e.errors[0].message.contains("the field is missing"), "{e}");
 }
 
 #[test]

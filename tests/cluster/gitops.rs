@@ -124,6 +124,14 @@ fn judged(cluster: &Cluster) {
         refusals(cluster, &admin, ns, &mut table).await;
         recovery_from_5xx(&admin, ns, unreachable).await;
 
+        // What a person sees, for docs/status.md.
+        let get = cluster.kubectl_ok(&["get", "xagents", "-n", ns, "-o", "wide"]);
+        let describe = cluster.kubectl_ok(&["describe", "xagent", "-n", ns, "crash"]);
+        eprintln!("\n$ kubectl get xagents -o wide\n{get}\n$ kubectl describe xagent crash\n{describe}");
+        for (scenario, name) in [("ChildConflict", "foreign"), ("ProgressDeadlineExceeded", "crash")] {
+            let line = get.lines().find(|l| l.starts_with(name)).unwrap_or_default();
+            assert!(line.contains(scenario), "kubectl get shows the reason: {line}");
+        }
         eprintln!("\n| scenario | Ready | kstatus | Argo CD | Flux |\n|---|---|---|---|---|");
         for row in &table.rows {
             eprintln!("{row}");
@@ -331,6 +339,8 @@ async fn events_about(client: &Client, ns: &str, name: &str, reasons: &[&str]) -
         .iter()
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .filter_map(|e| {
+            assert_eq!(e.reporting_controller.as_deref(), Some("xagent-operator"), "{e:?}");
+            assert!(e.reporting_instance.as_deref().is_some_and(|i| !i.is_empty()), "{e:?}");
             let reason = e.reason.clone()?;
             let count = e.series.as_ref().map_or(1, |s| s.count);
             reasons.contains(&reason.as_str()).then_some((reason, count))

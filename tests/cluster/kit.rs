@@ -113,32 +113,42 @@ pub async fn mark_crash_looping(client: &Client, ns: &str, selector: &str) -> us
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let pods = api.list(&ListParams::default().labels(selector)).await.expect("listing Pods");
     for pod in &pods.items {
-        let now = k8s_openapi::jiff::Timestamp::now().to_string();
-        let containers: Vec<Value> = pod
-            .spec
-            .iter()
-            .flat_map(|s| s.containers.iter())
-            .map(|c| {
-                json!({"name": c.name, "image": c.image, "imageID": "", "ready": false, "started": false,
-                       "restartCount": 5, "state": {"waiting": {"reason": "CrashLoopBackOff",
-                       "message": "back-off 2m40s restarting failed container"}},
-                       "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
-                       "startedAt": now, "finishedAt": now}}})
-            })
-            .collect();
-        let condition = |t: &str, s: &str| json!({"type": t, "status": s, "lastTransitionTime": now});
-        let status = json!({"status": {
-            "phase": "Running",
-            "conditions": [condition("PodScheduled", "True"), condition("Initialized", "True"),
-                           condition("ContainersReady", "False"), condition("Ready", "False")],
-            "containerStatuses": containers,
-            "startTime": now,
-        }});
-        api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(status))
+        api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(kubelet_status(pod, false)))
             .await
             .unwrap_or_else(|e| panic!("marking {} crash-looping: {e}", pod.name_any()));
     }
     pods.items.len()
+}
+
+/// The status a kubelet would report for `pod`: Running with every container
+/// ready, or (not `ready`) every container crash-looping after five restarts.
+fn kubelet_status(pod: &Pod, ready: bool) -> Value {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let containers: Vec<Value> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .map(|c| {
+            let mut status = json!({"name": c.name, "image": c.image, "imageID": "", "ready": ready,
+                                    "started": ready, "restartCount": 0, "state": {"running": {"startedAt": now}}});
+            if !ready {
+                status["restartCount"] = 5.into();
+                status["state"] = json!({"waiting": {"reason": "CrashLoopBackOff",
+                                                     "message": "back-off 2m40s restarting failed container"}});
+                status["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error",
+                                                            "startedAt": now, "finishedAt": now}});
+            }
+            status
+        })
+        .collect();
+    let condition = |t: &str, s: bool| json!({"type": t, "status": if s { "True" } else { "False" }, "lastTransitionTime": now});
+    json!({"status": {
+        "phase": "Running",
+        "conditions": [condition("PodScheduled", true), condition("Initialized", true),
+                       condition("ContainersReady", ready), condition("Ready", ready)],
+        "containerStatuses": containers,
+        "startTime": now,
+    }})
 }
 
 impl Drop for PodReadier {
@@ -150,23 +160,7 @@ impl Drop for PodReadier {
 async fn mark_ready(api: &Api<Pod>, list: &ListParams) {
     let Ok(pods) = api.list(list).await else { return };
     for pod in pods.items.iter().filter(|p| !pod_ready(p)) {
-        let now = k8s_openapi::jiff::Timestamp::now().to_string();
-        let containers: Vec<Value> = pod
-            .spec
-            .iter()
-            .flat_map(|s| s.containers.iter())
-            .map(|c| {
-                json!({"name": c.name, "image": c.image, "imageID": "", "ready": true, "started": true,
-                       "restartCount": 0, "state": {"running": {"startedAt": now}}})
-            })
-            .collect();
-        let ready = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": now});
-        let status = json!({"status": {
-            "phase": "Running",
-            "conditions": [ready("PodScheduled"), ready("Initialized"), ready("ContainersReady"), ready("Ready")],
-            "containerStatuses": containers,
-            "startTime": now,
-        }});
+        let status = kubelet_status(pod, true);
         // A Pod deleted in between is no failure.
         let _ = api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(status)).await;
     }
