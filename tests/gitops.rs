@@ -69,10 +69,6 @@ fn xagent(generation: i64, converged: Option<Converged<'_>>, dependencies: Depen
         "spec": {},
         "status": status,
     })
-    .as_object()
-    .map(|o| o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
-    .map(Value::Object)
-    .unwrap_or_default()
 }
 
 fn failing(mut children: Vec<(Component, ChildReport)>, transient: bool) -> Vec<(Component, ChildReport)> {

@@ -285,25 +285,16 @@ async fn publish_changes(ctx: &Context, xagent: &XAgent, applied: &Applied) {
         ),
         (EventType::Warning, "ChildConflict", "left alone:", new_conflicts),
     ];
-    let reference = xagent.object_ref(&());
-    for (type_, reason, verb, items) in events {
-        if items.is_empty() {
-            continue;
-        }
-        let note = truncate(format!("{verb} {}", items.join(", ")), 1000);
-        info!(reason, note, "children changed");
-        let event = Event {
+    let notices = events
+        .into_iter()
+        .filter(|(_, _, _, items)| !items.is_empty())
+        .map(|(type_, reason, verb, items)| notices::Notice {
             type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        // An event that cannot be published must not fail the reconcile.
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            warn!(error = %e, "publishing event failed");
-        }
-    }
+            reason,
+            note: format!("{verb} {}", items.join(", ")),
+        })
+        .collect();
+    announce(ctx, xagent, notices).await;
 }
 
 /// Event notes are limited to 1 kB by the API server.
@@ -345,7 +336,7 @@ async fn write_status(
 async fn announce(ctx: &Context, xagent: &XAgent, notices: Vec<notices::Notice>) {
     let reference = xagent.object_ref(&());
     for notice in notices {
-        info!(reason = notice.reason, note = %notice.note, "status changed");
+        info!(reason = notice.reason, note = %notice.note, "publishing event");
         let event = Event {
             type_: notice.type_,
             reason: notice.reason.into(),

@@ -198,44 +198,21 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     let available = availability(&unavailable);
     let progressing = progress(&rolling);
     let trouble = Trouble::of(&obs.children, conflicts, &given_up);
-    let deps = dependency_conditions(&obs.dependencies);
-    let ready = readiness(&available, &progressing, &trouble, &deps);
     let stalled = trouble.stalled();
-    let mut conds = vec![
-        cond(types::RECONCILING, !ready.status && !stalled.status, ready.reason, ready.message.clone()),
-        trouble.degraded(),
-        ready,
-        available,
-        progressing,
-    ];
-    // kstatus acts on the first of Reconciling and Stalled that is True, and
-    // Reconciling is False whenever Stalled is True, so the order is safe.
-    if !conds[0].status {
-        conds[0] = reconciled(&stalled);
-    }
-    conds.push(stalled);
+    let deps = dependency_conditions(&obs.dependencies);
+    let ready = readiness(&available, &progressing, &trouble, &stalled, &deps);
+    // Reconciling is False whenever Stalled is True: kstatus acts on the
+    // first of the two that is True.
+    let reconciling = if !ready.status && !stalled.status {
+        cond(types::RECONCILING, true, ready.reason, ready.message.clone())
+    } else {
+        reconciled(&stalled)
+    };
+    let degraded = trouble.degraded(&stalled);
+    // The summary and the kstatus pair first: `kubectl describe` shows them so.
+    let mut conds = vec![ready, reconciling, stalled, available, progressing, degraded];
     conds.extend(obs.monitoring.map(|m| monitoring(m, &obs.children)));
     conds.extend(deps.into_iter().map(|(c, _)| c));
-    sort(conds)
-}
-
-/// The conditions in the order `kubectl describe` shows them best: the
-/// summary first, the kstatus pair next, the details after.
-fn sort(mut conds: Vec<Cond>) -> Vec<Cond> {
-    let rank = |t: &str| {
-        [
-            types::READY,
-            types::RECONCILING,
-            types::STALLED,
-            types::AVAILABLE,
-            types::PROGRESSING,
-            types::DEGRADED,
-        ]
-        .iter()
-        .position(|x| *x == t)
-        .unwrap_or(usize::MAX)
-    };
-    conds.sort_by_key(|c| rank(c.type_));
     conds
 }
 
@@ -295,22 +272,21 @@ impl Trouble {
             ("ChildConflict", (!self.conflicts.is_empty()).then(|| self.conflicts.join("; "))),
             ("ProgressDeadlineExceeded", deadline),
         ];
-        let mut present = found.into_iter().filter_map(|(reason, message)| Some((reason, message?)));
-        match present.next() {
-            Some((reason, first)) => {
-                let rest: Vec<String> = present.map(|(_, m)| m).collect();
-                let message = std::iter::once(first).chain(rest).collect::<Vec<_>>().join("; ");
-                cond(types::STALLED, true, reason, message)
+        let present: Vec<(&'static str, String)> =
+            found.into_iter().filter_map(|(reason, message)| Some((reason, message?))).collect();
+        match present.first() {
+            Some((reason, _)) => {
+                let messages: Vec<&str> = present.iter().map(|(_, m)| m.as_str()).collect();
+                cond(types::STALLED, true, reason, messages.join("; "))
             }
             None => cond(types::STALLED, false, "NotStalled", "nothing waits for a person".into()),
         }
     }
 
     /// `Degraded`: stalled, or a child failing for now.
-    fn degraded(&self) -> Cond {
-        let stalled = self.stalled();
+    fn degraded(&self, stalled: &Cond) -> Cond {
         if stalled.status {
-            cond(types::DEGRADED, true, stalled.reason, stalled.message)
+            cond(types::DEGRADED, true, stalled.reason, stalled.message.clone())
         } else if !self.transient.is_empty() {
             cond(types::DEGRADED, true, "ApplyFailed", self.retrying())
         } else {
@@ -412,11 +388,16 @@ fn progress(rolling: &[&str]) -> Cond {
 
 /// `Ready`, the summary: the first of stalled, failing, a dependency
 /// down, rolling out, short of ready replicas; else True.
-fn readiness(available: &Cond, progressing: &Cond, trouble: &Trouble, deps: &[(Cond, bool)]) -> Cond {
-    let stalled = trouble.stalled();
+fn readiness(
+    available: &Cond,
+    progressing: &Cond,
+    trouble: &Trouble,
+    stalled: &Cond,
+    deps: &[(Cond, bool)],
+) -> Cond {
     let down: Vec<String> = deps.iter().filter(|(_, down)| *down).map(|(c, _)| c.message.clone()).collect();
     if stalled.status {
-        cond(types::READY, false, stalled.reason, stalled.message)
+        cond(types::READY, false, stalled.reason, stalled.message.clone())
     } else if !trouble.transient.is_empty() {
         cond(types::READY, false, "ApplyFailed", trouble.retrying())
     } else if !down.is_empty() {
