@@ -58,6 +58,19 @@ fail() {
   exit 1
 }
 
+# Polls until every named CRD is Established. Not `kubectl wait`: a CRD read
+# before the server's first status write has `conditions: null`, which
+# `kubectl wait` reports as an error instead of waiting.
+wait_established() {
+  local crd deadline=$((SECONDS + TIMEOUT))
+  for crd in "$@"; do
+    until [ "$(kubectl get "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" = True ]; do
+      [ "$SECONDS" -lt "$deadline" ] || return 1
+      sleep 0.2
+    done
+  done
+}
+
 cleanup() {
   local rc=$?
   if [ -n "$OPERATOR_PID" ]; then
@@ -104,14 +117,12 @@ log "cluster reachable; schedulable ready nodes: $READY_NODES; namespace $NS"
 
 STEP="install CRDs"
 kubectl apply --server-side --force-conflicts -f "$ROOT/crds/" >/dev/null || fail "could not apply crds/"
-kubectl wait --for=condition=Established --timeout="${TIMEOUT}s" crd/xagents.xagent.io >/dev/null \
-  || fail "XAgent CRD not established"
+wait_established crd/xagents.xagent.io || fail "XAgent CRD not established"
 if [ -n "$PROM_CRDS" ]; then
   for f in "$PROM_CRDS"/monitoring.coreos.com_servicemonitors.yaml "$PROM_CRDS"/monitoring.coreos.com_prometheusrules.yaml; do
     kubectl apply --server-side --force-conflicts -f "$f" >/dev/null || fail "could not apply $f"
   done
-  kubectl wait --for=condition=Established --timeout="${TIMEOUT}s" \
-    crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null \
+  wait_established crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com \
     || fail "Prometheus Operator CRDs not established"
 fi
 pass "CRDs installed"

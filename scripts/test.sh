@@ -29,6 +29,17 @@ cargo test --locked --no-fail-fast 2>&1 | tee "$log"
 if [ "${#failed_steps[@]}" -gt 0 ]; then
   echo "failed: ${failed_steps[*]}" >&2
 fi
-# One closing line with the totals over every test binary.
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+# One closing line with the totals over every test binary, naming any test
+# binary that failed as a whole (a harness that panics before its first test
+# has no "test result" line to count).
+awk '
+  /^test result:/ { p += $4; f += $6; i += $8 }
+  /^error: [0-9]+ targets? failed:/ { listing = 1; next }
+  listing && /^ +`/ { gsub(/^ +|`/, ""); bad = bad (bad ? ", " : "") $0; next }
+  { listing = 0 }
+  END {
+    printf "%d passed, %d failed, %d skipped", p, f, i
+    if (bad) printf " (failed test binaries: %s)", bad
+    printf "\n"
+  }' "$log"
 [ "${#failed_steps[@]}" -eq 0 ]

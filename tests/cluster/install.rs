@@ -34,7 +34,7 @@ fn monitoring_crd_files() -> Vec<PathBuf> {
 /// Installs the XAgent CRD and the operator's RBAC, as a user would.
 pub fn prepare(cluster: &Cluster) {
     apply_without_warnings(cluster, &root().join("crds/xagent.io_xagents.yaml"));
-    cluster.kubectl_ok(&["wait", "--for=condition=Established", "crd/xagents.xagent.io", "--timeout=60s"]);
+    wait_established(cluster, &["xagents.xagent.io"]);
     cluster.kubectl_ok(&["create", "namespace", "xagent-system"]);
     let rbac = root().join("config/rbac");
     cluster.kubectl_ok(&["apply", "--server-side", "-k", &rbac.display().to_string()]);
@@ -53,13 +53,29 @@ pub fn install_monitoring_crds(cluster: &Cluster) {
     for file in monitoring_crd_files() {
         apply_without_warnings(cluster, &file);
     }
-    cluster.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/servicemonitors.monitoring.coreos.com",
-        "crd/prometheusrules.monitoring.coreos.com",
-        "--timeout=60s",
-    ]);
+    wait_established(cluster, &["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"]);
+}
+
+/// Polls until every named CRD is Established. Not `kubectl wait`: a CRD
+/// read before the server's first status write has `conditions: null`,
+/// which `kubectl wait` reports as an error instead of waiting.
+fn wait_established(cluster: &Cluster, crds: &[&str]) {
+    let jsonpath = r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for crd in crds {
+        loop {
+            let out = cluster.kubectl(User::Admin, &["get", "crd", crd, "-o", jsonpath]);
+            if out.status.success() && out.stdout == b"True" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "CRD {crd} not Established within 60 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }
 
 /// The scenarios of this module.
