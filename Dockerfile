@@ -1,23 +1,19 @@
 # syntax=docker/dockerfile:1
 #
-# The xagent-operator image: a static (musl) binary and the CA bundle on an
-# empty base, run as the non-root user 65532. No shell or package manager at
-# run time.
+# The xagent-operator image, for users with Docker: a fully static binary
+# (glibc linked in, x86_64-unknown-linux-gnu) and the CA bundle on an empty
+# base, run as the non-root user 65532. No shell or package manager at run
+# time. The same layout as `scripts/image.sh`, which builds the image without
+# a container engine and is the build the tests check.
 #
 #   docker build -t xagent/xagent-operator:0.1.0 .
 
 # ---------------------------------------------------------------- build stage
 FROM rust:1-bookworm AS builder
 
-ARG TARGET=x86_64-unknown-linux-musl
+ARG TARGET=x86_64-unknown-linux-gnu
 
-# musl-gcc compiles the C parts of dependencies (ring) for the musl target.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends musl-tools \
-    && rm -rf /var/lib/apt/lists/* \
-    && rustup target add "${TARGET}"
-
-ENV CC_x86_64_unknown_linux_musl=musl-gcc \
+ENV RUSTFLAGS="-C target-feature=+crt-static" \
     CARGO_PROFILE_RELEASE_STRIP=symbols \
     CARGO_TERM_COLOR=never
 
@@ -45,14 +41,20 @@ RUN mkdir -p src benches \
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --target "${TARGET}" \
-    && cp "target/${TARGET}/release/xagent-operator" /xagent-operator
+    && mkdir -p /rootfs/etc/ssl/certs \
+    && cp "target/${TARGET}/release/xagent-operator" /rootfs/xagent-operator \
+    && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+    && echo 'nonroot:x:65532:65532:nonroot:/:/sbin/nologin' > /rootfs/etc/passwd \
+    && echo 'nonroot:x:65532:' > /rootfs/etc/group \
+    && echo 'hosts: files dns' > /rootfs/etc/nsswitch.conf \
+    && mkdir -m 1777 /rootfs/tmp
 
 # ------------------------------------------------------------------ run stage
 FROM scratch
 
-# CA certificates, for Redis / PostgreSQL TLS against public authorities.
-COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=builder /xagent-operator /xagent-operator
+# The binary, the CA bundle (Redis / PostgreSQL TLS against public
+# authorities), passwd/group naming the numeric user, and a writable /tmp.
+COPY --from=builder /rootfs/ /
 
 USER 65532:65532
 # /metrics, /healthz and /readyz.

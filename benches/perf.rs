@@ -1,4 +1,4 @@
-//! Performance figures for PRODUCT.md's targets, printed rather than asserted
+//! Performance figures against the operator's targets, printed rather than asserted
 //! (a timed assertion flakes on a loaded machine):
 //!
 //! - `render` throughput on one core (target: at least 20,000 XAgents/s);

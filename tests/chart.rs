@@ -3,7 +3,7 @@
 //! `tests/chart/render.py` (a real `helm install` against a stub API server,
 //! which renders the chart exactly as a cluster install would).
 //!
-//! Nothing is skipped: without python3 or helm-sdkpy the tests fail and say
+//! Nothing is skipped: without the virtual environment holding helm-sdkpy the tests fail and say
 //! to run ./scripts/setup.sh.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use xagent_operator::rbac;
 
-const SETUP_HINT: &str = "run ./scripts/setup.sh (it installs python3 and helm-sdkpy)";
+#[path = "support/tools.rs"]
+mod tools;
+use tools::SETUP_HINT;
+
 const RELEASE: &str = "xagent-operator";
 const NAMESPACE: &str = "xagent-system";
 
@@ -73,11 +76,11 @@ fn temp_json(value: &Value) -> tempfile::NamedTempFile {
 /// Runs one of the Python helpers; exit status 2 (helm-sdkpy missing, bad usage) fails the test.
 fn python(script: &str, args: &[&Path]) -> Output {
     let script = root().join("tests/chart").join(script);
-    let output = Command::new("python3")
+    let output = Command::new(tools::python3())
         .arg(&script)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {SETUP_HINT}"));
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): {SETUP_HINT}", tools::python3().display()));
     if output.status.code() == Some(2) {
         panic!(
             "{} could not run Helm: {}\n{SETUP_HINT}",

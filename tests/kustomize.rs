@@ -4,6 +4,9 @@
 
 use std::process::Command;
 
+#[path = "support/tools.rs"]
+mod tools;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -20,11 +23,12 @@ const LEASE_ROLE: &str = "xagent-operator-leader-election";
 /// `kubectl kustomize config/DIR`, as one JSON value per document.
 fn kustomize(dir: &str) -> Vec<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(dir);
-    let output = Command::new("kubectl").arg("kustomize").arg(&path).output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run kubectl ({e}): install kubectl (Debian package kubectl) and run ./scripts/setup.sh"
-        )
-    });
+    let kubectl = tools::kubectl();
+    let output = Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): {}", kubectl.display(), tools::SETUP_HINT));
     assert!(
         output.status.success(),
         "kubectl kustomize {} failed:\n{}",

@@ -32,7 +32,7 @@ use crate::harness::{Cluster, User};
 use crate::install::install_monitoring_crds;
 use crate::runtime;
 
-const SETUP_HINT: &str = "run ./scripts/setup.sh (it installs python3 and helm-sdkpy)";
+use crate::support::tools::{self, SETUP_HINT};
 
 /// A namespace no release watches, for permissions that must not reach it.
 const ELSEWHERE: &str = "chart-unwatched";
@@ -53,12 +53,12 @@ fn root() -> PathBuf {
 /// could not run Helm at all (exit status 2).
 fn install_py(args: &[String]) -> Output {
     let script = root().join("tests/chart/install.py");
-    let output = Command::new("python3")
+    let output = Command::new(tools::python3())
         .arg(&script)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {SETUP_HINT}"));
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): {SETUP_HINT}", tools::python3().display()));
     assert_ne!(
         output.status.code(),
         Some(2),

@@ -289,15 +289,25 @@ impl Cluster {
     }
 
     fn write_kubeconfig(&self, user: User) {
-        let config = format!(
+        let ca = self.ca_certificate().display().to_string();
+        fs::write(self.kubeconfig(user), self.kubeconfig_text(user, &ca)).expect("writing a kubeconfig");
+    }
+
+    /// A kubeconfig for `user` that trusts the CA certificate at `ca`, for
+    /// a process that sees the file system elsewhere (a chroot).
+    pub fn kubeconfig_text(&self, user: User, ca: &str) -> String {
+        format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    \
-             certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: test\n  \
+             certificate-authority: {ca}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: test\n  \
              context:\n    cluster: test\n    user: u\n    namespace: default\ncurrent-context: test\n",
             self.url,
-            self.path("certs/apiserver.crt").display(),
             user.token()
-        );
-        fs::write(self.kubeconfig(user), config).expect("writing a kubeconfig");
+        )
+    }
+
+    /// The CA certificate of the API server's serving certificate.
+    pub fn ca_certificate(&self) -> PathBuf {
+        self.path("certs/apiserver.crt")
     }
 
     /// The kubeconfig file of `user`.

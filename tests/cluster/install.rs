@@ -53,7 +53,10 @@ pub fn install_monitoring_crds(cluster: &Cluster) {
     for file in monitoring_crd_files() {
         apply_without_warnings(cluster, &file);
     }
-    wait_established(cluster, &["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"]);
+    wait_established(
+        cluster,
+        &["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"],
+    );
 }
 
 /// Polls until every named CRD is Established. Not `kubectl wait`: a CRD

@@ -17,6 +17,7 @@ mod gitops;
 mod harness;
 #[path = "../health/mod.rs"]
 mod health;
+mod image;
 mod install;
 mod kit;
 mod lifecycle;
@@ -50,6 +51,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(gitops::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
+    all.extend(image::scenarios());
     all
 }
 

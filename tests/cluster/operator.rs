@@ -8,6 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::harness::{Cluster, User, free_port, log_tail, spawn_logged};
+use crate::support::image::Image;
 
 /// A running operator process; killed on drop.
 pub struct Operator {
@@ -21,21 +22,40 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator as `user`, watching `namespace`, with `extra` arguments.
     pub fn start(cluster: &Cluster, user: User, namespace: &str, extra: &[&str]) -> Operator {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xagent-operator"));
+        command.env("KUBECONFIG", cluster.kubeconfig(user)).env_remove("KUBERNETES_SERVICE_HOST");
+        Operator::spawn(cluster, user, namespace, extra, command)
+    }
+
+    /// Starts the operator from the unpacked container image, under chroot
+    /// as the image's user, with a kubeconfig and CA certificate copied in.
+    pub fn start_from_image(cluster: &Cluster, user: User, namespace: &str, image: &Image) -> Operator {
+        let ca = image.put(&cluster.ca_certificate(), "ca.crt");
+        let kubeconfig = image.write("kubeconfig", &cluster.kubeconfig_text(user, &ca));
+        let mut command = image.command(&[]);
+        command.env("KUBECONFIG", kubeconfig);
+        Operator::spawn(cluster, user, namespace, &[], command)
+    }
+
+    /// Spawns `command run` with the test's namespace, metrics port and log.
+    fn spawn(
+        cluster: &Cluster,
+        user: User,
+        namespace: &str,
+        extra: &[&str],
+        mut command: Command,
+    ) -> Operator {
         let metrics_port = free_port();
         let log = cluster.scratch("operators").join(format!("{namespace}-{}-{metrics_port}.log", user.uid()));
-        let child = spawn_logged(
-            Command::new(env!("CARGO_BIN_EXE_xagent-operator"))
-                .arg("run")
-                .arg("--namespace")
-                .arg(namespace)
-                .arg("--metrics-address")
-                .arg(format!("127.0.0.1:{metrics_port}"))
-                .args(extra)
-                .env("KUBECONFIG", cluster.kubeconfig(user))
-                .env("RUST_LOG", "info,kube=warn")
-                .env_remove("KUBERNETES_SERVICE_HOST"),
-            &log,
-        );
+        command
+            .arg("run")
+            .arg("--namespace")
+            .arg(namespace)
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .args(extra)
+            .env("RUST_LOG", "info,kube=warn");
+        let child = spawn_logged(&mut command, &log);
         let operator = Operator { child: Some(child), metrics_port, log };
         operator.wait_for_http();
         operator

@@ -12,6 +12,9 @@
 //! helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod image;
+pub mod tools;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
