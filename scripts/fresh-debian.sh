@@ -24,7 +24,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 command -v debootstrap >/dev/null || apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >&2
 
 # The mirror this machine's apt already uses.
-mirror="$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+mirror="$({ grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } \
   | head -n 1 | awk '{print $2}')"
 mirror="${mirror:-http://deb.debian.org/debian}"
 
