@@ -52,12 +52,23 @@ bind "$project" /src/xagent-operator ro
 bind "$shared" /src/shared ro
 bind "${RUSTUP_HOME:-$HOME/.rustup}" /opt/rust/rustup ro
 bind "${CARGO_HOME:-$HOME/.cargo}/bin" /opt/rust/bin ro
+# The network settings a machine here has from its administrator: name
+# servers, local certificate authorities (a TLS-inspecting proxy's, say) and
+# proxy variables.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >&2
+fi
+proxies=()
+for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  [ -n "${!name:-}" ] && proxies+=("$name=${!name}")
+done
 
 # A clone beside the shared copy, as a checkout on a project machine is. The
 # script in single quotes runs inside the chroot, hence SC2016.
 # shellcheck disable=SC2016
-chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${proxies[@]}" \
   PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   RUSTUP_HOME=/opt/rust/rustup CARGO_HOME=/root/.cargo \
   bash -euo pipefail -c '
