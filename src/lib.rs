@@ -13,6 +13,7 @@ pub mod leader;
 pub mod metrics;
 #[cfg(test)]
 mod mock_api;
+pub mod policy;
 pub mod probes;
 pub mod rbac;
 pub mod render;

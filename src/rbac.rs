@@ -71,6 +71,39 @@ pub fn leader_election_rules() -> Vec<PolicyRule> {
     vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "update", "patch"])]
 }
 
+/// What people who read XAgents get, folded into the built-in `view`, `edit`
+/// and `admin` ClusterRoles by the API server's role aggregation.
+pub fn view_rules() -> Vec<PolicyRule> {
+    vec![rule("xagent.io", &["xagents", "xagents/status"], &["get", "list", "watch"])]
+}
+
+/// What people who manage XAgents get besides [`view_rules`], folded into
+/// `edit` and `admin`: never the status, which is the operator's.
+pub fn edit_rules() -> Vec<PolicyRule> {
+    vec![rule("xagent.io", &["xagents"], &["create", "update", "patch", "delete", "deletecollection"])]
+}
+
+/// The aggregated ClusterRoles, so app teams get XAgent access the standard
+/// way (a RoleBinding to `view`, `edit` or `admin`), as one YAML file.
+pub fn user_roles_yaml() -> String {
+    let role = |suffix: &str, aggregate_to: &[&str], rules: Vec<PolicyRule>| {
+        let labels: serde_json::Map<String, serde_json::Value> = aggregate_to
+            .iter()
+            .map(|to| (format!("rbac.authorization.k8s.io/aggregate-to-{to}"), "true".into()))
+            .chain([("app.kubernetes.io/part-of".to_string(), "xagent-operator".into())])
+            .collect();
+        let role = serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": format!("xagent-operator-{suffix}"), "labels": labels},
+            "rules": rules,
+        });
+        serde_yaml::to_string(&role).unwrap_or_default()
+    };
+    [role("view", &["view", "edit", "admin"], view_rules()), role("edit", &["edit", "admin"], edit_rules())]
+        .join("---\n")
+}
+
 /// A rule list as YAML, the form both generated files hold.
 pub fn to_yaml(rules: &[PolicyRule]) -> String {
     serde_yaml::to_string(rules).unwrap_or_default()

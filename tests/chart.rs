@@ -377,6 +377,29 @@ fn rbac_and_service_account_can_come_from_elsewhere() {
     assert_eq!(pod.service_account_name.as_deref(), Some("mine"));
 }
 
+#[test]
+fn default_install_ships_the_user_roles_and_the_secret_access_policy_as_generated() {
+    let rendered = render_ok(None);
+    let shipped: Vec<Value> = serde_yaml::Deserializer::from_str(&rbac::user_roles_yaml())
+        .map(|doc| Value::deserialize(doc).expect("generated YAML"))
+        .collect();
+    for role in &shipped {
+        let name = role["metadata"]["name"].as_str().expect("a name");
+        let rendered_role: Value = rendered.get("ClusterRole", name);
+        assert_eq!(&rendered_role, role, "ClusterRole {name}");
+    }
+    let policy: Value = rendered.get("ValidatingAdmissionPolicy", xagent_operator::policy::NAME);
+    assert_eq!(policy, xagent_operator::policy::policy());
+    let binding: Value = rendered.get("ValidatingAdmissionPolicyBinding", xagent_operator::policy::NAME);
+    assert_eq!(binding, xagent_operator::policy::binding());
+
+    let off = render_ok(Some(
+        &json!({"rbac": {"aggregateToDefaultRoles": false}, "secretAccessPolicy": {"enabled": false}}),
+    ));
+    assert_eq!(off.all("ClusterRole").len(), 1, "only the operator's ClusterRole");
+    assert!(!off.has("ValidatingAdmissionPolicy") && !off.has("ValidatingAdmissionPolicyBinding"));
+}
+
 // ------------------------------------------------------------------ leader election
 
 #[test]

@@ -209,3 +209,31 @@ fn spec_defaults_are_published() {
     let pull = schema.pointer("/properties/spec/properties/image/properties/pullPolicy").unwrap();
     assert_eq!(pull["enum"], serde_json::json!(["Always", "IfNotPresent", "Never"]));
 }
+
+/// Paths below `spec` of every object shaped like a Secret key reference
+/// (exactly `name` and `key`), or named `…SecretRef`.
+fn secret_references(schema: &Value, path: &str, found: &mut Vec<String>) {
+    let Some(properties) = schema["properties"].as_object() else { return };
+    for (field, child) in properties {
+        let child_path = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+        let keys: Vec<&String> =
+            child["properties"].as_object().map(|p| p.keys().collect()).unwrap_or_default();
+        if field.ends_with("SecretRef") || keys == ["key", "name"] {
+            found.push(child_path);
+        } else {
+            secret_references(child, &child_path, found);
+        }
+    }
+}
+
+#[test]
+fn the_secret_access_policy_covers_every_secret_reference_of_the_spec() {
+    let mut found = Vec::new();
+    secret_references(&schema()["properties"]["spec"], "", &mut found);
+    found.sort();
+    let mut covered: Vec<String> =
+        xagent_operator::policy::SECRET_REFERENCES.iter().map(|p| p.to_string()).collect();
+    covered.sort();
+    assert!(!found.is_empty(), "the walk found no Secret reference at all");
+    assert_eq!(found, covered, "add new Secret references to policy::SECRET_REFERENCES");
+}

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
-use xagent_operator::{crd, rbac};
+use xagent_operator::{crd, policy, rbac};
 
 /// The command that rewrites every generated file.
 const FIX: &str = "UPDATE_GENERATED=1 cargo test --test generated";
@@ -27,9 +27,16 @@ fn rules_file(function: &str, rules: &[PolicyRule]) -> String {
     format!("# Generated from src/rbac.rs ({function}) by `{FIX}`. Do not edit.\n{}", rbac::to_yaml(rules))
 }
 
+/// Whole objects as a generated file, with a header saying where they come from.
+fn generated_file(source: &str, yaml: &str) -> String {
+    format!("# Generated from {source} by `{FIX}`. Do not edit.\n{yaml}")
+}
+
 /// Every generated file: path relative to the repository root, and its content.
 fn generated() -> Vec<(&'static str, String)> {
     let crd = crd::crd_yaml();
+    let user_roles = rbac::user_roles_yaml();
+    let policy = policy::to_yaml();
     vec![
         ("crds/xagent.io_xagents.yaml", crd.clone()),
         ("charts/xagent-operator/crds/xagent.io_xagents.yaml", crd.clone()),
@@ -46,6 +53,10 @@ fn generated() -> Vec<(&'static str, String)> {
             "charts/xagent-operator/files/rbac-leader-election-rules.yaml",
             rules_file("leader_election_rules", &rbac::leader_election_rules()),
         ),
+        ("charts/xagent-operator/files/rbac-user-roles.yaml", generated_file("src/rbac.rs", &user_roles)),
+        ("config/rbac/user_roles.yaml", generated_file("src/rbac.rs", &user_roles)),
+        ("charts/xagent-operator/files/secret-access-policy.yaml", generated_file("src/policy.rs", &policy)),
+        ("config/policy/secret_access_policy.yaml", generated_file("src/policy.rs", &policy)),
     ]
 }
 

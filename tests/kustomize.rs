@@ -73,6 +73,8 @@ fn default_has_every_object_once() {
     kinds.sort();
     let expected = [
         ("ClusterRole", NAME),
+        ("ClusterRole", "xagent-operator-edit"),
+        ("ClusterRole", "xagent-operator-view"),
         ("ClusterRoleBinding", NAME),
         ("CustomResourceDefinition", "xagents.xagent.io"),
         ("Deployment", NAME),
@@ -80,10 +82,15 @@ fn default_has_every_object_once() {
         ("Role", LEASE_ROLE),
         ("RoleBinding", LEASE_ROLE),
         ("ServiceAccount", NAME),
+        ("ValidatingAdmissionPolicy", xagent_operator::policy::NAME),
+        ("ValidatingAdmissionPolicyBinding", xagent_operator::policy::NAME),
     ];
     let expected: Vec<(String, String)> =
         expected.iter().map(|(k, n)| (k.to_string(), n.to_string())).collect();
-    assert_eq!(kinds, expected, "config/default holds the operator and nothing else (no samples)");
+    assert_eq!(
+        kinds, expected,
+        "config/default holds the operator, its user roles and admission policy, and nothing else (no samples)"
+    );
 
     for object in &objects {
         let kind = object["kind"].as_str().unwrap();

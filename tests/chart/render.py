@@ -43,6 +43,8 @@ RESOURCES = [
     ("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
     ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False),
+    ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False),
+    ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", False),
     ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True),
     ("xagent.io", "v1alpha1", "XAgent", "xagents", True),
 ]

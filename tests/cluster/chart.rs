@@ -13,7 +13,6 @@
 //! waits for readiness.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use xagent_operator::rbac;
 
-use crate::harness::{Cluster, User};
+use crate::harness::{Cluster, User, root};
 use crate::install::install_monitoring_crds;
 use crate::runtime;
 
@@ -43,10 +42,6 @@ pub fn scenarios() -> Vec<crate::Scenario> {
         ("chart::helm_library_installs_the_chart_into_the_real_server", installs),
         ("chart::helm_library_reports_what_the_real_server_refuses", refused),
     ]
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `python3 tests/chart/install.py ARGS`; fails the test when the script

@@ -4,11 +4,11 @@
 //! no nodes, so the script skips what needs running pods.
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Cluster, OPERATOR_USER, User, log_tail, spawn_logged};
+use crate::harness::{Cluster, OPERATOR_USER, User, log_tail, root, spawn_logged};
 use crate::install::install_monitoring_crds;
 
 /// The scenarios of this module.
@@ -19,10 +19,6 @@ pub fn scenarios() -> Vec<crate::Scenario> {
 /// How long the whole script may take (each of its waits is bounded by
 /// `E2E_TIMEOUT`, 120 s by default).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// `bash e2e/run.sh` in a process group of its own (with the operator it
 /// starts); the whole group is killed on drop.

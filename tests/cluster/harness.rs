@@ -33,16 +33,22 @@ pub enum User {
     /// The same ServiceAccount with uid `operator-b`: a second replica whose
     /// requests the audit log tells apart from the first's.
     OperatorB,
+    /// `alice`, an app-team member; scenarios grant her roles.
+    Alice,
+    /// `bob`, another person; scenarios grant him roles.
+    Bob,
 }
 
 impl User {
-    const ALL: [User; 3] = [User::Admin, User::Operator, User::OperatorB];
+    const ALL: [User; 5] = [User::Admin, User::Operator, User::OperatorB, User::Alice, User::Bob];
 
     fn token(self) -> &'static str {
         match self {
             User::Admin => "admin-token",
             User::Operator => "operator-a-token",
             User::OperatorB => "operator-b-token",
+            User::Alice => "alice-token",
+            User::Bob => "bob-token",
         }
     }
 
@@ -52,19 +58,29 @@ impl User {
             User::Admin => "admin",
             User::Operator => "operator-a",
             User::OperatorB => "operator-b",
+            User::Alice => "alice",
+            User::Bob => "bob",
         }
     }
 
     fn token_line(self) -> String {
         match self {
             User::Admin => format!("{},admin,admin,\"system:masters\"", self.token()),
-            _ => format!(
+            User::Alice | User::Bob => {
+                format!("{},{},{},\"system:authenticated\"", self.token(), self.uid(), self.uid())
+            }
+            User::Operator | User::OperatorB => format!(
                 "{},{OPERATOR_USER},{},\"system:serviceaccounts,system:serviceaccounts:xagent-system,system:authenticated\"",
                 self.token(),
                 self.uid()
             ),
         }
     }
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Why no cluster could be started.

@@ -7,14 +7,10 @@ use std::time::Duration;
 use kube::api::Api;
 use xagent_operator::builders::monitoring::types::{PrometheusRule, ServiceMonitor};
 
-use crate::harness::{Cluster, User};
+use crate::harness::{Cluster, User, root};
 use crate::kit::{self, eventually};
 use crate::operator::Operator;
 use crate::runtime;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The project's copy of the upstream Prometheus Operator CRDs (the alert
 /// tests' fixtures), so a checkout anywhere has them.

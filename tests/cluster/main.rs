@@ -22,6 +22,7 @@ mod install;
 mod kit;
 mod lifecycle;
 mod operator;
+mod security;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -49,6 +50,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(lifecycle::scenarios());
     all.extend(failover::scenarios());
     all.extend(gitops::scenarios());
+    all.extend(security::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());
