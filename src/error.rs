@@ -45,6 +45,10 @@ pub enum Error {
     #[error("XAgent has no {0}")]
     #[strum(serialize = "MissingMetadata")]
     MissingMetadata(&'static str),
+    /// The reconcile did not finish within its deadline (a hung API response).
+    #[error("reconcile did not finish within {0:?}")]
+    #[strum(serialize = "ReconcileTimeout")]
+    Timeout(std::time::Duration),
 }
 
 impl Error {
@@ -68,8 +72,26 @@ impl Error {
             | Self::DeleteChild { source, .. }
             | Self::WriteStatus(source) => transient(source),
             Self::MissingMetadata(_) => false,
+            Self::Timeout(_) => true,
         }
     }
+
+    /// Whether the API server refused because the namespace is being
+    /// deleted: nothing can be created there again, so retrying only floods
+    /// the server until the namespace controller deletes the XAgent too.
+    pub fn is_namespace_terminating(&self) -> bool {
+        match self {
+            Self::GetChild { source, .. }
+            | Self::ApplyChild { source, .. }
+            | Self::DeleteChild { source, .. } => namespace_terminating(source),
+            _ => false,
+        }
+    }
+}
+
+fn namespace_terminating(error: &kube::Error) -> bool {
+    let kube::Error::Api(status) = error else { return false };
+    status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating"))
 }
 
 /// An API error as a person reads it in status and events: the server's
@@ -105,6 +127,23 @@ mod tests {
         let status = kube::core::Status::failure("refused", "Test").with_code(code);
         let child = ChildRef { kind: ChildKind::Service, name: "demo-api".into() };
         Error::ApplyChild { child, source: kube::Error::Api(Box::new(status)) }
+    }
+
+    #[test]
+    fn a_refusal_in_a_terminating_namespace_is_recognised_by_its_cause() {
+        let mut status =
+            kube::core::Status::failure("unable to create new content", "Forbidden").with_code(403);
+        let child = ChildRef { kind: ChildKind::Service, name: "demo-api".into() };
+        let refused = |status: &kube::core::Status| Error::ApplyChild {
+            child: child.clone(),
+            source: kube::Error::Api(Box::new(status.clone())),
+        };
+        assert!(!refused(&status).is_namespace_terminating(), "a plain 403");
+        // As the API server sends it.
+        let details = serde_json::json!({"causes": [{"reason": "NamespaceTerminating",
+            "message": "namespace demo is being terminated", "field": "metadata.namespace"}]});
+        status.details = Some(serde_json::from_value(details).expect("StatusDetails"));
+        assert!(refused(&status).is_namespace_terminating());
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn redis(healthy: bool) -> DependencyObservation {
 
 /// An XAgent object at `generation` whose status is computed from `converged`.
 fn xagent(generation: i64, converged: Option<Converged<'_>>, dependencies: DependencyObservation) -> Value {
-    let observed = Observed { generation: Some(GENERATION), dependencies };
+    let observed = Observed { generation: Some(GENERATION), dependencies, retry: None };
     // Before the first reconcile the API server shows the CRD's default status.
     let status = match converged {
         Some(c) => serde_json::to_value(compute(None, c, &observed, Timestamp::UNIX_EPOCH)).expect("JSON"),

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod crds;
 pub mod diff;
 pub mod notices;
+pub mod retry;
 pub mod run;
 pub mod status;
 pub mod stores;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{Timestamp, Unit};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -26,7 +28,7 @@ use self::status::{Converged, DependencyObservation, Observed};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
 use crate::builders::{self, Child, ChildRef, Component, Desired};
-use crate::crd::{XAgent, XAgentStatus};
+use crate::crd::{RetryStatus, XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
 use crate::probes::state::ProbeState;
@@ -43,8 +45,8 @@ pub struct Context {
     pub stores: Stores,
     /// Publishes Kubernetes events on real changes.
     pub recorder: Recorder,
-    /// Consecutive failed reconciles per XAgent, for exponential backoff.
-    pub failures: Mutex<HashMap<String, u32>>,
+    /// The backoff of every failing XAgent, held whatever triggers it.
+    pub retries: retry::Schedule,
     /// The operator's metrics.
     pub metrics: Arc<Metrics>,
     /// Whether the Prometheus Operator CRDs are installed.
@@ -71,7 +73,7 @@ impl Context {
             client,
             stores,
             recorder,
-            failures: Mutex::default(),
+            retries: retry::Schedule::default(),
             metrics: Arc::new(Metrics::unregistered()),
             crds: Arc::new(MonitoringCrds::default()),
             probes: Arc::new(ProbeState::default()),
@@ -113,8 +115,22 @@ impl Context {
         Ok(valid)
     }
 
-    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Drops what is kept per XAgent (retry schedule, validation memo) for
+    /// XAgents no longer in `live`: an XAgent deleted without a finalizer
+    /// never reaches reconcile again to clean up after itself.
+    pub fn forget_gone(&self, live: &[Arc<XAgent>]) {
+        let keys: std::collections::HashSet<String> = live.iter().map(|x| key(x)).collect();
+        let uids: std::collections::HashSet<String> = live.iter().filter_map(|x| x.uid()).collect();
+        self.retries.retain(|k| keys.contains(k));
+        self.validated
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|uid, _| uids.contains(uid));
+    }
+
+    /// How many XAgents the validation memo remembers.
+    pub fn validated_len(&self) -> usize {
+        self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
     }
 }
 
@@ -122,17 +138,32 @@ fn key(xagent: &XAgent) -> String {
     format!("{}/{}", xagent.namespace().unwrap_or_default(), xagent.name_any())
 }
 
+/// The longest one reconcile may take: a hung API response fails it (and
+/// it is retried with backoff) instead of holding the XAgent forever.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
 /// One reconcile of one XAgent, timed and counted. The span puts the
-/// XAgent's namespace and name on every log line.
+/// XAgent's namespace and name on every log line. An XAgent whose last
+/// reconcile failed waits for its retry, whatever woke it, unless its spec
+/// changed.
 #[tracing::instrument(skip_all, fields(namespace = %xagent.namespace().unwrap_or_default(), name = %xagent.name_any()))]
 pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action> {
+    let generation = xagent.meta().generation;
+    if let Some(wait) = ctx.retries.waiting(&key(&xagent), generation, Instant::now()) {
+        debug!(retry_in_ms = wait.as_millis() as u64, "backing off");
+        ctx.metrics.reconciles.get_or_create(&OutcomeLabels { outcome: "backoff" }).inc();
+        return Ok(Action::requeue(wait));
+    }
     let started = Instant::now();
-    let result = reconcile_inner(&xagent, &ctx).await;
+    let result = match tokio::time::timeout(DEADLINE, reconcile_inner(&xagent, &ctx)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout(DEADLINE)),
+    };
     let outcome = OutcomeLabels { outcome: if result.is_ok() { "success" } else { "error" } };
     ctx.metrics.reconciles.get_or_create(&outcome).inc();
     ctx.metrics.reconcile_duration.get_or_create(&outcome).observe(started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.failures().remove(&key(&xagent));
+    if matches!(result, Ok(ref action) if *action != Action::await_change()) {
+        ctx.retries.clear(&key(&xagent));
     }
     result
 }
@@ -153,25 +184,43 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         postgres_configured: xagent.spec.postgres.is_some(),
         published: ctx.probes.published(&namespace, &xagent.name_any()),
     };
-    let observed = Observed { generation: xagent.meta().generation, dependencies };
-    let first_failure = match ctx.validate(xagent, &uid) {
+    let generation = xagent.meta().generation;
+    let mut observed = Observed { generation, dependencies, retry: None };
+    let valid = match ctx.validate(xagent, &uid) {
+        Ok(valid) => valid,
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
             write_status(ctx, xagent, Converged::Invalid(&invalid.to_string()), &observed).await?;
-            None
-        }
-        Ok(valid) => {
-            let applied = converge(ctx, owner, valid).await?;
-            count_applied(ctx, &applied);
-            publish_changes(ctx, xagent, &applied).await;
-            write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
-            applied.first_failure
+            return Ok(Action::requeue(RESYNC));
         }
     };
-    // Reported in status above; returned so the error policy retries with backoff.
-    match first_failure {
-        Some(error) => Err(error),
-        None => Ok(Action::requeue(RESYNC)),
+    let applied = converge(ctx, owner, valid).await?;
+    count_applied(ctx, &applied);
+    publish_changes(ctx, xagent, &applied).await;
+    let Some(error) = &applied.first_failure else {
+        write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
+        return Ok(Action::requeue(RESYNC));
+    };
+    if error.is_namespace_terminating() {
+        // Nothing can be created there again; the namespace controller
+        // deletes this XAgent next. Touch it only if its spec changes.
+        info!("namespace is being deleted; leaving the XAgent alone");
+        ctx.retries.hold(&key(xagent), generation, Instant::now(), RESYNC);
+        return Ok(Action::await_change());
+    }
+    let retry = ctx.retries.failed(&key(xagent), generation, Instant::now());
+    observed.retry = Some(retry_status(&retry));
+    write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
+    // Reported in status above; returned so the error policy counts it.
+    Err(applied.first_failure.expect("checked above"))
+}
+
+/// The retry as the status shows it.
+fn retry_status(retry: &retry::Retry) -> RetryStatus {
+    let due = Timestamp::now() + retry.delay;
+    RetryStatus {
+        failed_attempts: i32::try_from(retry.attempts).unwrap_or(i32::MAX),
+        next_attempt_time: Time(due.round(Unit::Second).unwrap_or(due)),
     }
 }
 
@@ -237,7 +286,13 @@ async fn apply_all(
                     outcome: Outcome::Failed { message: error.to_string(), transient: error.is_transient() },
                     workload: None,
                 };
+                let terminating = error.is_namespace_terminating();
                 first_failure.get_or_insert(error);
+                if terminating {
+                    // Every other child would get the same refusal.
+                    reports.push((*component, report));
+                    break;
+                }
                 report
             }
         };
@@ -379,21 +434,19 @@ async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -
     }
 }
 
-/// Retries failed reconciles after 5 s, doubling per consecutive failure up to 5 min.
+/// Retries failed reconciles after 5 s, doubling per consecutive failure up
+/// to 5 min, with jitter ([`retry`]).
 pub fn error_policy(xagent: Arc<XAgent>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_errors.get_or_create(&ErrorLabels { reason: error.reason() }).inc();
-    let mut failures = ctx.failures();
-    let count = failures.entry(key(&xagent)).or_insert(0);
-    *count = count.saturating_add(1);
-    let delay = backoff(*count);
+    let (key, generation, now) = (key(&xagent), xagent.meta().generation, Instant::now());
+    // A failed apply scheduled its retry (and showed it in status) already;
+    // any other failure is scheduled here.
+    let delay = ctx
+        .retries
+        .waiting(&key, generation, now)
+        .unwrap_or_else(|| ctx.retries.failed(&key, generation, now).delay);
     warn!(error = %error, reason = error.reason(), retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)
-}
-
-/// Delay before retry number `attempt` (1-based).
-pub fn backoff(attempt: u32) -> Duration {
-    let secs = 5u64.saturating_mul(1 << attempt.saturating_sub(1).min(16));
-    Duration::from_secs(secs.min(300))
 }
 
 #[cfg(test)]

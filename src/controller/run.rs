@@ -292,6 +292,7 @@ async fn work(
     let ctx = Arc::new(
         Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds).with_probes(probes),
     );
+    let janitor = tokio::spawn(forget_gone_periodically(ctx.clone(), xagents.clone()));
     let stop = shutdown_signal().shared();
     let run = controller(&client, ns, xagent_stream, xagents, writers, ctx.crds.clone())
         .reconcile_all_on(crds_appear)
@@ -315,7 +316,20 @@ async fn work(
         }
     }
     prober.abort();
+    janitor.abort();
     info!("controller stopped");
+}
+
+/// How often per-XAgent bookkeeping of deleted XAgents is dropped.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// Drops per-XAgent bookkeeping of XAgents gone from the cache, every minute.
+async fn forget_gone_periodically(ctx: Arc<Context>, xagents: reflector::Store<XAgent>) {
+    let mut every = tokio::time::interval(FORGET_EVERY);
+    loop {
+        every.tick().await;
+        ctx.forget_gone(&xagents.state());
+    }
 }
 
 /// How long the first reconciles wait to learn whether the monitoring CRDs exist.

@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::apply::{Applied, ChildReport, MonitoringObservation, Outcome, WorkloadState};
 use crate::builders::{ChildKind, Component};
-use crate::crd::{ComponentStatus, ComponentsStatus, XAgentStatus};
+use crate::crd::{ComponentStatus, ComponentsStatus, RetryStatus, XAgentStatus};
 use crate::probes::state::{Published, PublishedDependencies};
 
 /// Condition types the core controller owns.
@@ -55,6 +55,8 @@ pub struct Observed {
     pub generation: Option<i64>,
     /// Dependency health.
     pub dependencies: DependencyObservation,
+    /// The retry scheduled because this reconcile failed, if it did.
+    pub retry: Option<RetryStatus>,
 }
 
 /// What became of the desired state.
@@ -80,11 +82,14 @@ struct Observation {
     pub monitoring: Option<MonitoringObservation>,
     /// Dependency health, independent of the spec being valid.
     pub dependencies: DependencyObservation,
+    /// The scheduled retry of a failed reconcile.
+    pub retry: Option<RetryStatus>,
 }
 
 impl Observation {
     fn new(converged: Converged<'_>, observed: &Observed) -> Self {
-        let (generation, dependencies) = (observed.generation, observed.dependencies.clone());
+        let (generation, dependencies, retry) =
+            (observed.generation, observed.dependencies.clone(), observed.retry.clone());
         match converged {
             Converged::Applied(applied) => Self {
                 generation,
@@ -92,6 +97,7 @@ impl Observation {
                 invalid_spec: None,
                 monitoring: Some(applied.monitoring),
                 dependencies,
+                retry,
             },
             Converged::Invalid(why) => Self {
                 generation,
@@ -99,6 +105,7 @@ impl Observation {
                 invalid_spec: Some(why.to_string()),
                 monitoring: None,
                 dependencies,
+                retry,
             },
         }
     }
@@ -158,6 +165,7 @@ fn compute_observation(previous: Option<&XAgentStatus>, obs: &Observation, now: 
         components,
         dependencies: obs.dependencies.published.status(),
         conflicts,
+        retry: obs.retry.clone(),
     }
 }
 

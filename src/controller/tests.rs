@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::apply::{self, APPLIED_ANNOTATION};
 use super::crds::MonitoringCrds;
 use super::stores::{self, AppliedMemo};
-use super::{Context, backoff, reconcile};
+use super::{Context, reconcile};
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
 use crate::error::Error;
@@ -580,10 +580,9 @@ async fn failed_applies_are_typed_reported_in_status_and_back_off() {
     assert_eq!(condition(&status, "Degraded")["reason"], "ApplyFailed");
     assert!(condition(&status, "Degraded")["message"].as_str().unwrap().contains("Deployment/demo-worker"));
     assert_eq!(condition(&status, "Ready")["status"], "False");
-    assert_eq!(backoff(1).as_secs(), 5);
-    assert_eq!(backoff(2).as_secs(), 10);
-    assert_eq!(backoff(7).as_secs(), 300);
-    assert_eq!(backoff(40).as_secs(), 300);
+    // The retry is scheduled and shown.
+    assert_eq!(status["retry"]["failedAttempts"], 1, "{status}");
+    assert!(status["retry"]["nextAttemptTime"].is_string(), "{status}");
 }
 
 /// Core children stored and ready, and the status the operator wrote for them.
@@ -779,4 +778,28 @@ async fn a_field_removed_from_the_spec_reaches_the_child() {
     assert_eq!(writes[0].body, apply::stamped(&ingress));
     assert!(writes[0].body["metadata"]["annotations"].get("example.com/timeout").is_none());
     assert_eq!(writes[1].body["reason"], "Updated");
+}
+
+#[tokio::test]
+async fn bookkeeping_of_deleted_xagents_is_dropped() {
+    let (client, _recorder) = mock_client(Server::default());
+    let ctx = Context::new(client, stores::new().0);
+    let xagents: Vec<Arc<XAgent>> = (0..1000)
+        .map(|i| {
+            let mut xa = xagent(json!({}));
+            xa.metadata.name = Some(format!("x{i}"));
+            xa.metadata.uid = Some(format!("uid-{i}"));
+            Arc::new(xa)
+        })
+        .collect();
+    let now = std::time::Instant::now();
+    for xa in &xagents {
+        ctx.retries.failed(&format!("{NS}/{}", xa.name_any()), Some(1), now);
+        ctx.validated.lock().unwrap().insert(xa.uid().unwrap(), Some(1));
+    }
+    assert_eq!((ctx.retries.len(), ctx.validated_len()), (1000, 1000));
+    ctx.forget_gone(&xagents[..10]);
+    assert_eq!((ctx.retries.len(), ctx.validated_len()), (10, 10), "only the live XAgents are remembered");
+    ctx.forget_gone(&[]);
+    assert_eq!((ctx.retries.len(), ctx.validated_len()), (0, 0));
 }

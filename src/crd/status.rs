@@ -37,6 +37,22 @@ pub struct XAgentStatus {
     /// Child objects whose names are taken by objects this XAgent does not own; they are left untouched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
+
+    /// Set while reconciles fail: how many failed in a row and when the
+    /// operator tries again (5 s doubling to 5 min, ±10 %; a spec change is
+    /// tried at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStatus>,
+}
+
+/// The operator's backoff for a failing XAgent.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStatus {
+    /// Consecutive failed reconciles of this generation.
+    pub failed_attempts: i32,
+    /// When the next attempt is due.
+    pub next_attempt_time: Time,
 }
 
 /// Replica counts per component.

@@ -239,10 +239,10 @@ async fn recovery_from_5xx(admin: &Client, ns: &str, webhook: UnreachableWebhook
 
 /// A webhook for `name`'s Services at a port nothing listens on: every
 /// create or update of them gets a 500 from the API server.
-struct UnreachableWebhook(Api<ValidatingWebhookConfiguration>, String);
+pub struct UnreachableWebhook(Api<ValidatingWebhookConfiguration>, String);
 
 impl UnreachableWebhook {
-    async fn install(admin: &Client, ns: &str, name: &str, port: u16) -> Self {
+    pub async fn install(admin: &Client, ns: &str, name: &str, port: u16) -> Self {
         let api: Api<ValidatingWebhookConfiguration> = Api::all(admin.clone());
         let config_name = format!("unreachable-{ns}-{name}");
         let config: ValidatingWebhookConfiguration = serde_json::from_value(json!({
@@ -268,7 +268,7 @@ impl UnreachableWebhook {
 }
 
 impl UnreachableWebhook {
-    async fn remove(self) {
+    pub async fn remove(self) {
         self.0.delete(&self.1, &DeleteParams::default()).await.expect("deleting the webhook");
     }
 }

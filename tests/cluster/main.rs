@@ -9,6 +9,7 @@
 //! Without the control-plane binaries every scenario is reported as ignored,
 //! with the reason on stderr; under `CI=true` that is a failure instead.
 
+mod bounds;
 mod chart;
 mod children;
 mod e2e;
@@ -50,6 +51,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(lifecycle::scenarios());
     all.extend(failover::scenarios());
     all.extend(gitops::scenarios());
+    all.extend(bounds::scenarios());
     all.extend(security::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());

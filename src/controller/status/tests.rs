@@ -715,7 +715,8 @@ fn the_typed_entry_point_reads_what_was_applied_and_what_was_observed() {
     let monitoring = MonitoringObservation { wanted: true, installed: false };
     let applied =
         Applied { children: view.children.clone(), pruned: Vec::new(), monitoring, first_failure: None };
-    let observed = Observed { generation: view.generation, dependencies: view.dependencies.clone() };
+    let observed =
+        Observed { generation: view.generation, dependencies: view.dependencies.clone(), retry: None };
     let from_applied = compute(None, Converged::Applied(&applied), &observed, at(0));
     let expected = compute_observation(None, &Observation { monitoring: Some(monitoring), ..view }, at(0));
     assert_eq!(from_applied, expected);

@@ -1,0 +1,195 @@
+//! No failing server is flooded by the operator: a child the server keeps
+//! refusing is retried with per-XAgent backoff whatever wakes the XAgent, and
+//! nothing is sent again into a namespace that is being deleted. Request
+//! counts come from the API server's audit log.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::children::{self, default_set};
+use crate::gitops::UnreachableWebhook;
+use crate::harness::{Cluster, User, free_port};
+use crate::install::install_monitoring_crds;
+use crate::kit::{self, eventually};
+use crate::lifecycle::operator_writes;
+use crate::operator::Operator;
+use crate::runtime;
+
+/// The scenarios of this module.
+pub fn scenarios() -> Vec<crate::Scenario> {
+    vec![
+        ("bounds::a_refused_child_is_retried_with_backoff_whatever_wakes_the_xagent", refused_child),
+        ("bounds::nothing_is_sent_again_into_a_namespace_being_deleted", terminating_namespace),
+    ]
+}
+
+/// How long the refused child is watched.
+const WATCH: Duration = Duration::from_secs(40);
+
+/// Attempts backoff allows in [`WATCH`]: at 0, ~5, ~15 and ~35 s (5 s
+/// doubling, ±10 %).
+const ATTEMPTS: usize = 4;
+
+/// Service writes (create or apply) by the operator in `ns`.
+fn service_writes(cluster: &Cluster, ns: &str) -> usize {
+    operator_writes(cluster, ns).iter().filter(|e| e.resource == "services").count()
+}
+
+/// Touches a label of `deployment` every 300 ms until dropped: every touch
+/// is a watch event that wakes its XAgent.
+fn keep_waking(admin: &Client, ns: &str, deployment: &str) -> tokio::task::JoinHandle<()> {
+    let api: Api<Deployment> = Api::namespaced(admin.clone(), ns);
+    let name = deployment.to_string();
+    tokio::spawn(async move {
+        for n in 0u64.. {
+            let touch = json!({"metadata": {"labels": {"test.xagent.io/wake": n.to_string()}}});
+            let _ = api.patch(&name, &PatchParams::default(), &Patch::Merge(&touch)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+}
+
+fn refused_child(cluster: &Cluster) {
+    runtime().block_on(async {
+        let (ns, name) = ("flood", "flood");
+        install_monitoring_crds(cluster);
+        let admin = cluster.client(User::Admin).await;
+        kit::namespace(&admin, ns).await;
+        let operator = Operator::start(cluster, User::Operator, ns, &[]);
+        // Every write of this XAgent's three Services gets a 500.
+        let webhook = UnreachableWebhook::install(&admin, ns, name, free_port()).await;
+        kit::apply_xagent(&admin, ns, name, json!({})).await;
+        eventually("the Deployments to exist", Duration::from_secs(30), || async {
+            let deployments: Api<Deployment> = Api::namespaced(admin.clone(), ns);
+            deployments.get_opt(&format!("{name}-api")).await.ok().flatten()
+        })
+        .await;
+        let waking = keep_waking(&admin, ns, &format!("{name}-api"));
+        tokio::time::sleep(WATCH).await;
+        waking.abort();
+
+        let writes = service_writes(cluster, ns);
+        let held = operator.metric_sum("xagent_reconciles_total", "outcome=\"backoff\"");
+        eprintln!(
+            "{WATCH:?} of refused Services and ~130 wake-ups: {writes} Service writes, {held} reconciles held"
+        );
+        assert!(writes <= 3 * (ATTEMPTS + 1), "{writes} Service writes in {WATCH:?}: no backoff");
+        assert!(writes >= 3 * 3, "only {writes} Service writes: the operator stopped retrying");
+        assert!(held >= 20.0, "only {held} wake-ups held back: the test did not wake the XAgent");
+        let xa = kit::xagents(&admin, ns).get(name).await.expect("the XAgent");
+        let retry = xa.status.and_then(|s| s.retry).expect("status.retry while failing");
+        assert!(retry.failed_attempts >= 3, "{retry:?}");
+
+        // A person's fix (the webhook gone, the spec touched) is tried at once.
+        webhook.remove().await;
+        let started = Instant::now();
+        kit::apply_xagent(&admin, ns, name, json!({"api": {"port": 8080}})).await;
+        let expected = default_set(name);
+        eventually("the Services after the fix", Duration::from_secs(15), || async {
+            (children::references(&children::of(&admin, ns, name).await) == expected).then_some(())
+        })
+        .await;
+        eprintln!("children complete {:?} after the spec change", started.elapsed());
+        eventually("status.retry to clear after success", Duration::from_secs(15), || async {
+            let xa = kit::xagents(&admin, ns).get(name).await.ok()?;
+            xa.status.filter(|s| s.retry.is_none() && !s.conditions.is_empty()).map(|_| ())
+        })
+        .await;
+    });
+}
+
+/// A ValidatingAdmissionPolicy refusing every delete of XAgents in `ns`: the
+/// namespace controller cannot finish, so the namespace stays Terminating
+/// with the XAgent in it, as it does when a namespace holds many objects.
+async fn hold_xagents(admin: &Client, ns: &str) -> String {
+    let name = format!("hold-xagents-{ns}");
+    let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["xagent.io"], "apiVersions": ["*"],
+                "operations": ["DELETE"], "resources": ["xagents"]}]},
+            "validations": [{"expression": "false", "message": "held by the test"}],
+        },
+    }))
+    .expect("a policy");
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}},
+    }))
+    .expect("a binding");
+    Api::<ValidatingAdmissionPolicy>::all(admin.clone())
+        .create(&PostParams::default(), &policy)
+        .await
+        .unwrap();
+    Api::<ValidatingAdmissionPolicyBinding>::all(admin.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    name
+}
+
+async fn release_xagents(admin: &Client, name: &str) {
+    let _ = Api::<ValidatingAdmissionPolicyBinding>::all(admin.clone())
+        .delete(name, &DeleteParams::default())
+        .await;
+    let _ = Api::<ValidatingAdmissionPolicy>::all(admin.clone()).delete(name, &DeleteParams::default()).await;
+}
+
+fn terminating_namespace(cluster: &Cluster) {
+    runtime().block_on(async {
+        let (ns, name) = ("doomed", "doomed");
+        install_monitoring_crds(cluster);
+        let admin = cluster.client(User::Admin).await;
+        kit::namespace(&admin, ns).await;
+        let operator = Operator::start(cluster, User::Operator, ns, &[]);
+        kit::apply_xagent(&admin, ns, name, json!({})).await;
+        let expected = default_set(name);
+        eventually("the children", Duration::from_secs(60), || async {
+            (children::references(&children::of(&admin, ns, name).await) == expected).then_some(())
+        })
+        .await;
+        let hold = hold_xagents(&admin, ns).await;
+        let xagents = kit::xagents(&admin, ns);
+        let dry_run = DeleteParams { dry_run: true, ..DeleteParams::default() };
+        eventually("the hold on XAgent deletes", Duration::from_secs(30), || async {
+            xagents.delete(name, &dry_run).await.is_err().then_some(())
+        })
+        .await;
+
+        let before = operator_writes(cluster, ns).len();
+        cluster.kubectl_ok(&["delete", "namespace", ns, "--wait=false"]);
+        // The namespace controller deletes the children; the XAgent stays.
+        eventually("the namespace controller to delete the children", Duration::from_secs(60), || async {
+            children::of(&admin, ns, name).await.is_empty().then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let writes: Vec<String> = operator_writes(cluster, ns)[before..]
+            .iter()
+            .map(|e| format!("{} {}/{} {}", e.verb, e.resource, e.subresource, e.name))
+            .collect();
+        eprintln!("children deleted by the namespace controller; then the operator wrote: {writes:?}");
+        assert!(
+            writes.len() <= 3,
+            "{} writes into a terminating namespace:\n{}",
+            writes.len(),
+            operator.log_tail()
+        );
+        assert!(
+            operator.log_tail().contains("namespace is being deleted"),
+            "the operator did not notice:\n{}",
+            operator.log_tail()
+        );
+        assert!(xagents.get_opt(name).await.expect("reading the XAgent").is_some(), "the hold did not hold");
+        release_xagents(&admin, &hold).await;
+    });
+}
