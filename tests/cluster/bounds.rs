@@ -178,12 +178,11 @@ fn terminating_namespace(cluster: &Cluster) {
             .map(|e| format!("{} {}/{} {}", e.verb, e.resource, e.subresource, e.name))
             .collect();
         eprintln!("children deleted by the namespace controller; then the operator wrote: {writes:?}");
-        assert!(
-            writes.len() <= 3,
-            "{} writes into a terminating namespace:\n{}",
-            writes.len(),
-            operator.log_tail()
-        );
+        // Status writes while the children disappear, then one refused child
+        // write, and nothing after it.
+        let child_writes = writes.iter().filter(|w| !w.contains(" xagents/")).count();
+        assert!(child_writes <= 1, "{child_writes} child writes into a terminating namespace: {writes:?}");
+        assert!(writes.len() <= 6, "{} writes into a terminating namespace: {writes:?}", writes.len());
         assert!(
             operator.log_tail().contains("namespace is being deleted"),
             "the operator did not notice:\n{}",
