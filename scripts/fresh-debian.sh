@@ -34,6 +34,12 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
 fi
 
 mounts=()
+# The root a mount point of its own, as a machine's / is: a mount namespace
+# made inside (the image tests' `unshare --mount`) can then make it private.
+mount_root() {
+  mount --bind "$root" "$root"
+  mounts+=("$root")
+}
 bind() { # bind SRC DEST [ro]: recursive, so /dev/shm and /dev/pts come along
   mkdir -p "$root$2"
   mount --rbind "$1" "$root$2"
@@ -45,6 +51,7 @@ cleanup() {
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -R -l "${mounts[$i]}" || true; done
 }
 trap cleanup EXIT
+mount_root
 bind /proc /proc
 bind /sys /sys
 bind /dev /dev
@@ -72,10 +79,15 @@ chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${proxies[@]}"
   PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   RUSTUP_HOME=/opt/rust/rustup CARGO_HOME=/root/.cargo \
   bash -euo pipefail -c '
-    rm -rf /src/work && mkdir -p /src/work && ln -sfn /src/shared /src/work/shared
+    # A rerun starts from a new clone but keeps the previous build (target/),
+    # as a user re-running after a fix would.
+    [ -d /src/work/xagent-operator/target ] && mv /src/work/xagent-operator/target /src/work/target.kept
+    rm -rf /src/work/xagent-operator && mkdir -p /src/work && ln -sfn /src/shared /src/work/shared
     git config --global --add safe.directory "*"
     git clone -q /src/xagent-operator /src/work/xagent-operator
     cd /src/work/xagent-operator
+    [ -d /src/work/target.kept ] && mv /src/work/target.kept target
+    echo "==> $(git log --oneline -1)" >&2
     echo "==> ./scripts/demo.sh > out.yaml" >&2
     ./scripts/demo.sh > /root/out.yaml 2> /root/demo.err
     tail -n 5 /root/demo.err >&2

@@ -9,8 +9,10 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 
 use crate::builders::ChildKind;
 
-/// Verbs for kinds the operator owns and keeps in shape.
-const OWN: &[&str] = &["get", "list", "watch", "create", "patch", "update", "delete"];
+/// Verbs for kinds the operator owns and keeps in shape: read one (get),
+/// cache (list, watch), server-side apply (create, patch), prune (delete).
+/// No `update`: nothing is ever written with PUT.
+const OWN: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
 
 fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
     PolicyRule {
@@ -25,7 +27,8 @@ fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
 pub fn namespaced_rules() -> Vec<PolicyRule> {
     vec![
         rule("xagent.io", &["xagents"], &["get", "list", "watch"]),
-        rule("xagent.io", &["xagents/status"], &["get", "patch", "update"]),
+        // Status is written by server-side apply only.
+        rule("xagent.io", &["xagents/status"], &["patch"]),
         // Setting blockOwnerDeletion on children needs this where the
         // OwnerReferencesPermissionEnforcement admission plugin is on.
         rule("xagent.io", &["xagents/finalizers"], &["update"]),
@@ -68,7 +71,8 @@ pub fn cluster_rules() -> Vec<PolicyRule> {
 
 /// Rules for leader election, in the operator's own namespace.
 pub fn leader_election_rules() -> Vec<PolicyRule> {
-    vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "update", "patch"])]
+    // Read, create, then renew and release by PUT with the resourceVersion.
+    vec![rule("coordination.k8s.io", &["leases"], &["get", "create", "update"])]
 }
 
 /// What people who read XAgents get, folded into the built-in `view`, `edit`

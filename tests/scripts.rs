@@ -90,6 +90,10 @@ impl Checkout {
         fs::write(&file, os_release).unwrap();
         let mut command = Command::new("bash");
         command.arg(self.dir.path().join("scripts/setup.sh")).arg("--dry-run").arg("--os-release").arg(&file);
+        // The copy has no ../shared beside it: point it at the control-plane
+        // binaries (and kubectl) this checkout's setup unpacked, as a user
+        // with their own would.
+        command.env("KUBEBUILDER_ASSETS", root().join("target/kubebuilder-assets"));
         if let Some(path) = path {
             command.env("PATH", path).env("HOME", self.dir.path());
         }

@@ -15,11 +15,9 @@ use serde_json::json;
 
 use crate::children::{self, default_set};
 use crate::gitops::UnreachableWebhook;
-use crate::harness::{Cluster, User, free_port};
-use crate::install::install_monitoring_crds;
+use crate::harness::{Cluster, free_port};
 use crate::kit::{self, eventually};
-use crate::lifecycle::operator_writes;
-use crate::operator::Operator;
+use crate::lifecycle::{operator_writes, setup, wait_children};
 use crate::runtime;
 
 /// The scenarios of this module.
@@ -59,10 +57,7 @@ fn keep_waking(admin: &Client, ns: &str, deployment: &str) -> tokio::task::JoinH
 fn refused_child(cluster: &Cluster) {
     runtime().block_on(async {
         let (ns, name) = ("flood", "flood");
-        install_monitoring_crds(cluster);
-        let admin = cluster.client(User::Admin).await;
-        kit::namespace(&admin, ns).await;
-        let operator = Operator::start(cluster, User::Operator, ns, &[]);
+        let (admin, operator) = setup(cluster, ns).await;
         // Every write of this XAgent's three Services gets a 500.
         let webhook = UnreachableWebhook::install(&admin, ns, name, free_port()).await;
         kit::apply_xagent(&admin, ns, name, json!({})).await;
@@ -91,11 +86,7 @@ fn refused_child(cluster: &Cluster) {
         webhook.remove().await;
         let started = Instant::now();
         kit::apply_xagent(&admin, ns, name, json!({"api": {"port": 8080}})).await;
-        let expected = default_set(name);
-        eventually("the Services after the fix", Duration::from_secs(15), || async {
-            (children::references(&children::of(&admin, ns, name).await) == expected).then_some(())
-        })
-        .await;
+        wait_children(&admin, ns, name, &default_set(name)).await;
         eprintln!("children complete {:?} after the spec change", started.elapsed());
         eventually("status.retry to clear after success", Duration::from_secs(15), || async {
             let xa = kit::xagents(&admin, ns).get(name).await.ok()?;
@@ -147,16 +138,9 @@ async fn release_xagents(admin: &Client, name: &str) {
 fn terminating_namespace(cluster: &Cluster) {
     runtime().block_on(async {
         let (ns, name) = ("doomed", "doomed");
-        install_monitoring_crds(cluster);
-        let admin = cluster.client(User::Admin).await;
-        kit::namespace(&admin, ns).await;
-        let operator = Operator::start(cluster, User::Operator, ns, &[]);
+        let (admin, operator) = setup(cluster, ns).await;
         kit::apply_xagent(&admin, ns, name, json!({})).await;
-        let expected = default_set(name);
-        eventually("the children", Duration::from_secs(60), || async {
-            (children::references(&children::of(&admin, ns, name).await) == expected).then_some(())
-        })
-        .await;
+        wait_children(&admin, ns, name, &default_set(name)).await;
         let hold = hold_xagents(&admin, ns).await;
         let xagents = kit::xagents(&admin, ns);
         let dry_run = DeleteParams { dry_run: true, ..DeleteParams::default() };

@@ -599,9 +599,28 @@ fn install_and_check(cluster: &Cluster, client: &Client, case: &Case) {
     );
 }
 
+/// Removes the cluster-wide objects `config/` installed earlier (the
+/// aggregated user roles, the secret-access policy): a cluster has them from
+/// the kustomize install or from the chart, and Helm rightly refuses to take
+/// over objects it did not create.
+fn make_room_for_the_chart(cluster: &Cluster) {
+    cluster.kubectl_ok(&[
+        "delete",
+        "clusterrole",
+        "xagent-operator-view",
+        "xagent-operator-edit",
+        "--ignore-not-found",
+    ]);
+    let policy = xagent_operator::policy::NAME;
+    for kind in ["validatingadmissionpolicybinding", "validatingadmissionpolicy"] {
+        cluster.kubectl_ok(&["delete", kind, policy, "--ignore-not-found"]);
+    }
+}
+
 /// Both releases, one after the other; their namespaces are deleted at the end.
 fn installs(cluster: &Cluster) {
     install_monitoring_crds(cluster);
+    make_room_for_the_chart(cluster);
     let client = runtime().block_on(cluster.client(User::Admin));
     for case in [Case::defaults(), Case::everything()] {
         install_and_check(cluster, &client, &case);
@@ -616,6 +635,7 @@ fn installs(cluster: &Cluster) {
 fn refused(cluster: &Cluster) {
     let (release, ns, absent) = ("chart-refused", "chart-refused", "chart-refused-absent");
     let full = format!("{release}-xagent-operator");
+    make_room_for_the_chart(cluster);
     // Namespaced mode puts a Role into every watched namespace: one that does not exist.
     let output = helm_install(cluster, release, ns, Some(&json!({"watchNamespaces": [absent]})));
     let stderr = String::from_utf8_lossy(&output.stderr);

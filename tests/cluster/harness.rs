@@ -115,6 +115,10 @@ pub struct AuditEvent {
     pub name: String,
     /// The request body, where the audit policy records it.
     pub request: Option<Value>,
+    /// The HTTP status code of the response.
+    pub code: u16,
+    /// The response's message (set on failures).
+    pub message: String,
 }
 
 impl AuditEvent {
@@ -429,6 +433,8 @@ fn parse_audit(e: &Value) -> AuditEvent {
         namespace: s(&obj["namespace"]),
         name: s(&obj["name"]),
         request: e.get("requestObject").cloned(),
+        code: e["responseStatus"]["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or_default(),
+        message: s(&e["responseStatus"]["message"]),
     }
 }
 

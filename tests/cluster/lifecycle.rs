@@ -45,7 +45,7 @@ fn describe(events: &[AuditEvent]) -> Vec<String> {
 }
 
 /// Starts a namespace with an operator in it, the Prometheus Operator CRDs installed.
-async fn setup(cluster: &Cluster, ns: &str) -> (Client, Operator) {
+pub async fn setup(cluster: &Cluster, ns: &str) -> (Client, Operator) {
     install_monitoring_crds(cluster);
     let admin = cluster.client(User::Admin).await;
     kit::namespace(&admin, ns).await;
@@ -54,7 +54,7 @@ async fn setup(cluster: &Cluster, ns: &str) -> (Client, Operator) {
 }
 
 /// Waits until XAgent `name` owns exactly `expected` (Kind/name, sorted).
-async fn wait_children(
+pub async fn wait_children(
     admin: &Client,
     ns: &str,
     name: &str,

@@ -56,6 +56,11 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());
+    // Last: judges every request the operator made in the scenarios above.
+    all.push((
+        "security::the_operator_was_never_refused_for_want_of_a_permission",
+        security::never_refused_for_want_of_a_permission,
+    ));
     all
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use xagent_operator::crd::XAgent;
 use xagent_operator::policy;
 
-use crate::harness::{Cluster, User, root};
+use crate::harness::{Cluster, OPERATOR_USER, User, root};
 use crate::kit::{self, eventually};
 use crate::runtime;
 
@@ -20,6 +20,28 @@ pub fn scenarios() -> Vec<crate::Scenario> {
         ("security::the_default_roles_give_people_xagent_access_by_aggregation", aggregated_roles),
         ("security::only_a_user_who_may_read_a_secret_can_name_it_in_an_xagent", secret_access),
     ]
+}
+
+/// Run after every other scenario: across everything the operator did in
+/// them, under only `config/rbac`, the API server never refused it for want
+/// of a permission. (Refusals on the merits, e.g. in a namespace being
+/// deleted, are not RBAC's and are not counted.)
+pub fn never_refused_for_want_of_a_permission(cluster: &Cluster) {
+    let requests: Vec<_> = cluster.audit().into_iter().filter(|e| e.username == OPERATOR_USER).collect();
+    let refused: Vec<String> = requests
+        .iter()
+        .filter(|e| e.code == 403 && e.message.contains(" cannot "))
+        .map(|e| {
+            format!("{} {}/{} {}/{}: {}", e.verb, e.resource, e.subresource, e.namespace, e.name, e.message)
+        })
+        .collect();
+    eprintln!("{} requests by the operator, {} refused by RBAC", requests.len(), refused.len());
+    assert!(!requests.is_empty(), "no operator requests to judge: run this after the other scenarios");
+    assert!(
+        refused.is_empty(),
+        "the declared RBAC is missing permissions the code uses:\n{}",
+        refused.join("\n")
+    );
 }
 
 /// `kubectl auth can-i VERB RESOURCE -n NS --as USER`: the authorizer's answer.
