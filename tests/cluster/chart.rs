@@ -215,7 +215,9 @@ impl Case {
                 format!("Service {ns}/{full}-metrics"),
                 format!("Deployment {ns}/{full}"),
             ]
-            .into(),
+            .into_iter()
+            .chain(cluster_wide_for_people())
+            .collect(),
         }
     }
 
@@ -251,7 +253,9 @@ impl Case {
             // The release namespace is not watched: the first watched one.
             format!("XAgent {}/chart-all-demo", watch[0]),
         ]
-        .into();
+        .into_iter()
+        .chain(cluster_wide_for_people())
+        .collect();
         for watched in watch {
             expected.insert(format!("Role {watched}/{full}"));
             expected.insert(format!("RoleBinding {watched}/{full}"));
@@ -615,6 +619,18 @@ fn make_room_for_the_chart(cluster: &Cluster) {
     for kind in ["validatingadmissionpolicybinding", "validatingadmissionpolicy"] {
         cluster.kubectl_ok(&["delete", kind, policy, "--ignore-not-found"]);
     }
+}
+
+/// What every release installs cluster-wide, whatever its name: the
+/// aggregated user roles and the secret-access policy with its binding.
+fn cluster_wide_for_people() -> [String; 4] {
+    let policy = xagent_operator::policy::NAME;
+    [
+        "ClusterRole xagent-operator-view".to_string(),
+        "ClusterRole xagent-operator-edit".to_string(),
+        format!("ValidatingAdmissionPolicy {policy}"),
+        format!("ValidatingAdmissionPolicyBinding {policy}"),
+    ]
 }
 
 /// Both releases, one after the other; their namespaces are deleted at the end.
