@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use xagent_operator::builders::{self, AnnotationPolicy};
 use xagent_operator::controller::run::{RunConfig, Scope, run};
 use xagent_operator::leader::LeaseConfig;
 use xagent_operator::probes::postgres::PostgresTarget;
@@ -38,6 +39,8 @@ enum Command {
         metrics_address: SocketAddr,
         #[command(flatten)]
         leader: LeaderArgs,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
     /// Print the XAgent CustomResourceDefinition as YAML.
     Crd,
@@ -62,7 +65,32 @@ enum Command {
         /// File with one or more XAgent documents; `-` reads standard input.
         #[arg(short = 'f', long = "filename")]
         file: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
+}
+
+/// Installation settings, the same for `run` and `render` so a render shows
+/// what the operator applies.
+#[derive(clap::Args)]
+struct SettingsArgs {
+    /// Ingress annotations passed through: keys matching one of these
+    /// patterns (`*` matches any run of characters), comma-separated.
+    #[arg(long, default_value = "*", value_delimiter = ',', env = "XAGENT_INGRESS_ANNOTATIONS_ALLOW")]
+    ingress_annotations_allow: Vec<String>,
+    /// Ingress annotations never passed through, even when allowed
+    /// (default: ingress-nginx's configuration snippets). Empty denies none.
+    #[arg(long, default_value = "*-snippet", value_delimiter = ',', env = "XAGENT_INGRESS_ANNOTATIONS_DENY")]
+    ingress_annotations_deny: Vec<String>,
+}
+
+impl SettingsArgs {
+    fn settings(self) -> builders::Settings {
+        let keep = |patterns: Vec<String>| patterns.into_iter().filter(|p| !p.is_empty()).collect();
+        let policy =
+            AnnotationPolicy::new(keep(self.ingress_annotations_allow), keep(self.ingress_annotations_deny));
+        builders::Settings { ingress_annotations: policy }
+    }
 }
 
 /// Leader election flags of `run`.
@@ -126,13 +154,19 @@ fn main() -> ExitCode {
             print!("{}", crd::crd_yaml());
             Ok(())
         }
-        Command::Render { file } => render_file(&file),
+        Command::Render { file, settings } => render_file(&file, &settings.settings()),
         Command::Probe { .. } => unreachable!("handled above"),
-        Command::Run { namespace, log_format, metrics_address, leader } => leader.lease().and_then(|lease| {
-            let config =
-                RunConfig { scope: Scope { namespaces: namespace }, metrics_address, leader_election: lease };
-            run_controller(config, log_format)
-        }),
+        Command::Run { namespace, log_format, metrics_address, leader, settings } => {
+            leader.lease().and_then(|lease| {
+                let config = RunConfig {
+                    scope: Scope { namespaces: namespace },
+                    metrics_address,
+                    leader_election: lease,
+                    settings: settings.settings(),
+                };
+                run_controller(config, log_format)
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,7 +177,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn render_file(file: &str) -> anyhow::Result<()> {
+fn render_file(file: &str, settings: &builders::Settings) -> anyhow::Result<()> {
     let input = if file == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).context("reading standard input")?;
@@ -151,7 +185,7 @@ fn render_file(file: &str) -> anyhow::Result<()> {
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
     };
-    print!("{}", render::render(&input)?);
+    print!("{}", render::render_with(&input, settings)?);
     Ok(())
 }
 

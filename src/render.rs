@@ -123,12 +123,18 @@ fn yaml_to_json(yaml: serde_yaml::Value) -> Result<serde_json::Value, serde_yaml
     serde_json::Value::deserialize(yaml)
 }
 
-/// The children of every XAgent in `input`, as one multi-document YAML stream.
+/// [`render_with`] under the default settings.
 pub fn render(input: &str) -> Result<String, RenderError> {
+    render_with(input, &builders::Settings::default())
+}
+
+/// The children of every XAgent in `input` under `settings`, as one
+/// multi-document YAML stream.
+pub fn render_with(input: &str, settings: &builders::Settings) -> Result<String, RenderError> {
     let xagents = parse_documents(input)?;
     let mut out = String::new();
     for xagent in &xagents {
-        for child in builders::build(xagent) {
+        for child in builders::build_with(xagent, settings) {
             write_document(&mut out, &child);
         }
     }

@@ -333,7 +333,16 @@ fn default_deployment_is_restricted_probed_and_sized() {
         container.image.as_deref(),
         Some(format!("xagent/xagent-operator:{}", env!("CARGO_PKG_VERSION")).as_str())
     );
-    assert_eq!(args(&deployment), ["run", "--log-format=json", "--metrics-address=0.0.0.0:8080"]);
+    assert_eq!(
+        args(&deployment),
+        [
+            "run",
+            "--log-format=json",
+            "--metrics-address=0.0.0.0:8080",
+            "--ingress-annotations-allow=*",
+            "--ingress-annotations-deny=*-snippet",
+        ]
+    );
     let env: Vec<(String, Option<String>)> = container
         .env
         .unwrap_or_default()
@@ -449,6 +458,8 @@ fn every_option_renders() {
             "--leader-election",
             "--lease-name=xagent-operator-lease",
             &format!("--lease-namespace={NAMESPACE}"),
+            "--ingress-annotations-allow=cert-manager.io/*,nginx.ingress.kubernetes.io/*",
+            "--ingress-annotations-deny=*-snippet,nginx.ingress.kubernetes.io/auth-url",
         ]
     );
     let container = operator_container(&deployment);

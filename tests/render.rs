@@ -286,6 +286,39 @@ fn long_filename_flag_reads_a_file() {
     assert_eq!(text(&out.stdout), render(&read("config/samples/xagent-minimal.yaml")).unwrap());
 }
 
+/// An XAgent whose Ingress asks for a timeout, an issuer and a snippet.
+const ANNOTATED: &str = "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata:\n  name: shop\n  namespace: default\n\
+    spec:\n  ingress:\n    host: shop.example.com\n    annotations:\n      cert-manager.io/cluster-issuer: public\n      \
+    nginx.ingress.kubernetes.io/proxy-read-timeout: \"3600\"\n      \
+    nginx.ingress.kubernetes.io/configuration-snippet: \"more_set_headers 'X: y';\"\n";
+
+/// The annotations of the rendered Ingress.
+fn ingress_annotations(args: &[&str]) -> Vec<String> {
+    let out = run(&[&["render", "-f", "-"], args].concat(), Some(ANNOTATED));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let docs = documents(&text(&out.stdout));
+    let ingress = docs.iter().find(|d| d["kind"] == "Ingress").expect("an Ingress");
+    ingress["metadata"]["annotations"].as_object().map(|a| a.keys().cloned().collect()).unwrap_or_default()
+}
+
+#[test]
+fn ingress_snippets_are_kept_off_unless_the_installation_allows_them() {
+    let issuer = "cert-manager.io/cluster-issuer";
+    let timeout = "nginx.ingress.kubernetes.io/proxy-read-timeout";
+    let snippet = "nginx.ingress.kubernetes.io/configuration-snippet";
+    assert_eq!(ingress_annotations(&[]), [issuer, timeout], "by default");
+    assert_eq!(
+        ingress_annotations(&["--ingress-annotations-deny", ""]),
+        [issuer, snippet, timeout],
+        "none denied"
+    );
+    assert_eq!(
+        ingress_annotations(&["--ingress-annotations-allow", "cert-manager.io/*"]),
+        [issuer],
+        "an allow-list"
+    );
+}
+
 // ---------------------------------------------------------------- bad input
 
 /// `default/bad` with the given flow-style spec.

@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::meta::{APP, Component, object_meta, selector};
+use super::settings::AnnotationPolicy;
 use crate::crd::XAgent;
 
 fn port(name: &str) -> NetworkPolicyPort {
@@ -89,11 +90,13 @@ fn route(path: &str, service: String) -> HTTPIngressPath {
     }
 }
 
-/// Ingress NAME: the WebSocket path to NAME-websocket, everything else to NAME-api.
-pub fn ingress(xagent: &XAgent) -> Option<Ingress> {
+/// Ingress NAME: the WebSocket path to NAME-websocket, everything else to
+/// NAME-api; with the annotations `annotations` lets through.
+pub fn ingress(xagent: &XAgent, annotations: &AnnotationPolicy) -> Option<Ingress> {
     let spec = xagent.spec.ingress.as_ref()?;
     let mut metadata = object_meta(xagent, Component::Api, xagent.name_any());
-    metadata.annotations = (!spec.annotations.is_empty()).then(|| spec.annotations.clone());
+    let (passed, _) = annotations.split(&spec.annotations);
+    metadata.annotations = (!passed.is_empty()).then_some(passed);
     let paths = vec![
         route(&spec.websocket_path, Component::Websocket.child_name(xagent)),
         route("/", Component::Api.child_name(xagent)),

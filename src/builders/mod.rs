@@ -11,14 +11,15 @@ pub mod pod;
 pub mod policy;
 pub mod quantity;
 pub mod registry;
+pub mod settings;
 pub mod workloads;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-pub use meta::Component;
-
 use crate::crd::{ComponentSpec, XAgent};
+pub use meta::Component;
+pub use settings::{AnnotationPolicy, Settings};
 
 /// Expands the registry into [`Child`], [`ChildKind`] and their accessors.
 macro_rules! define_children {
@@ -146,10 +147,15 @@ pub struct Desired {
     pub child: Child,
 }
 
+/// [`desired_with`] under the default [`Settings`].
+pub fn desired(xagent: &XAgent) -> Vec<Desired> {
+    desired_with(xagent, &Settings::default())
+}
+
 /// Every child the XAgent should own with its component, in a stable order
 /// (per component: Service, workload, HPA, PDB; then NetworkPolicies, Ingress,
 /// ServiceMonitor and PrometheusRule), so renders diff cleanly.
-pub fn desired(xagent: &XAgent) -> Vec<Desired> {
+pub fn desired_with(xagent: &XAgent, settings: &Settings) -> Vec<Desired> {
     let spec = &xagent.spec;
     let (api, websocket, worker) =
         (spec.api.component(), spec.websocket.component(), spec.worker.component());
@@ -170,7 +176,7 @@ pub fn desired(xagent: &XAgent) -> Vec<Desired> {
             push(component, Child::NetworkPolicy(policy));
         }
     }
-    if let Some(ingress) = exposure::ingress(xagent) {
+    if let Some(ingress) = exposure::ingress(xagent, &settings.ingress_annotations) {
         push(Component::Api, Child::Ingress(ingress));
     }
     let monitoring = &spec.monitoring;
@@ -183,9 +189,14 @@ pub fn desired(xagent: &XAgent) -> Vec<Desired> {
     out
 }
 
-/// The children of [`desired`] alone: what `render` prints.
+/// The children of [`desired`] alone.
 pub fn build(xagent: &XAgent) -> Vec<Child> {
-    desired(xagent).into_iter().map(|d| d.child).collect()
+    build_with(xagent, &Settings::default())
+}
+
+/// The children of [`desired_with`] alone: what `render` prints.
+pub fn build_with(xagent: &XAgent, settings: &Settings) -> Vec<Child> {
+    desired_with(xagent, settings).into_iter().map(|d| d.child).collect()
 }
 
 fn stateless(

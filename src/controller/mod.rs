@@ -56,6 +56,8 @@ pub struct Context {
     /// The generation each XAgent (by uid) last passed validation at: the
     /// same spec is not validated again on every resync or child event.
     pub validated: Mutex<HashMap<String, Option<i64>>>,
+    /// The installation's settings the builders apply.
+    pub settings: builders::Settings,
 }
 
 impl Context {
@@ -78,7 +80,14 @@ impl Context {
             crds: Arc::new(MonitoringCrds::default()),
             probes: Arc::new(ProbeState::default()),
             validated: Mutex::default(),
+            settings: builders::Settings::default(),
         }
+    }
+
+    /// Builds children under `settings`.
+    pub fn with_settings(mut self, settings: builders::Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Reads dependency health from `probes`.
@@ -197,6 +206,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     let applied = converge(ctx, owner, valid).await?;
     count_applied(ctx, &applied);
     publish_changes(ctx, xagent, &applied).await;
+    announce(ctx, xagent, refused_annotations(&ctx.settings, xagent, &applied)).await;
     let Some(error) = &applied.first_failure else {
         write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
         return Ok(Action::requeue(RESYNC));
@@ -229,7 +239,7 @@ fn retry_status(retry: &retry::Retry) -> RetryStatus {
 async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Result<Applied> {
     let xagent = valid.xagent();
     let installed = ctx.crds.installed();
-    let desired = builders::desired(xagent);
+    let desired = builders::desired_with(xagent, &ctx.settings);
     // Without the Prometheus Operator CRDs the monitoring objects cannot
     // exist; everything else goes ahead.
     let applicable: Vec<&Desired> =
@@ -350,6 +360,30 @@ async fn publish_changes(ctx: &Context, xagent: &XAgent, applied: &Applied) {
         })
         .collect();
     announce(ctx, xagent, notices).await;
+}
+
+/// A warning, when the Ingress was just written, naming the annotations the
+/// installation's policy kept off it: told once per change, not per resync.
+fn refused_annotations(
+    settings: &builders::Settings,
+    xagent: &XAgent,
+    applied: &Applied,
+) -> Vec<notices::Notice> {
+    let Some(ingress) = &xagent.spec.ingress else { return Vec::new() };
+    let written = applied.children.iter().any(|(_, r)| {
+        r.child.kind == builders::ChildKind::Ingress
+            && matches!(r.outcome, Outcome::Created | Outcome::Updated)
+    });
+    let policy = &settings.ingress_annotations;
+    let (_, refused) = policy.split(&ingress.annotations);
+    if !written || refused.is_empty() {
+        return Vec::new();
+    }
+    vec![notices::Notice {
+        type_: EventType::Warning,
+        reason: "IngressAnnotationsRefused",
+        note: format!("not passed to the Ingress ({}): {}", policy.describe(), refused.join(", ")),
+    }]
 }
 
 /// Event notes are limited to 1 kB by the API server.

@@ -44,6 +44,8 @@ pub struct RunConfig {
     pub metrics_address: SocketAddr,
     /// Lease to hold before working; `None` runs without leader election.
     pub leader_election: Option<LeaseConfig>,
+    /// The installation's settings the builders apply.
+    pub settings: crate::builders::Settings,
 }
 
 /// Why `run` ended other than by a shutdown signal.
@@ -159,8 +161,8 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
     let listener = tokio::net::TcpListener::bind(config.metrics_address).await.map_err(RunError::Bind)?;
     tokio::spawn(http::serve_on(listener, endpoint.clone()));
 
-    let Some(lease) = config.leader_election else {
-        work_all(client, &config.scope, metrics, endpoint).await;
+    let Some(lease) = config.leader_election.clone() else {
+        work_all(client, &config, metrics, endpoint).await;
         return Ok(());
     };
     // A standby replica is healthy and ready: it is waiting, by design.
@@ -171,7 +173,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
         () = shutdown_signal() => return Ok(()),
     }
     let outcome = tokio::select! {
-        () = work_all(client, &config.scope, metrics, endpoint) => Ok(()),
+        () = work_all(client, &config, metrics, endpoint) => Ok(()),
         () = elector.keep() => Err(RunError::LostLease),
     };
     if outcome.is_ok()
@@ -183,13 +185,14 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
 }
 
 /// A controller and a prober per namespace of the scope, until a shutdown signal.
-async fn work_all(client: Client, scope: &Scope, metrics: Arc<Metrics>, endpoint: Arc<Endpoint>) {
-    let parts = scope.parts();
+async fn work_all(client: Client, config: &RunConfig, metrics: Arc<Metrics>, endpoint: Arc<Endpoint>) {
+    let parts = config.scope.parts();
     let gate = Arc::new(SyncGate { pending: parts.len().into(), endpoint });
     let probes = Arc::new(ProbeState::default());
     let workers = parts.into_iter().map(|namespace| {
         info!(namespace = namespace.as_deref().unwrap_or("<all>"), "watching");
-        work(client.clone(), namespace, metrics.clone(), probes.clone(), gate.clone())
+        let shared = Shared { metrics: metrics.clone(), probes: probes.clone(), gate: gate.clone() };
+        work(client.clone(), namespace, shared, config.settings.clone())
     });
     futures::future::join_all(workers).await;
 }
@@ -270,14 +273,21 @@ macro_rules! define_owned_watches {
 
 crate::builders::registry::child_kinds!(define_owned_watches);
 
+/// What every namespace's controller shares.
+struct Shared {
+    metrics: Arc<Metrics>,
+    probes: Arc<ProbeState>,
+    gate: Arc<SyncGate>,
+}
+
 /// The controller and the prober of one namespace (or all), until a shutdown signal.
 async fn work(
     client: Client,
     namespace: Option<String>,
-    metrics: Arc<Metrics>,
-    probes: Arc<ProbeState>,
-    gate: Arc<SyncGate>,
+    shared: Shared,
+    settings: crate::builders::Settings,
 ) {
+    let Shared { metrics, probes, gate } = shared;
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
@@ -290,7 +300,11 @@ async fn work(
         Prober::new(client.clone(), xagents.clone(), probes.clone(), metrics.clone(), health_changed, config);
     let prober = tokio::spawn(prober.run());
     let ctx = Arc::new(
-        Context::new(client.clone(), stores).with_metrics(metrics).with_crds(crds).with_probes(probes),
+        Context::new(client.clone(), stores)
+            .with_metrics(metrics)
+            .with_crds(crds)
+            .with_probes(probes)
+            .with_settings(settings),
     );
     let janitor = tokio::spawn(forget_gone_periodically(ctx.clone(), xagents.clone()));
     let stop = shutdown_signal().shared();

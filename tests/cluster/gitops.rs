@@ -331,7 +331,7 @@ async fn refused_for(admin: &Client, ns: &str, name: &str, says: &str) {
 
 /// The events about XAgent `name` with one of `reasons`: (reason, series
 /// count or 1) per Event object.
-async fn events_about(client: &Client, ns: &str, name: &str, reasons: &[&str]) -> Vec<(String, i32)> {
+pub async fn events_about(client: &Client, ns: &str, name: &str, reasons: &[&str]) -> Vec<(String, i32)> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     let events = api.list(&ListParams::default()).await.expect("listing events");
     events

@@ -19,6 +19,7 @@ pub fn scenarios() -> Vec<crate::Scenario> {
     vec![
         ("security::the_default_roles_give_people_xagent_access_by_aggregation", aggregated_roles),
         ("security::only_a_user_who_may_read_a_secret_can_name_it_in_an_xagent", secret_access),
+        ("security::ingress_snippets_never_reach_the_ingress_and_the_author_is_told", ingress_annotations),
     ]
 }
 
@@ -225,5 +226,35 @@ fn secret_access(cluster: &Cluster) {
         let stored = alice.get("alices").await.expect("Alice's XAgent");
         let stored: Value = serde_json::to_value(&stored.spec).unwrap();
         assert!(stored.get("postgres").is_none(), "the refused change was stored: {stored}");
+    });
+}
+
+fn ingress_annotations(cluster: &Cluster) {
+    runtime().block_on(async {
+        let (ns, name) = ("annotated", "shop");
+        let (admin, _operator) = crate::lifecycle::setup(cluster, ns).await;
+        let snippet = "nginx.ingress.kubernetes.io/server-snippet";
+        let timeout = "nginx.ingress.kubernetes.io/proxy-read-timeout";
+        let spec = json!({"ingress": {"host": "shop.example.test", "annotations": {
+            snippet: "location /admin { proxy_pass http://169.254.169.254; }",
+            timeout: "3600",
+        }}});
+        kit::apply_xagent(&admin, ns, name, spec).await;
+        let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> = Api::namespaced(admin.clone(), ns);
+        let (ingress, _) = eventually("the Ingress", Duration::from_secs(60), || async {
+            ingresses.get_opt(name).await.ok().flatten()
+        })
+        .await;
+        let annotations = ingress.metadata.annotations.unwrap_or_default();
+        assert!(annotations.contains_key(timeout), "the allowed annotation is missing: {annotations:?}");
+        assert!(!annotations.contains_key(snippet), "the snippet reached the Ingress: {annotations:?}");
+        let (events, _) =
+            eventually("the IngressAnnotationsRefused warning", Duration::from_secs(30), || async {
+                let found =
+                    crate::gitops::events_about(&admin, ns, name, &["IngressAnnotationsRefused"]).await;
+                (!found.is_empty()).then_some(found)
+            })
+            .await;
+        assert_eq!(events, [("IngressAnnotationsRefused".to_string(), 1)], "told once");
     });
 }
