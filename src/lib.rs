@@ -5,6 +5,7 @@
 //! children, pure) → [`controller`] (apply, observe, status).
 
 pub mod builders;
+pub mod client;
 pub mod controller;
 pub mod crd;
 pub mod error;

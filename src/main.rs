@@ -37,6 +37,10 @@ enum Command {
         /// Address of the /metrics, /healthz and /readyz endpoint.
         #[arg(long, default_value = "0.0.0.0:8080", env = "XAGENT_METRICS_ADDRESS")]
         metrics_address: SocketAddr,
+        /// Kubernetes API requests per second at most (a watch counts once, when it starts).
+        #[arg(long, default_value_t = xagent_operator::client::DEFAULT_QPS, env = "XAGENT_KUBE_API_QPS",
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        kube_api_qps: u32,
         #[command(flatten)]
         leader: LeaderArgs,
         #[command(flatten)]
@@ -156,7 +160,7 @@ fn main() -> ExitCode {
         }
         Command::Render { file, settings } => render_file(&file, &settings.settings()),
         Command::Probe { .. } => unreachable!("handled above"),
-        Command::Run { namespace, log_format, metrics_address, leader, settings } => {
+        Command::Run { namespace, log_format, metrics_address, kube_api_qps, leader, settings } => {
             leader.lease().and_then(|lease| {
                 let config = RunConfig {
                     scope: Scope { namespaces: namespace },
@@ -164,7 +168,7 @@ fn main() -> ExitCode {
                     leader_election: lease,
                     settings: settings.settings(),
                 };
-                run_controller(config, log_format)
+                run_controller(config, log_format, kube_api_qps)
             })
         }
     };
@@ -189,11 +193,11 @@ fn render_file(file: &str, settings: &builders::Settings) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn run_controller(config: RunConfig, log_format: LogFormat) -> anyhow::Result<()> {
+fn run_controller(config: RunConfig, log_format: LogFormat, qps: u32) -> anyhow::Result<()> {
     telemetry::init(log_format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let client = kube::Client::try_default().await.context("connecting to Kubernetes")?;
+        let client = xagent_operator::client::rate_limited(qps).await.context("connecting to Kubernetes")?;
         let address = config.metrics_address;
         run(client, config).await.with_context(|| format!("operator with metrics on {address}"))
     })

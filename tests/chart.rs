@@ -339,6 +339,7 @@ fn default_deployment_is_restricted_probed_and_sized() {
             "run",
             "--log-format=json",
             "--metrics-address=0.0.0.0:8080",
+            "--kube-api-qps=50",
             "--ingress-annotations-allow=*",
             "--ingress-annotations-deny=*-snippet",
         ]
@@ -458,6 +459,7 @@ fn every_option_renders() {
             "--leader-election",
             "--lease-name=xagent-operator-lease",
             &format!("--lease-namespace={NAMESPACE}"),
+            "--kube-api-qps=20",
             "--ingress-annotations-allow=cert-manager.io/*,nginx.ingress.kubernetes.io/*",
             "--ingress-annotations-deny=*-snippet,nginx.ingress.kubernetes.io/auth-url",
         ]

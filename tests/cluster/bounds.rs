@@ -25,6 +25,7 @@ pub fn scenarios() -> Vec<crate::Scenario> {
     vec![
         ("bounds::a_refused_child_is_retried_with_backoff_whatever_wakes_the_xagent", refused_child),
         ("bounds::nothing_is_sent_again_into_a_namespace_being_deleted", terminating_namespace),
+        ("bounds::the_operator_keeps_to_its_request_rate", request_rate),
     ]
 }
 
@@ -174,5 +175,62 @@ fn terminating_namespace(cluster: &Cluster) {
         );
         assert!(xagents.get_opt(name).await.expect("reading the XAgent").is_some(), "the hold did not hold");
         release_xagents(&admin, &hold).await;
+    });
+}
+
+/// The most requests received in any `window` (a sliding window over sorted times).
+fn busiest(times: &[k8s_openapi::jiff::Timestamp], window: Duration) -> usize {
+    let window = k8s_openapi::jiff::SignedDuration::try_from(window).expect("a short window");
+    let mut busiest = 0;
+    let mut first = 0;
+    for (last, t) in times.iter().enumerate() {
+        while t.duration_since(times[first]) >= window {
+            first += 1;
+        }
+        busiest = busiest.max(last + 1 - first);
+    }
+    busiest
+}
+
+fn request_rate(cluster: &Cluster) {
+    const QPS: usize = 5;
+    runtime().block_on(async {
+        let ns = "throttled";
+        crate::install::install_monitoring_crds(cluster);
+        let admin = cluster.client(crate::harness::User::Admin).await;
+        kit::namespace(&admin, ns).await;
+        let started = k8s_openapi::jiff::Timestamp::now();
+        let qps = QPS.to_string();
+        let _operator = crate::operator::Operator::start(
+            cluster,
+            crate::harness::User::Operator,
+            ns,
+            &["--kube-api-qps", &qps],
+        );
+        let names = ["r1", "r2", "r3"];
+        for name in names {
+            kit::apply_xagent(&admin, ns, name, json!({})).await;
+        }
+        for name in names {
+            wait_children(&admin, ns, name, &default_set(name)).await;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut times: Vec<_> = cluster
+            .audit()
+            .into_iter()
+            .filter(|e| e.user_uid == crate::harness::User::Operator.uid() && seen.insert(e.audit_id.clone()))
+            .filter_map(|e| e.received.filter(|t| *t >= started))
+            .collect();
+        times.sort();
+        let busiest = busiest(&times, Duration::from_secs(1));
+        let span = times.last().zip(times.first()).map(|(l, f)| l.duration_since(*f));
+        eprintln!(
+            "{} requests at --kube-api-qps {QPS} over {span:?}; busiest second: {busiest}",
+            times.len()
+        );
+        assert!(times.len() > 4 * QPS, "too few requests to judge: {}", times.len());
+        // A fixed one-second window admits QPS, so any sliding second holds
+        // at most twice that.
+        assert!(busiest <= 2 * QPS, "{busiest} requests in one second at --kube-api-qps {QPS}");
     });
 }

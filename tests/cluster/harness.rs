@@ -119,6 +119,10 @@ pub struct AuditEvent {
     pub code: u16,
     /// The response's message (set on failures).
     pub message: String,
+    /// The request's id: a watch has two events (response started, complete).
+    pub audit_id: String,
+    /// When the API server received the request, as the audit log says.
+    pub received: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 impl AuditEvent {
@@ -435,6 +439,8 @@ fn parse_audit(e: &Value) -> AuditEvent {
         request: e.get("requestObject").cloned(),
         code: e["responseStatus"]["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or_default(),
         message: s(&e["responseStatus"]["message"]),
+        audit_id: s(&e["auditID"]),
+        received: e["requestReceivedTimestamp"].as_str().and_then(|t| t.parse().ok()),
     }
 }
 
