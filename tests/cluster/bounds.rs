@@ -10,7 +10,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 use crate::children::{self, default_set};
@@ -102,30 +102,10 @@ fn refused_child(cluster: &Cluster) {
 /// with the XAgent in it, as it does when a namespace holds many objects.
 async fn hold_xagents(admin: &Client, ns: &str) -> String {
     let name = format!("hold-xagents-{ns}");
-    let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [{"apiGroups": ["xagent.io"], "apiVersions": ["*"],
-                "operations": ["DELETE"], "resources": ["xagents"]}]},
-            "validations": [{"expression": "false", "message": "held by the test"}],
-        },
-    }))
-    .expect("a policy");
-    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {"policyName": name, "validationActions": ["Deny"],
-                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}},
-    }))
-    .expect("a binding");
-    Api::<ValidatingAdmissionPolicy>::all(admin.clone())
-        .create(&PostParams::default(), &policy)
-        .await
-        .unwrap();
-    Api::<ValidatingAdmissionPolicyBinding>::all(admin.clone())
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
+    let rule = json!({"apiGroups": ["xagent.io"], "apiVersions": ["*"], "operations": ["DELETE"],
+                      "resources": ["xagents"]});
+    let validation = json!({"expression": "false", "message": "held by the test"});
+    kit::policy_in_namespace(admin, &name, ns, rule, validation).await;
     name
 }
 

@@ -8,9 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::admissionregistration::v1::{
-    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, ValidatingWebhookConfiguration,
-};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::events::v1::Event;
@@ -278,31 +276,14 @@ struct RefusingPolicy;
 
 impl RefusingPolicy {
     async fn install(admin: &Client, ns: &str, name: &str) -> Self {
-        let policies: Api<ValidatingAdmissionPolicy> = Api::all(admin.clone());
-        let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(admin.clone());
-        let policy_name = format!("refuse-{ns}-{name}");
         let expression = format!(
             "!has(object.metadata.labels) || !('app.kubernetes.io/instance' in object.metadata.labels) || object.metadata.labels['app.kubernetes.io/instance'] != '{name}'"
         );
-        let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
-            "metadata": {"name": policy_name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
-                    "operations": ["CREATE", "UPDATE"], "resources": ["services"]}]},
-                "validations": [{"expression": expression, "reason": "Invalid",
-                                 "message": format!("Services of {name} are not allowed here")}],
-            },
-        }))
-        .expect("a policy");
-        let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
-            "metadata": {"name": policy_name},
-            "spec": {"policyName": policy_name, "validationActions": ["Deny"],
-                     "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}},
-        }))
-        .expect("a binding");
-        policies.create(&PostParams::default(), &policy).await.expect("creating the policy");
-        bindings.create(&PostParams::default(), &binding).await.expect("creating the binding");
+        let rule = json!({"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                          "resources": ["services"]});
+        let validation = json!({"expression": expression, "reason": "Invalid",
+                                "message": format!("Services of {name} are not allowed here")});
+        kit::policy_in_namespace(admin, &format!("refuse-{ns}-{name}"), ns, rule, validation).await;
         refused_for(admin, ns, name, "not allowed here").await;
         RefusingPolicy
     }

@@ -177,3 +177,26 @@ fn pod_ready(pod: &Pod) -> bool {
 pub fn rv<K: kube::Resource>(obj: &K) -> String {
     obj.meta().resource_version.clone().unwrap_or_default()
 }
+
+/// Creates ValidatingAdmissionPolicy `name` holding `rule` (one resourceRule)
+/// and `validation`, bound with Deny to namespace `ns` only.
+pub async fn policy_in_namespace(admin: &Client, name: &str, ns: &str, rule: Value, validation: Value) {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": [rule]}, "validations": [validation]},
+    }))
+    .expect("a policy");
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"policyName": name, "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}},
+    }))
+    .expect("a binding");
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(admin.clone());
+    policies.create(&PostParams::default(), &policy).await.expect("creating the policy");
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(admin.clone());
+    bindings.create(&PostParams::default(), &binding).await.expect("creating the binding");
+}
