@@ -210,7 +210,8 @@ fn request_rate(cluster: &Cluster) {
         );
         assert!(times.len() > 4 * QPS, "too few requests to judge: {}", times.len());
         // A fixed one-second window admits QPS, so any sliding second holds
-        // at most twice that.
-        assert!(busiest <= 2 * QPS, "{busiest} requests in one second at --kube-api-qps {QPS}");
+        // at most twice that; two more allow for requests the server
+        // received late. Unlimited, the start alone sends some 30 at once.
+        assert!(busiest <= 2 * QPS + 2, "{busiest} requests in one second at --kube-api-qps {QPS}");
     });
 }
