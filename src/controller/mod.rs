@@ -115,7 +115,7 @@ impl Context {
         uid: &str,
     ) -> Result<ValidXAgent<'x>, validate::InvalidXAgent> {
         let generation = xagent.meta().generation;
-        let mut validated = self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut validated = self.validated();
         if validated.get(uid) == Some(&generation) {
             return Ok(ValidXAgent::already_validated(xagent));
         }
@@ -131,15 +131,16 @@ impl Context {
         let keys: std::collections::HashSet<String> = live.iter().map(|x| key(x)).collect();
         let uids: std::collections::HashSet<String> = live.iter().filter_map(|x| x.uid()).collect();
         self.retries.retain(|k| keys.contains(k));
-        self.validated
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|uid, _| uids.contains(uid));
+        self.validated().retain(|uid, _| uids.contains(uid));
     }
 
     /// How many XAgents the validation memo remembers.
     pub fn validated_len(&self) -> usize {
-        self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+        self.validated().len()
+    }
+
+    fn validated(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<i64>>> {
+        self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -157,23 +158,18 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// changed.
 #[tracing::instrument(skip_all, fields(namespace = %xagent.namespace().unwrap_or_default(), name = %xagent.name_any()))]
 pub async fn reconcile(xagent: Arc<XAgent>, ctx: Arc<Context>) -> Result<Action> {
-    let generation = xagent.meta().generation;
-    if let Some(wait) = ctx.retries.waiting(&key(&xagent), generation, Instant::now()) {
+    if let Some(wait) = ctx.retries.waiting(&key(&xagent), xagent.meta().generation, Instant::now()) {
         debug!(retry_in_ms = wait.as_millis() as u64, "backing off");
         ctx.metrics.reconciles.get_or_create(&OutcomeLabels { outcome: "backoff" }).inc();
         return Ok(Action::requeue(wait));
     }
     let started = Instant::now();
-    let result = match tokio::time::timeout(DEADLINE, reconcile_inner(&xagent, &ctx)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout(DEADLINE)),
-    };
+    let result = tokio::time::timeout(DEADLINE, reconcile_inner(&xagent, &ctx))
+        .await
+        .unwrap_or(Err(Error::Timeout(DEADLINE)));
     let outcome = OutcomeLabels { outcome: if result.is_ok() { "success" } else { "error" } };
     ctx.metrics.reconciles.get_or_create(&outcome).inc();
     ctx.metrics.reconcile_duration.get_or_create(&outcome).observe(started.elapsed().as_secs_f64());
-    if matches!(result, Ok(ref action) if *action != Action::await_change()) {
-        ctx.retries.clear(&key(&xagent));
-    }
     result
 }
 
@@ -200,6 +196,8 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
             write_status(ctx, xagent, Converged::Invalid(&invalid.to_string()), &observed).await?;
+            // Nothing to retry: the next attempt is a new generation.
+            ctx.retries.clear(&key(xagent));
             return Ok(Action::requeue(RESYNC));
         }
     };
@@ -209,6 +207,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     announce(ctx, xagent, refused_annotations(&ctx.settings, xagent, &applied)).await;
     let Some(error) = &applied.first_failure else {
         write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
+        ctx.retries.clear(&key(xagent));
         return Ok(Action::requeue(RESYNC));
     };
     if error.is_namespace_terminating() {
@@ -286,6 +285,7 @@ async fn apply_all(
     let mut reports = Vec::with_capacity(desired.len());
     let mut first_failure = None;
     for &Desired { component, child } in desired {
+        let mut stop = false;
         let initial = initial_replicas(desired, child);
         let report = match apply::ensure(&ctx.client, &ctx.stores, owner, child, initial).await {
             Ok(report) => report,
@@ -296,17 +296,15 @@ async fn apply_all(
                     outcome: Outcome::Failed { message: error.to_string(), transient: error.is_transient() },
                     workload: None,
                 };
-                let terminating = error.is_namespace_terminating();
+                stop = error.is_namespace_terminating();
                 first_failure.get_or_insert(error);
-                if terminating {
-                    // Every other child would get the same refusal.
-                    reports.push((*component, report));
-                    break;
-                }
                 report
             }
         };
         reports.push((*component, report));
+        if stop {
+            break; // every other child would get the same refusal
+        }
     }
     (reports, first_failure)
 }

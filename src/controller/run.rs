@@ -191,8 +191,13 @@ async fn work_all(client: Client, config: &RunConfig, metrics: Arc<Metrics>, end
     let probes = Arc::new(ProbeState::default());
     let workers = parts.into_iter().map(|namespace| {
         info!(namespace = namespace.as_deref().unwrap_or("<all>"), "watching");
-        let shared = Shared { metrics: metrics.clone(), probes: probes.clone(), gate: gate.clone() };
-        work(client.clone(), namespace, shared, config.settings.clone())
+        let shared = Shared {
+            metrics: metrics.clone(),
+            probes: probes.clone(),
+            gate: gate.clone(),
+            settings: config.settings.clone(),
+        };
+        work(client.clone(), namespace, shared)
     });
     futures::future::join_all(workers).await;
 }
@@ -278,16 +283,12 @@ struct Shared {
     metrics: Arc<Metrics>,
     probes: Arc<ProbeState>,
     gate: Arc<SyncGate>,
+    settings: crate::builders::Settings,
 }
 
 /// The controller and the prober of one namespace (or all), until a shutdown signal.
-async fn work(
-    client: Client,
-    namespace: Option<String>,
-    shared: Shared,
-    settings: crate::builders::Settings,
-) {
-    let Shared { metrics, probes, gate } = shared;
+async fn work(client: Client, namespace: Option<String>, shared: Shared) {
+    let Shared { metrics, probes, gate, settings } = shared;
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
     let (xagents, xagent_writer) = reflector::store::<XAgent>();

@@ -15,9 +15,11 @@ use serde_json::json;
 
 use crate::children::{self, default_set};
 use crate::gitops::UnreachableWebhook;
-use crate::harness::{Cluster, free_port};
+use crate::harness::{Cluster, User, free_port};
+use crate::install::install_monitoring_crds;
 use crate::kit::{self, eventually};
 use crate::lifecycle::{operator_writes, setup, wait_children};
+use crate::operator::Operator;
 use crate::runtime;
 
 /// The scenarios of this module.
@@ -176,17 +178,12 @@ fn request_rate(cluster: &Cluster) {
     const QPS: usize = 5;
     runtime().block_on(async {
         let ns = "throttled";
-        crate::install::install_monitoring_crds(cluster);
-        let admin = cluster.client(crate::harness::User::Admin).await;
+        install_monitoring_crds(cluster);
+        let admin = cluster.client(User::Admin).await;
         kit::namespace(&admin, ns).await;
         let started = k8s_openapi::jiff::Timestamp::now();
         let qps = QPS.to_string();
-        let _operator = crate::operator::Operator::start(
-            cluster,
-            crate::harness::User::Operator,
-            ns,
-            &["--kube-api-qps", &qps],
-        );
+        let _operator = Operator::start(cluster, User::Operator, ns, &["--kube-api-qps", &qps]);
         let names = ["r1", "r2", "r3"];
         for name in names {
             kit::apply_xagent(&admin, ns, name, json!({})).await;
@@ -198,7 +195,7 @@ fn request_rate(cluster: &Cluster) {
         let mut times: Vec<_> = cluster
             .audit()
             .into_iter()
-            .filter(|e| e.user_uid == crate::harness::User::Operator.uid() && seen.insert(e.audit_id.clone()))
+            .filter(|e| e.user_uid == User::Operator.uid() && seen.insert(e.audit_id.clone()))
             .filter_map(|e| e.received.filter(|t| *t >= started))
             .collect();
         times.sort();

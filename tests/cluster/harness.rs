@@ -20,6 +20,8 @@ use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::Value;
 
+use crate::support::run_ok;
+
 /// The operator's identity: the ServiceAccount that `config/rbac` binds.
 pub const OPERATOR_USER: &str = "system:serviceaccount:xagent-system:xagent-operator";
 
@@ -442,11 +444,6 @@ fn parse_audit(e: &Value) -> AuditEvent {
         audit_id: s(&e["auditID"]),
         received: e["requestReceivedTimestamp"].as_str().and_then(|t| t.parse().ok()),
     }
-}
-
-fn run_ok(command: &mut Command, what: &str) {
-    let out = command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 impl Drop for Cluster {

@@ -50,26 +50,19 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `command`, panicking with its output unless it succeeds; returns stdout.
-fn run(command: &mut Command) -> String {
-    let out = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Runs `command` (doing `what`), panicking unless it succeeds; returns stdout.
+fn run(command: &mut Command, what: &str) -> String {
+    String::from_utf8_lossy(&super::run_ok(command, what).stdout).into_owned()
 }
 
 /// Builds the image with `scripts/image.sh` and unpacks its OCI archive.
 pub fn build() -> Image {
-    let archive = run(&mut image_script());
+    let archive = run(&mut image_script(), "building the image");
     let archive = root().join(archive.trim());
     let dir = tempfile::Builder::new().prefix("image-").tempdir().expect("a temporary directory");
     let layout = dir.path().join("layout");
     fs::create_dir(&layout).unwrap();
-    run(Command::new("tar").arg("-xf").arg(&archive).arg("-C").arg(&layout));
+    run(Command::new("tar").arg("-xf").arg(&archive).arg("-C").arg(&layout), "unpacking the archive");
 
     let index = json(&layout.join("index.json"));
     let entry = &index["manifests"][0];
@@ -86,7 +79,7 @@ pub fn build() -> Image {
     if !super::running_as_root() {
         unpack.arg("--rootless");
     }
-    run(unpack.arg("--image").arg(format!("{}:{tag}", layout.display())).arg(&bundle));
+    run(unpack.arg("--image").arg(format!("{}:{tag}", layout.display())).arg(&bundle), "umoci unpack");
     let rootfs = bundle.join("rootfs");
     // The mount points a runtime makes for its devices and /etc/hosts.
     fs::create_dir(rootfs.join("dev")).expect("creating the runtime's /dev");
@@ -144,7 +137,10 @@ impl Image {
     pub fn files(&self) -> Vec<String> {
         let mut found = Vec::new();
         for layer in self.manifest["layers"].as_array().expect("a layer list") {
-            let listing = run(Command::new("tar").arg("-tzf").arg(blob(&self.layout, &layer["digest"])));
+            let listing = run(
+                Command::new("tar").arg("-tzf").arg(blob(&self.layout, &layer["digest"])),
+                "listing a layer",
+            );
             found.extend(
                 listing
                     .lines()

@@ -66,7 +66,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Runs `command`, panicking with its output unless it succeeds.
-fn run_ok(command: &mut Command, what: &str) -> Output {
+pub fn run_ok(command: &mut Command, what: &str) -> Output {
     let output = command
         .stdin(Stdio::null())
         .output()
