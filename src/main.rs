@@ -1,6 +1,7 @@
 //! The `xagent-operator` binary: `run`, `crd` and `render`.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -55,11 +56,17 @@ enum Command {
         /// Which kind of server.
         #[arg(value_enum)]
         dependency: ProbeKind,
-        /// redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS), or
-        /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...]. Prefer the
-        /// environment variable, which keeps the password off the command line.
+        /// redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// for verified TLS,
+        /// rediss://…/#insecure for unverified), or
+        /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...] (libpq's
+        /// modes, verify-ca and verify-full included). Prefer the environment
+        /// variable, which keeps the password off the command line.
         #[arg(env = "XAGENT_PROBE_URL", hide_env_values = true)]
         url: String,
+        /// PEM file of the CA certificates to verify the server against
+        /// (default: the system CA bundle).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Give up after this many seconds (connect, authenticate and query together).
         #[arg(long, default_value = "5", value_parser = parse_timeout)]
         timeout: Duration,
@@ -150,8 +157,8 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Probe { dependency, url, timeout } = &cli.command {
-        return probe(*dependency, url, *timeout);
+    if let Command::Probe { dependency, url, timeout, ca_file } = &cli.command {
+        return probe(*dependency, url, *timeout, ca_file.as_deref());
     }
     let result = match cli.command {
         Command::Crd => {
@@ -204,7 +211,14 @@ fn run_controller(config: RunConfig, log_format: LogFormat, qps: u32) -> anyhow:
 }
 
 /// Runs one probe and maps its result to the exit status.
-fn probe(kind: ProbeKind, url: &str, timeout: Duration) -> ExitCode {
+fn probe(kind: ProbeKind, url: &str, timeout: Duration, ca_file: Option<&Path>) -> ExitCode {
+    let ca = match ca_file.map(std::fs::read).transpose() {
+        Ok(ca) => ca,
+        Err(e) => {
+            eprintln!("error: reading --ca-file: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -213,11 +227,11 @@ fn probe(kind: ProbeKind, url: &str, timeout: Duration) -> ExitCode {
         }
     };
     let result = match kind {
-        ProbeKind::Redis => {
-            RedisTarget::from_url(url).map(|t| runtime.block_on(probes::redis::probe(&t, timeout)))
-        }
+        ProbeKind::Redis => RedisTarget::from_url(url, ca.as_deref())
+            .map(|t| runtime.block_on(probes::redis::probe(&t, timeout))),
         ProbeKind::Postgres => {
-            PostgresTarget::from_url(url).map(|t| runtime.block_on(probes::postgres::probe(&t, timeout)))
+            let target = PostgresTarget::from_url(url, ca.as_deref());
+            target.map(|t| runtime.block_on(probes::postgres::probe(&t, timeout)))
         }
     };
     match result {

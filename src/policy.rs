@@ -18,7 +18,8 @@ pub const NAME: &str = "xagent-secret-access";
 /// Every field of `spec` that names a Secret the operator reads, as CEL field
 /// paths below `spec`. A test walks the CRD schema so a new reference cannot
 /// be added without landing here.
-pub const SECRET_REFERENCES: &[&str] = &["redis.passwordSecretRef", "postgres.passwordSecretRef"];
+pub const SECRET_REFERENCES: &[&str] =
+    &["redis.passwordSecretRef", "redis.ca.secretRef", "postgres.passwordSecretRef", "postgres.ca.secretRef"];
 
 /// `has(root.spec.a) && has(root.spec.a.b)`: every step to `path` is set.
 fn present(root: &str, path: &str) -> String {

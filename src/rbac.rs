@@ -38,6 +38,8 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
     .chain([
         // Passwords for the dependency probes: read one by name, never list.
         rule("", &["secrets"], &["get"]),
+        // CA bundles for verified dependency TLS, when kept in a ConfigMap.
+        rule("", &["configmaps"], &["get"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),
     ])
     .collect()

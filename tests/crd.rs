@@ -210,15 +210,17 @@ fn spec_defaults_are_published() {
     assert_eq!(pull["enum"], serde_json::json!(["Always", "IfNotPresent", "Never"]));
 }
 
-/// Paths below `spec` of every object shaped like a Secret key reference
-/// (exactly `name` and `key`), or named `…SecretRef`.
+/// Paths below `spec` of every object shaped like a key reference (exactly
+/// `name` and `key`) that is not a ConfigMap's, or named `…SecretRef` /
+/// `secretRef`.
 fn secret_references(schema: &Value, path: &str, found: &mut Vec<String>) {
     let Some(properties) = schema["properties"].as_object() else { return };
     for (field, child) in properties {
         let child_path = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
         let keys: Vec<&String> =
             child["properties"].as_object().map(|p| p.keys().collect()).unwrap_or_default();
-        if field.ends_with("SecretRef") || keys == ["key", "name"] {
+        let config_map = field.to_lowercase().ends_with("configmapref");
+        if field.ends_with("SecretRef") || field == "secretRef" || (keys == ["key", "name"] && !config_map) {
             found.push(child_path);
         } else {
             secret_references(child, &child_path, found);

@@ -62,7 +62,7 @@ fn xagent(name: &str, port: u16, secret: &str) -> XAgent {
     serde_json::from_value(json!({
         "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
         "metadata": {"name": name, "namespace": "ns"},
-        "spec": {"redis": {"host": "127.0.0.1", "port": port,
+        "spec": {"redis": {"host": "127.0.0.1", "port": port, "tls": false, "allowInsecurePassword": true,
                            "passwordSecretRef": {"name": secret, "key": "password"},
                            "probe": {"intervalSeconds": 30, "timeoutSeconds": 2}}}
     }))

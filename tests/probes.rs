@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::pki::{Pki, SERVER_NAME};
 use support::{PostgresServer, RedisServer, SilentListener, free_port};
+use xagent_operator::crd::SslMode;
+use xagent_operator::probes::endpoint::{PostgresEndpoint, RedisEndpoint, Trust, Verify};
 use xagent_operator::probes::postgres::{self, PostgresTarget};
 use xagent_operator::probes::redis::{self, RedisTarget};
 use xagent_operator::probes::{ProbeResult, timeout_message};
@@ -27,13 +30,13 @@ const WRONG_PASSWORD: &str = "Wr0ng-s3cret-91b4";
 // ------------------------------------------------------------------ helpers
 
 async fn probe_redis(url: &str, timeout: Duration) -> (RedisTarget, ProbeResult) {
-    let target = RedisTarget::from_url(url).expect("a valid Redis URL");
+    let target = RedisTarget::from_url(url, None).expect("a valid Redis URL");
     let result = redis::probe(&target, timeout).await;
     (target, result)
 }
 
 async fn probe_postgres(url: &str, timeout: Duration) -> (PostgresTarget, ProbeResult) {
-    let target = PostgresTarget::from_url(url).expect("a valid PostgreSQL URL");
+    let target = PostgresTarget::from_url(url, None).expect("a valid PostgreSQL URL");
     let result = postgres::probe(&target, timeout).await;
     (target, result)
 }
@@ -144,7 +147,7 @@ async fn redis_healthy_with_the_right_password() {
     let wall = started.elapsed();
 
     assert!(result.healthy, "{result:?}");
-    assert_eq!(result.message, "PING answered");
+    assert_eq!(result.message, "PING answered over plaintext");
     assert_eq!(result.reason, "ProbeSucceeded");
     assert!(
         u128::from(result.latency_ms) <= wall.as_millis(),
@@ -161,7 +164,7 @@ async fn redis_healthy_without_a_password_when_none_is_required() {
     let server = RedisServer::start(None);
     let (_, result) = probe_redis(&server.url_with(None), TIMEOUT).await;
     assert!(result.healthy, "{result:?}");
-    assert_eq!(result.message, "PING answered");
+    assert_eq!(result.message, "PING answered over plaintext");
 }
 
 #[tokio::test]
@@ -283,7 +286,8 @@ async fn redis_failures_never_show_the_password() {
         format!("redis+unix://:{REDIS_PASSWORD}@/tmp/redis.sock"),
         format!("http://:{REDIS_PASSWORD}@127.0.0.1:6379"),
     ] {
-        let error = RedisTarget::from_url(&bad).expect_err(&format!("{bad} must not parse")).to_string();
+        let error =
+            RedisTarget::from_url(&bad, None).expect_err(&format!("{bad} must not parse")).to_string();
         assert!(error.starts_with("invalid Redis URL"), "{error}");
         assert!(!error.contains(REDIS_PASSWORD), "the parse error shows the password: {error}");
     }
@@ -299,7 +303,7 @@ async fn postgres_healthy() {
     let wall = started.elapsed();
 
     assert!(result.healthy, "{result:?}");
-    assert_eq!(result.message, "SELECT 1 answered");
+    assert_eq!(result.message, "SELECT 1 answered over TLS or plaintext (sslmode prefer)");
     assert_eq!(result.reason, "ProbeSucceeded");
     assert!(
         u128::from(result.latency_ms) <= wall.as_millis(),
@@ -363,7 +367,7 @@ async fn postgres_stop_and_restart() {
     let started = Instant::now();
     let (target, result) = probe_postgres(&url, TIMEOUT).await;
     // Should name the cause too: see postgres_refused_connection_says_refused.
-    assert_unhealthy(&result, "error connecting");
+    assert_unhealthy(&result, "connection refused");
     assert_eq!(result.reason, "ConnectionRefused");
     assert!(started.elapsed() < TIMEOUT, "a refused connection must fail fast, not time out");
     assert_no_secret(&target, &result, &[PG_PASSWORD]);
@@ -443,7 +447,8 @@ async fn postgres_failures_never_show_the_password() {
         format!("password='{PG_PASSWORD}"),
         format!("user=postgres password={PG_PASSWORD}"),
     ] {
-        let error = PostgresTarget::from_url(&bad).expect_err(&format!("{bad} must not parse")).to_string();
+        let error =
+            PostgresTarget::from_url(&bad, None).expect_err(&format!("{bad} must not parse")).to_string();
         assert!(error.starts_with("invalid PostgreSQL URL"), "{error}");
         assert!(!error.contains(PG_PASSWORD), "the parse error shows the password: {error}");
     }
@@ -451,7 +456,7 @@ async fn postgres_failures_never_show_the_password() {
     // An unquoted password with spaces makes its words look like options:
     // the error must not name them.
     let error =
-        PostgresTarget::from_url("host=127.0.0.1 user=postgres password=correct horse=battery staple")
+        PostgresTarget::from_url("host=127.0.0.1 user=postgres password=correct horse=battery staple", None)
             .expect_err("an unknown option")
             .to_string();
     for word in ["correct", "horse", "battery", "staple"] {
@@ -466,7 +471,7 @@ fn cli_redis_healthy_prints_one_json_line_and_exits_0() {
     let server = RedisServer::start(Some(REDIS_PASSWORD));
     let (output, _) = cli_probe("redis", Some(&server.url()), &[]);
     let json = assert_cli_json(&output, 0, &[REDIS_PASSWORD]);
-    assert_eq!(json["message"], "PING answered");
+    assert_eq!(json["message"], "PING answered over plaintext");
 }
 
 #[test]
@@ -552,7 +557,7 @@ fn cli_postgres_healthy_exits_0_and_wrong_password_exits_1() {
 
     let (output, _) = cli_probe("postgres", Some(&server.superuser_url()), &[]);
     let json = assert_cli_json(&output, 0, &[PG_PASSWORD]);
-    assert_eq!(json["message"], "SELECT 1 answered");
+    assert_eq!(json["message"], "SELECT 1 answered over TLS or plaintext (sslmode prefer)");
 
     let (output, _) = cli_probe("postgres", Some(&server.url("postgres", WRONG_PASSWORD, "postgres")), &[]);
     let json = assert_cli_json(&output, 1, &[PG_PASSWORD, WRONG_PASSWORD]);
@@ -569,7 +574,7 @@ fn cli_refused_connection_exits_1() {
         (
             "postgres",
             format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{closed}/postgres"),
-            "error connecting",
+            "connection refused",
         ),
     ] {
         let (output, elapsed) = cli_probe(kind, Some(&url), &[]);
@@ -608,13 +613,210 @@ async fn unresolvable_hosts_are_unhealthy_with_a_clear_message_and_no_hang() {
 
 // ------------------------------------------------------------------- TLS
 
+const PG_TLS_PASSWORD: &str = "tls-probe-pw";
+const REDIS_TLS_PASSWORD: &str = "tls-redis-pw";
+
+fn trust(verify: Verify, server_name: Option<&str>) -> Trust {
+    Trust { verify, ca: None, server_name: server_name.map(str::to_string) }
+}
+
+fn redis_tls_endpoint(port: u16, tls: Trust) -> RedisEndpoint {
+    RedisEndpoint {
+        host: "127.0.0.1".into(),
+        port,
+        database: 0,
+        tls: Some(tls),
+        secret: None,
+        allow_insecure_password: false,
+    }
+}
+
+fn pg_endpoint(port: u16, ssl_mode: SslMode, tls: Trust) -> PostgresEndpoint {
+    PostgresEndpoint {
+        host: "127.0.0.1".into(),
+        port,
+        database: "postgres".into(),
+        user: "postgres".into(),
+        ssl_mode,
+        trust: tls,
+        secret: None,
+        allow_insecure_password: false,
+    }
+}
+
+/// A PostgreSQL server with the certificate of `pki` that takes logins over TLS only.
+fn tls_only_postgres(pki: &Pki, method: &str) -> PostgresServer {
+    let mut pg = PostgresServer::start(PG_TLS_PASSWORD);
+    pg.enable_tls(pki);
+    pg.replace_hba(&format!(
+        "hostssl all all 127.0.0.1/32 {method}\nhostnossl all all 127.0.0.1/32 reject\nlocal all all scram-sha-256\n"
+    ));
+    pg
+}
+
+async fn probe_redis_tls(port: u16, tls: Trust, ca: &[u8]) -> ProbeResult {
+    let endpoint = redis_tls_endpoint(port, tls);
+    let target = RedisTarget::new(&endpoint, Some(REDIS_TLS_PASSWORD.into()), Some(ca)).expect("a target");
+    let result = redis::probe(&target, TIMEOUT).await;
+    assert_no_secret(&target, &result, &[REDIS_TLS_PASSWORD]);
+    result
+}
+
+async fn probe_pg_tls(port: u16, mode: SslMode, tls: Trust, ca: &[u8]) -> ProbeResult {
+    let endpoint = pg_endpoint(port, mode, tls);
+    let target = PostgresTarget::new(&endpoint, Some(PG_TLS_PASSWORD), Some(ca)).expect("a target");
+    let result = postgres::probe(&target, TIMEOUT).await;
+    assert_no_secret(&target, &result, &[PG_TLS_PASSWORD]);
+    result
+}
+
+fn assert_rejected(result: &ProbeResult, needle: &str, case: &str) {
+    assert!(!result.healthy, "{case}: expected a refusal, got {result:?}");
+    assert_eq!(result.reason, "CertificateRejected", "{case}: {result:?}");
+    assert!(result.message.contains(needle), "{case}: expected {needle:?} in {:?}", result.message);
+}
+
+#[tokio::test]
+async fn redis_tls_passes_with_the_right_ca_and_name_and_fails_with_a_wrong_ca_or_name() {
+    let pki = Pki::new();
+    let server = RedisServer::start_tls(REDIS_TLS_PASSWORD, &pki);
+    let (ca, stranger) = (pki.ca_pem(), pki.stranger_ca_pem());
+    let full = |name: Option<&str>| trust(Verify::ChainAndName, name);
+
+    let ok = probe_redis_tls(server.port, full(Some(SERVER_NAME)), &ca).await;
+    assert!(ok.healthy, "right CA and name: {ok:?}");
+    assert_eq!(ok.message, "PING answered over verified TLS");
+
+    let wrong_ca = probe_redis_tls(server.port, full(Some(SERVER_NAME)), &stranger).await;
+    assert_rejected(&wrong_ca, "UnknownIssuer", "a CA that did not sign the certificate");
+    // Dialled by address with no serverName: the certificate is for localhost only.
+    let by_address = probe_redis_tls(server.port, full(None), &ca).await;
+    assert_rejected(&by_address, "not valid for name", "dialled as 127.0.0.1");
+    let wrong_name = probe_redis_tls(server.port, full(Some("redis.elsewhere.test")), &ca).await;
+    assert_rejected(&wrong_name, "redis.elsewhere.test", "a serverName the certificate lacks");
+
+    // insecureSkipVerify with the opt-in: encrypted, any certificate, and the status says so.
+    let mut endpoint = redis_tls_endpoint(server.port, trust(Verify::Nothing, None));
+    endpoint.allow_insecure_password = true;
+    let target = RedisTarget::new(&endpoint, Some(REDIS_TLS_PASSWORD.into()), None).unwrap();
+    let unverified = redis::probe(&target, TIMEOUT).await;
+    assert!(unverified.healthy, "{unverified:?}");
+    assert_eq!(unverified.message, "PING answered over TLS without certificate verification");
+}
+
+#[tokio::test]
+async fn postgres_verify_full_checks_chain_and_name_and_verify_ca_the_chain_only() {
+    let pki = Pki::new();
+    let pg = tls_only_postgres(&pki, "scram-sha-256");
+    let (ca, stranger) = (pki.ca_pem(), pki.stranger_ca_pem());
+
+    let full =
+        probe_pg_tls(pg.port, SslMode::VerifyFull, trust(Verify::ChainAndName, Some(SERVER_NAME)), &ca).await;
+    assert!(full.healthy, "verify-full, right CA and name: {full:?}");
+    assert_eq!(full.message, "SELECT 1 answered over verified TLS");
+    // verify-ca: the certificate names localhost, the probe dials 127.0.0.1, and that is fine.
+    let chain = probe_pg_tls(pg.port, SslMode::VerifyCa, trust(Verify::Chain, None), &ca).await;
+    assert!(chain.healthy, "verify-ca, right CA: {chain:?}");
+
+    let by_address = probe_pg_tls(pg.port, SslMode::VerifyFull, trust(Verify::ChainAndName, None), &ca).await;
+    assert_rejected(&by_address, "not valid for name", "verify-full dialled as 127.0.0.1");
+    for (mode, verify) in [(SslMode::VerifyFull, Verify::ChainAndName), (SslMode::VerifyCa, Verify::Chain)] {
+        let result = probe_pg_tls(pg.port, mode, trust(verify, Some(SERVER_NAME)), &stranger).await;
+        assert_rejected(&result, "UnknownIssuer", &format!("{} with a stranger CA", mode.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn the_probe_cli_verifies_against_a_ca_file() {
+    let pki = Pki::new();
+    let pg = tls_only_postgres(&pki, "scram-sha-256");
+    let url = format!("{}?sslmode=verify-ca", pg.url("postgres", PG_TLS_PASSWORD, "postgres"));
+    let ca = pki.ca_file().display().to_string();
+    let (out, _) = cli_probe("postgres", Some(&url), &["--ca-file", &ca]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "verify-ca with the right CA file: {stdout} {stderr}");
+    assert!(stdout.contains("certificate chain verified"), "{stdout}");
+    let full = url.replace("verify-ca", "verify-full");
+    let (out, _) = cli_probe("postgres", Some(&full), &["--ca-file", &ca]);
+    assert_eq!(out.status.code(), Some(1), "verify-full dialled as 127.0.0.1 must fail");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not valid for name"));
+}
+
+#[tokio::test]
+async fn a_password_without_verified_tls_or_opt_in_is_refused_before_any_connection() {
+    let listener = SilentListener::start();
+    let plain_redis =
+        RedisEndpoint { tls: None, ..redis_tls_endpoint(listener.port, trust(Verify::Nothing, None)) };
+    let unverified_redis = redis_tls_endpoint(listener.port, trust(Verify::Nothing, None));
+    for endpoint in [plain_redis, unverified_redis] {
+        let target = RedisTarget::new(&endpoint, Some(REDIS_TLS_PASSWORD.into()), None).unwrap();
+        let result = redis::probe(&target, ONE_SECOND).await;
+        assert_eq!(result.reason, "InsecurePasswordRefused", "{result:?}");
+        assert!(result.message.contains("allowInsecurePassword"), "{}", result.message);
+    }
+    for mode in [SslMode::Disable, SslMode::Prefer, SslMode::Require] {
+        let endpoint = pg_endpoint(listener.port, mode, trust(Verify::Nothing, None));
+        let target = PostgresTarget::new(&endpoint, Some(PG_TLS_PASSWORD), None).unwrap();
+        let result = postgres::probe(&target, ONE_SECOND).await;
+        assert_eq!(result.reason, "InsecurePasswordRefused", "{}: {result:?}", mode.as_str());
+    }
+    assert_eq!(listener.accepted(), 0, "a refused probe must not even connect");
+}
+
+/// A server that answers the startup message with AuthenticationCleartextPassword
+/// and returns every byte the client sends afterwards.
+async fn cleartext_asking_server() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let length = socket.read_u32().await.unwrap() as usize;
+        let mut startup = vec![0; length - 4];
+        socket.read_exact(&mut startup).await.unwrap();
+        socket.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await.unwrap();
+        let mut after = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), socket.read_to_end(&mut after)).await;
+        after
+    });
+    (port, server)
+}
+
+#[tokio::test]
+async fn a_cleartext_password_request_over_plaintext_is_refused_and_nothing_is_sent() {
+    let (port, server) = cleartext_asking_server().await;
+    let url = format!("postgres://postgres:{PG_TLS_PASSWORD}@127.0.0.1:{port}/postgres?sslmode=disable");
+    let (target, result) = probe_postgres(&url, TIMEOUT).await;
+    assert_eq!(result.reason, "CleartextPasswordRefused", "{result:?}");
+    assert!(result.message.contains("refused to send it"), "{}", result.message);
+    assert_no_secret(&target, &result, &[PG_TLS_PASSWORD]);
+    let sent = server.await.unwrap();
+    assert!(
+        !String::from_utf8_lossy(&sent).contains(PG_TLS_PASSWORD),
+        "the password reached the server: {sent:?}"
+    );
+
+    // The real server, configured for cleartext passwords: refused over plaintext, fine over TLS.
+    let pki = Pki::new();
+    let mut pg = PostgresServer::start(PG_TLS_PASSWORD);
+    pg.enable_tls(&pki);
+    pg.replace_hba("host all all 127.0.0.1/32 password\nlocal all all scram-sha-256\n");
+    let plain = format!("{}?sslmode=disable", pg.url("postgres", PG_TLS_PASSWORD, "postgres"));
+    let (_, refused) = probe_postgres(&plain, TIMEOUT).await;
+    assert_eq!(refused.reason, "CleartextPasswordRefused", "{refused:?}");
+    let (_, over_tls) = probe_postgres(&plain.replace("disable", "require"), TIMEOUT).await;
+    assert!(over_tls.healthy, "cleartext over TLS is the server's choice to make: {over_tls:?}");
+    // SCRAM never puts the password on the wire, so plaintext with SCRAM passes the guard.
+    pg.replace_hba("host all all 127.0.0.1/32 scram-sha-256\nlocal all all scram-sha-256\n");
+    let (_, scram) = probe_postgres(&plain, TIMEOUT).await;
+    assert!(scram.healthy, "{scram:?}");
+}
+
 #[tokio::test]
 async fn postgres_sslmode_require_and_prefer_use_tls_and_disable_is_refused_by_a_tls_only_server() {
-    let mut pg = PostgresServer::start(PG_TLS_PASSWORD);
-    pg.enable_tls();
-    // Only TLS connections may log in from now on.
-    let hba = "hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\nlocal all all scram-sha-256\n";
-    pg.replace_hba(hba);
+    let pki = Pki::new();
+    let pg = tls_only_postgres(&pki, "scram-sha-256");
     for mode in ["require", "prefer"] {
         let url = format!("{}?sslmode={mode}", pg.url("postgres", PG_TLS_PASSWORD, "postgres"));
         let (_, result) = probe_postgres(&url, Duration::from_secs(5)).await;
@@ -631,5 +833,3 @@ async fn postgres_sslmode_require_and_prefer_use_tls_and_disable_is_refused_by_a
     assert_eq!(result.reason, "AuthenticationFailed", "pg_hba.conf refuses the login");
     assert!(!result.message.contains(PG_TLS_PASSWORD));
 }
-
-const PG_TLS_PASSWORD: &str = "tls-probe-pw";

@@ -355,10 +355,6 @@ fn default_http_port() -> i32 {
     8000
 }
 
-fn default_true() -> bool {
-    true
-}
-
 /// One stateless component as the builders see it, whichever spec block it came from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ComponentSpec {
@@ -554,9 +550,46 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// How the platform reaches Redis.
+/// A key of a ConfigMap in the XAgent's namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+pub struct ConfigMapKeyRef {
+    /// ConfigMap name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key inside the ConfigMap.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Where the CA certificates (PEM, one or more) that a dependency's server
+/// certificate must chain to are kept. A CA is not secret, so a ConfigMap
+/// does; a Secret (for example the `ca.crt` of a cert-manager Certificate)
+/// does too.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.secretRef) != has(self.configMapRef)").message("set exactly one of ca.secretRef and ca.configMapRef"))]
+pub struct CaSource {
+    /// Secret key holding the CA certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeyRef>,
+    /// ConfigMap key holding the CA certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<ConfigMapKeyRef>,
+}
+
+/// How the platform reaches Redis.
+///
+/// A password travels only over TLS whose certificate the operator verifies
+/// (chain to `ca` and name `serverName`, default `host`), unless
+/// `allowInsecurePassword` says otherwise.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.passwordSecretRef) || (self.tls && !self.insecureSkipVerify) || self.allowInsecurePassword").message("the password would travel over plaintext or over TLS whose certificate is not verified: turn tls on (with ca when the server's CA is private), or set allowInsecurePassword: true to accept that anyone on the network path can read it"),
+    validation = Rule::new("self.tls || !(has(self.ca) || has(self.serverName) || self.insecureSkipVerify)").message("ca, serverName and insecureSkipVerify apply only with tls: true"),
+    validation = Rule::new("!self.insecureSkipVerify || !(has(self.ca) || has(self.serverName))").message("insecureSkipVerify checks no certificate, so ca and serverName would be ignored: set one or the other"),
+)]
 pub struct RedisSpec {
     /// Host name or IP address of the Redis server.
     #[schemars(length(min = 1, max = 253))]
@@ -569,15 +602,32 @@ pub struct RedisSpec {
     #[serde(default)]
     #[schemars(range(min = 0, max = 15))]
     pub database: i32,
-    /// Whether to connect with TLS.
-    #[serde(default)]
+    /// Whether to connect with TLS. On by default; a server without TLS needs `tls: false`, and, with a password, `allowInsecurePassword: true`.
+    #[serde(default = "default_true")]
     pub tls: bool,
+    /// CA certificates the server's certificate must chain to; omit to trust the operator's system CA bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaSource>,
+    /// Name the server's certificate must be valid for, when it differs from `host` (e.g. `host` is an IP address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub server_name: Option<String>,
+    /// INSECURE: use TLS but accept any certificate, so anyone on the path can pose as the server.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// INSECURE: allow the password to travel over plaintext or over TLS whose certificate is not verified.
+    #[serde(default)]
+    pub allow_insecure_password: bool,
     /// Secret key holding the Redis password; omit for a server without AUTH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
     /// How often and how patiently the operator checks this Redis.
     #[serde(default)]
     pub probe: ProbeSettings,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl RedisSpec {
@@ -587,8 +637,17 @@ impl RedisSpec {
 }
 
 /// How the platform reaches PostgreSQL.
+///
+/// A password travels only with `sslMode` `verify-ca` or `verify-full`
+/// (the default), unless `allowInsecurePassword` says otherwise; and never
+/// in cleartext over an unencrypted connection, whatever the server asks.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.passwordSecretRef) || self.sslMode in ['verify-ca', 'verify-full'] || self.allowInsecurePassword").message("the password would go to a server that is not verified: use sslMode verify-full or verify-ca (with ca when the server's CA is private), or set allowInsecurePassword: true to accept that anyone on the network path can pose as the server"),
+    validation = Rule::new("self.sslMode in ['verify-ca', 'verify-full'] || !has(self.ca)").message("ca applies only with sslMode verify-ca or verify-full"),
+    validation = Rule::new("self.sslMode == 'verify-full' || !has(self.serverName)").message("serverName applies only with sslMode verify-full"),
+)]
 pub struct PostgresSpec {
     /// Host name or IP address of the PostgreSQL server.
     #[schemars(length(min = 1, max = 253))]
@@ -605,9 +664,19 @@ pub struct PostgresSpec {
     #[serde(default = "PostgresSpec::default_name")]
     #[schemars(length(min = 1, max = 63))]
     pub user: String,
-    /// libpq sslmode.
+    /// libpq sslmode: `verify-full` (the default) checks the certificate's chain and name, `verify-ca` its chain only; `require` encrypts without checking, `disable` does not encrypt, and `prefer` (deprecated) may fall back to plaintext.
     #[serde(default)]
     pub ssl_mode: SslMode,
+    /// CA certificates the server's certificate must chain to; omit to trust the operator's system CA bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaSource>,
+    /// Name the server's certificate must be valid for, when it differs from `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub server_name: Option<String>,
+    /// INSECURE: allow the password to travel to a server whose certificate is not verified (sslMode disable, prefer or require).
+    #[serde(default)]
+    pub allow_insecure_password: bool,
     /// Secret key holding the user's password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
@@ -663,11 +732,16 @@ impl PostgresSpec {
 pub enum SslMode {
     /// Never use TLS.
     Disable,
-    /// Use TLS when the server offers it.
-    #[default]
+    /// Deprecated: TLS when the server offers it, else plaintext, so an
+    /// attacker on the path can downgrade it. Kept so stored XAgents load.
     Prefer,
     /// Require TLS, without verifying the certificate.
     Require,
+    /// Require TLS and a certificate that chains to the CA.
+    VerifyCa,
+    /// Require TLS and a certificate that chains to the CA and is valid for the server's name.
+    #[default]
+    VerifyFull,
 }
 
 impl SslMode {
@@ -677,6 +751,8 @@ impl SslMode {
             Self::Disable => "disable",
             Self::Prefer => "prefer",
             Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
         }
     }
 }

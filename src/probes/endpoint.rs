@@ -3,7 +3,7 @@
 //! probes answer differently, and nothing more (never the password itself).
 
 use super::Dependency;
-use crate::crd::{self, PostgresSpec, RedisSpec, SslMode};
+use crate::crd::{self, CaSource, PostgresSpec, RedisSpec, SslMode};
 
 /// One distinct endpoint: XAgents that agree on all of it share one probe.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,10 +23,12 @@ pub struct RedisEndpoint {
     pub port: u16,
     /// Logical database selected after AUTH.
     pub database: i32,
-    /// Whether to connect with TLS.
-    pub tls: bool,
+    /// How the server's certificate is checked; `None` for plaintext.
+    pub tls: Option<Trust>,
     /// Where the password is; `None` for a server without AUTH.
-    pub secret: Option<SecretKeyRef>,
+    pub secret: Option<KeyRef>,
+    /// Whether the XAgent allows its password over an unverified transport.
+    pub allow_insecure_password: bool,
 }
 
 /// Where and how to reach one PostgreSQL database.
@@ -42,26 +44,98 @@ pub struct PostgresEndpoint {
     pub user: String,
     /// TLS mode, as libpq names it.
     pub ssl_mode: SslMode,
+    /// CA and name for `verify-ca` / `verify-full` (its `verify` follows `ssl_mode`).
+    pub trust: Trust,
     /// Where the password is; `None` to log in without one.
-    pub secret: Option<SecretKeyRef>,
+    pub secret: Option<KeyRef>,
+    /// Whether the XAgent allows its password over an unverified transport.
+    pub allow_insecure_password: bool,
 }
 
-/// A key of a Secret, namespace included: the CRD's reference is relative to
-/// the XAgent, but XAgents of different namespaces must not share credentials.
+/// How much of a server's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verify {
+    /// Nothing: encrypted, but anyone on the path can pose as the server.
+    Nothing,
+    /// That it chains to a trusted CA (libpq `verify-ca`).
+    Chain,
+    /// That it chains to a trusted CA and is valid for the server's name.
+    ChainAndName,
+}
+
+/// What a TLS connection to one endpoint trusts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SecretKeyRef {
-    /// Namespace of the Secret (the XAgent's).
+pub struct Trust {
+    /// How much is checked.
+    pub verify: Verify,
+    /// Where the CA certificates are; `None` for the system bundle.
+    pub ca: Option<CaRef>,
+    /// The name the certificate must carry, when not the host.
+    pub server_name: Option<String>,
+}
+
+/// Where a CA bundle is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CaRef {
+    /// In a Secret.
+    Secret(KeyRef),
+    /// In a ConfigMap.
+    ConfigMap(KeyRef),
+}
+
+/// A key of a Secret or ConfigMap, namespace included: the CRD's reference is
+/// relative to the XAgent, but XAgents of different namespaces must not
+/// share what they read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyRef {
+    /// Namespace of the object (the XAgent's).
     pub namespace: String,
-    /// Secret name.
+    /// Object name.
     pub name: String,
-    /// Key inside the Secret.
+    /// Key inside the object's data.
     pub key: String,
 }
 
-impl SecretKeyRef {
-    /// The CRD's reference, resolved in the XAgent's `namespace`.
+impl KeyRef {
+    /// The CRD's Secret reference, resolved in the XAgent's `namespace`.
     pub fn in_namespace(namespace: &str, r: &crd::SecretKeyRef) -> Self {
         Self { namespace: namespace.to_string(), name: r.name.clone(), key: r.key.clone() }
+    }
+}
+
+impl CaRef {
+    /// The CRD's CA source, resolved in the XAgent's `namespace`.
+    pub fn of(source: &CaSource, namespace: &str) -> Option<Self> {
+        let key = |name: &str, key: &str| KeyRef {
+            namespace: namespace.into(),
+            name: name.into(),
+            key: key.into(),
+        };
+        match (&source.secret_ref, &source.config_map_ref) {
+            (Some(s), _) => Some(Self::Secret(key(&s.name, &s.key))),
+            (None, Some(c)) => Some(Self::ConfigMap(key(&c.name, &c.key))),
+            (None, None) => None,
+        }
+    }
+}
+
+impl CaRef {
+    /// The key reference, whichever kind holds it.
+    pub fn key_ref(&self) -> &KeyRef {
+        match self {
+            Self::Secret(k) | Self::ConfigMap(k) => k,
+        }
+    }
+}
+
+impl std::fmt::Display for CaRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Self::Secret(_) => "Secret",
+            Self::ConfigMap(_) => "ConfigMap",
+        };
+        let k = self.key_ref();
+        write!(f, "{kind} {}/{}", k.namespace, k.name)
     }
 }
 
@@ -75,10 +149,18 @@ impl EndpointKey {
     }
 
     /// The password Secret to read before probing, if any.
-    pub fn secret(&self) -> Option<&SecretKeyRef> {
+    pub fn secret(&self) -> Option<&KeyRef> {
         match self {
             Self::Redis(r) => r.secret.as_ref(),
             Self::Postgres(p) => p.secret.as_ref(),
+        }
+    }
+
+    /// The CA bundle to read before probing, if any.
+    pub fn ca(&self) -> Option<&CaRef> {
+        match self {
+            Self::Redis(r) => r.tls.as_ref().and_then(|t| t.ca.as_ref()),
+            Self::Postgres(p) => p.trust.ca.as_ref(),
         }
     }
 }
@@ -86,27 +168,55 @@ impl EndpointKey {
 impl RedisEndpoint {
     /// The endpoint of an XAgent in `namespace` whose spec.redis is `spec`.
     pub fn of(spec: &RedisSpec, namespace: &str) -> Self {
+        let verify = if spec.insecure_skip_verify { Verify::Nothing } else { Verify::ChainAndName };
+        let trust = |verify| Trust {
+            verify,
+            ca: spec.ca.as_ref().and_then(|c| CaRef::of(c, namespace)),
+            server_name: spec.server_name.clone(),
+        };
         Self {
             host: spec.host.clone(),
             // The schema bounds the port; the default covers an unvalidated object.
             port: u16::try_from(spec.port).unwrap_or(6379),
             database: spec.database,
-            tls: spec.tls,
-            secret: spec.password_secret_ref.as_ref().map(|r| SecretKeyRef::in_namespace(namespace, r)),
+            tls: spec.tls.then(|| trust(verify)),
+            secret: spec.password_secret_ref.as_ref().map(|r| KeyRef::in_namespace(namespace, r)),
+            allow_insecure_password: spec.allow_insecure_password,
         }
+    }
+
+    /// Whether a password sent here could be read or intercepted on the way.
+    pub fn unverified(&self) -> bool {
+        self.tls.as_ref().is_none_or(|t| t.verify == Verify::Nothing)
     }
 }
 
 impl PostgresEndpoint {
     /// The endpoint of an XAgent in `namespace` whose spec.postgres is `spec`.
     pub fn of(spec: &PostgresSpec, namespace: &str) -> Self {
+        let verify = match spec.ssl_mode {
+            SslMode::VerifyFull => Verify::ChainAndName,
+            SslMode::VerifyCa => Verify::Chain,
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => Verify::Nothing,
+        };
         Self {
             host: spec.host.clone(),
             port: u16::try_from(spec.port).unwrap_or(5432),
             database: spec.database.clone(),
             user: spec.user.clone(),
             ssl_mode: spec.ssl_mode,
-            secret: spec.password_secret_ref.as_ref().map(|r| SecretKeyRef::in_namespace(namespace, r)),
+            trust: Trust {
+                verify,
+                ca: spec.ca.as_ref().and_then(|c| CaRef::of(c, namespace)),
+                server_name: spec.server_name.clone(),
+            },
+            secret: spec.password_secret_ref.as_ref().map(|r| KeyRef::in_namespace(namespace, r)),
+            allow_insecure_password: spec.allow_insecure_password,
         }
+    }
+
+    /// Whether a password sent here could reach someone posing as the server.
+    pub fn unverified(&self) -> bool {
+        self.trust.verify == Verify::Nothing
     }
 }

@@ -8,7 +8,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use super::endpoint::SecretKeyRef;
+use super::endpoint::{CaRef, KeyRef};
 use super::{Dependency, redact, timeout_message};
 
 /// Everything a probe can fail on.
@@ -16,22 +16,22 @@ use super::{Dependency, redact, timeout_message};
 pub enum ProbeError {
     /// The password Secret does not exist.
     #[error("Secret {}/{} not found", .0.namespace, .0.name)]
-    SecretNotFound(SecretKeyRef),
+    SecretNotFound(KeyRef),
     /// The API server would not give us the Secret.
     #[error("reading Secret {}/{} failed: {source}", .secret.namespace, .secret.name)]
     SecretUnreadable {
         /// Which Secret.
-        secret: SecretKeyRef,
+        secret: KeyRef,
         /// The API error, boxed: it is large and rare, and every probe returns this enum.
         #[source]
         source: Box<kube::Error>,
     },
     /// The Secret exists but lacks the referenced key.
     #[error("Secret {}/{} has no key {}", .0.namespace, .0.name, .0.key)]
-    SecretKeyMissing(SecretKeyRef),
+    SecretKeyMissing(KeyRef),
     /// The referenced value cannot be a password: it is not text.
     #[error("key {} of Secret {}/{} is not UTF-8", .0.key, .0.namespace, .0.name)]
-    SecretNotUtf8(SecretKeyRef),
+    SecretNotUtf8(KeyRef),
     /// A probe URL (the `probe` subcommand's) does not parse. The parsers
     /// never echo the URL, so the detail carries no password.
     #[error("invalid {} URL: {detail}", .dependency.display_name())]
@@ -59,6 +59,44 @@ pub enum ProbeError {
     /// The TLS handshake with the server failed.
     #[error("{0}")]
     TlsHandshake(Redacted),
+    /// The server's certificate does not chain to the trusted CA or is not
+    /// valid for the server's name.
+    #[error("{0}")]
+    CertificateRejected(Redacted),
+    /// The CA bundle's Secret or ConfigMap does not exist.
+    #[error("CA {0} not found")]
+    CaNotFound(CaRef),
+    /// The API server would not give us the CA bundle.
+    #[error("reading CA {ca} failed: {source}")]
+    CaUnreadable {
+        /// Which object.
+        ca: CaRef,
+        /// The API error, boxed as for Secrets.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The CA bundle's object lacks the referenced key.
+    #[error("CA {0} has no key {key}", key = .0.key_ref().key)]
+    CaKeyMissing(CaRef),
+    /// The CA bundle holds no usable certificate (or no CA is set and the
+    /// system has none).
+    #[error("CA certificates unusable: {0}")]
+    CaInvalid(String),
+    /// The name to verify the certificate for is neither a DNS name nor an IP address.
+    #[error("{0:?} is not a DNS name or IP address to verify a certificate for")]
+    InvalidServerName(String),
+    /// The XAgent names a password but no verified TLS, and does not allow that.
+    #[error(
+        "refused to send the {} password over plaintext or unverified TLS; verify the server's certificate or set allowInsecurePassword",
+        .0.display_name()
+    )]
+    InsecurePasswordRefused(Dependency),
+    /// A PostgreSQL server asked for the password in cleartext over a
+    /// connection without TLS.
+    #[error(
+        "the PostgreSQL server asked for the password in cleartext over an unencrypted connection; refused to send it (use TLS, or scram-sha-256 in pg_hba.conf)"
+    )]
+    CleartextPasswordRefused,
     /// The server rejected the credentials (or, for PostgreSQL, the login).
     #[error("{0}")]
     AuthenticationFailed(Redacted),
@@ -73,7 +111,7 @@ pub enum ProbeError {
 
 impl ProbeError {
     /// Every value [`ProbeError::reason`] can return.
-    pub const REASONS: [&'static str; 14] = [
+    pub const REASONS: [&'static str; 22] = [
         "SecretNotFound",
         "SecretUnreadable",
         "SecretKeyMissing",
@@ -85,6 +123,14 @@ impl ProbeError {
         "Timeout",
         "TlsSetupFailed",
         "TlsHandshakeFailed",
+        "CertificateRejected",
+        "CaNotFound",
+        "CaUnreadable",
+        "CaKeyMissing",
+        "CaInvalid",
+        "InvalidServerName",
+        "InsecurePasswordRefused",
+        "CleartextPasswordRefused",
         "AuthenticationFailed",
         "DatabaseNotFound",
         "CommandFailed",
@@ -104,6 +150,14 @@ impl ProbeError {
             Self::Timeout(_) => "Timeout",
             Self::TlsSetup(_) => "TlsSetupFailed",
             Self::TlsHandshake(_) => "TlsHandshakeFailed",
+            Self::CertificateRejected(_) => "CertificateRejected",
+            Self::CaNotFound(_) => "CaNotFound",
+            Self::CaUnreadable { .. } => "CaUnreadable",
+            Self::CaKeyMissing(_) => "CaKeyMissing",
+            Self::CaInvalid(_) => "CaInvalid",
+            Self::InvalidServerName(_) => "InvalidServerName",
+            Self::InsecurePasswordRefused(_) => "InsecurePasswordRefused",
+            Self::CleartextPasswordRefused => "CleartextPasswordRefused",
             Self::AuthenticationFailed(_) => "AuthenticationFailed",
             Self::DatabaseNotFound(_) => "DatabaseNotFound",
             Self::CommandFailed(_) => "CommandFailed",
@@ -121,6 +175,8 @@ impl ProbeError {
             Some(Transport::Dns) => Self::DnsResolution(detail),
             Some(Transport::Refused) => Self::ConnectionRefused(detail),
             Some(Transport::Tls) => Self::TlsHandshake(detail),
+            Some(Transport::Certificate) => Self::CertificateRejected(detail),
+            Some(Transport::Cleartext) => Self::CleartextPasswordRefused,
             Some(Transport::Other) => Self::ConnectFailed(detail),
             None => otherwise(detail),
         }
@@ -151,6 +207,8 @@ enum Transport {
     Dns,
     Refused,
     Tls,
+    Certificate,
+    Cleartext,
     Other,
 }
 
@@ -162,13 +220,27 @@ fn transport_failure(error: &(dyn StdError + 'static)) -> Option<Transport> {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             return Some(classify_io(io));
         }
-        if e.is::<rustls::Error>() {
-            return Some(Transport::Tls);
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(classify_tls(tls));
         }
         next = e.source();
     }
     None
 }
+
+/// A certificate the verifier refused, apart from other handshake failures.
+fn classify_tls(e: &rustls::Error) -> Transport {
+    match e {
+        rustls::Error::InvalidCertificate(_) => Transport::Certificate,
+        _ => Transport::Tls,
+    }
+}
+
+/// The I/O error the PostgreSQL cleartext guard fails a read with, so the
+/// driver stops before it answers the server's password request.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the server asked for a cleartext password over an unencrypted connection")]
+pub struct CleartextRefused;
 
 /// std reports getaddrinfo failures with this fixed prefix and no ErrorKind
 /// a caller can match, so the prefix is the only sign of a DNS failure.
@@ -176,8 +248,10 @@ const LOOKUP_FAILED: &str = "failed to lookup address information";
 
 fn classify_io(io: &std::io::Error) -> Transport {
     // tokio-rustls wraps the rustls error in the io::Error, where source() skips it.
-    if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-        Transport::Tls
+    if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        classify_tls(tls)
+    } else if io.get_ref().is_some_and(|inner| inner.is::<CleartextRefused>()) {
+        Transport::Cleartext
     } else if io.kind() == std::io::ErrorKind::ConnectionRefused {
         Transport::Refused
     } else if io.to_string().starts_with(LOOKUP_FAILED) {
@@ -193,8 +267,8 @@ mod tests {
 
     use super::*;
 
-    fn secret() -> SecretKeyRef {
-        SecretKeyRef { namespace: "ns".into(), name: "db".into(), key: "pw".into() }
+    fn secret() -> KeyRef {
+        KeyRef { namespace: "ns".into(), name: "db".into(), key: "pw".into() }
     }
 
     fn classified(e: &(dyn StdError + 'static)) -> &'static str {
@@ -215,12 +289,20 @@ mod tests {
             ProbeError::Timeout(Duration::from_secs(1)),
             ProbeError::TlsSetup(rustls::Error::General("x".into())),
             ProbeError::TlsHandshake(d()),
+            ProbeError::CertificateRejected(d()),
+            ProbeError::CaNotFound(CaRef::ConfigMap(secret())),
+            ProbeError::CaKeyMissing(CaRef::Secret(secret())),
+            ProbeError::CaInvalid("x".into()),
+            ProbeError::InvalidServerName("x y".into()),
+            ProbeError::InsecurePasswordRefused(Dependency::Postgres),
+            ProbeError::CleartextPasswordRefused,
             ProbeError::AuthenticationFailed(d()),
             ProbeError::DatabaseNotFound(d()),
             ProbeError::CommandFailed(d()),
         ];
-        // SecretUnreadable needs a kube::Error; its reason is checked by name.
-        let reasons: Vec<&str> = all.iter().map(ProbeError::reason).chain(["SecretUnreadable"]).collect();
+        // The *Unreadable errors need a kube::Error; their reasons are checked by name.
+        let unreadable = ["SecretUnreadable", "CaUnreadable"];
+        let reasons: Vec<&str> = all.iter().map(ProbeError::reason).chain(unreadable).collect();
         let mut listed = ProbeError::REASONS.to_vec();
         listed.sort_unstable();
         let mut got = reasons.clone();
@@ -229,6 +311,18 @@ mod tests {
         for r in reasons {
             assert!(r.starts_with(char::is_uppercase) && r.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
         }
+    }
+
+    #[test]
+    fn ca_messages_name_the_kind_object_and_key() {
+        assert_eq!(
+            ProbeError::CaNotFound(CaRef::ConfigMap(secret())).to_string(),
+            "CA ConfigMap ns/db not found"
+        );
+        assert_eq!(
+            ProbeError::CaKeyMissing(CaRef::Secret(secret())).to_string(),
+            "CA Secret ns/db has no key pw"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Dependency health: one-shot Redis and PostgreSQL probes, and the prober
 //! that runs them beside the controller and publishes per-XAgent results.
 
+pub mod cleartext;
 pub mod endpoint;
 pub mod error;
 pub mod postgres;

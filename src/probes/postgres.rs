@@ -2,15 +2,20 @@
 //! use against max_connections.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
-use super::endpoint::PostgresEndpoint;
+use super::cleartext::{CleartextGuard, Socket};
+use super::endpoint::{PostgresEndpoint, Trust, Verify};
 use super::error::{ProbeError, Redacted};
+use super::tls::TlsClient;
 use super::{Dependency, ProbeResult};
 use crate::crd;
 
@@ -18,6 +23,12 @@ use crate::crd;
 #[derive(Clone)]
 pub struct PostgresTarget {
     config: Config,
+    /// The mode as libpq names it: tokio-postgres knows only the first three.
+    mode: crd::SslMode,
+    /// The TLS client for every mode but `disable`.
+    tls: Option<TlsClient>,
+    /// Whether the password may go to a server that is not verified.
+    allow_insecure_password: bool,
 }
 
 impl std::fmt::Debug for PostgresTarget {
@@ -32,49 +43,127 @@ impl std::fmt::Debug for PostgresTarget {
                 Host::Unix(p) => p.display().to_string(),
             })
             .collect();
-        f.debug_struct("PostgresTarget").field("hosts", &hosts).finish_non_exhaustive()
+        f.debug_struct("PostgresTarget")
+            .field("hosts", &hosts)
+            .field("sslmode", &self.mode.as_str())
+            .finish_non_exhaustive()
     }
 }
 
 impl PostgresTarget {
-    /// The target for `endpoint`, logging in with `password`.
-    pub fn new(endpoint: &PostgresEndpoint, password: Option<&str>) -> Self {
+    /// The target for `endpoint`, logging in with `password` and trusting the
+    /// CA certificates in `ca_pem` (when the endpoint names a CA).
+    pub fn new(
+        endpoint: &PostgresEndpoint,
+        password: Option<&str>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, ProbeError> {
         let mut config = Config::new();
         config
             .host(&endpoint.host)
             .port(endpoint.port)
             .dbname(&endpoint.database)
             .user(&endpoint.user)
-            .application_name("xagent-operator-probe")
-            .ssl_mode(match endpoint.ssl_mode {
-                crd::SslMode::Disable => SslMode::Disable,
-                crd::SslMode::Prefer => SslMode::Prefer,
-                crd::SslMode::Require => SslMode::Require,
-            });
+            .application_name("xagent-operator-probe");
         if let Some(p) = password {
             config.password(p);
         }
-        Self { config }
+        let tls = match endpoint.ssl_mode {
+            crd::SslMode::Disable => None,
+            _ => Some(TlsClient::new(&endpoint.trust, ca_pem)?),
+        };
+        Ok(Self::with(config, endpoint.ssl_mode, tls, endpoint.allow_insecure_password))
     }
 
-    /// A target from a `postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...` URL or key=value string.
-    pub fn from_url(url: &str) -> Result<Self, ProbeError> {
+    /// A target from a `postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...` URL
+    /// or key=value string. `sslmode` takes libpq's values (`verify-ca` and
+    /// `verify-full` check against `ca_pem`, else the system CA bundle); the
+    /// URL is the caller's own explicit choice, so its password may go where
+    /// it says, but never in cleartext over plaintext.
+    pub fn from_url(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, ProbeError> {
         let invalid = |detail: String| ProbeError::InvalidUrl { dependency: Dependency::Postgres, detail };
-        let config = Config::from_str(url).map_err(|e| invalid(e.to_string()))?;
+        let (rest, mode) = split_ssl_mode(url).map_err(invalid)?;
+        let config = Config::from_str(&rest).map_err(|e| invalid(e.to_string()))?;
         if config.get_hosts().is_empty() {
             return Err(invalid("no host".into()));
         }
-        Ok(Self { config })
+        let verify = match mode {
+            crd::SslMode::VerifyFull => Verify::ChainAndName,
+            crd::SslMode::VerifyCa => Verify::Chain,
+            _ => Verify::Nothing,
+        };
+        let tls = match mode {
+            crd::SslMode::Disable => None,
+            _ => Some(TlsClient::new(&Trust { verify, ca: None, server_name: None }, ca_pem)?),
+        };
+        Ok(Self::with(config, mode, tls, true))
+    }
+
+    fn with(
+        mut config: Config,
+        mode: crd::SslMode,
+        tls: Option<TlsClient>,
+        allow_insecure_password: bool,
+    ) -> Self {
+        config.ssl_mode(match mode {
+            crd::SslMode::Disable => SslMode::Disable,
+            crd::SslMode::Prefer => SslMode::Prefer,
+            crd::SslMode::Require | crd::SslMode::VerifyCa | crd::SslMode::VerifyFull => SslMode::Require,
+        });
+        Self { config, mode, tls, allow_insecure_password }
     }
 
     fn password(&self) -> Option<String> {
         self.config.get_password().map(|p| String::from_utf8_lossy(p).into_owned())
     }
+
+    fn unverified(&self) -> bool {
+        self.tls.as_ref().is_none_or(|t| t.verify == Verify::Nothing)
+    }
+}
+
+/// `url` without its `sslmode` parameter, and that mode (libpq's default,
+/// `prefer`, when absent): tokio-postgres does not parse `verify-ca` and
+/// `verify-full`, so the mode is taken out before it parses the rest.
+fn split_ssl_mode(url: &str) -> Result<(String, crd::SslMode), String> {
+    static PATTERN: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"(^|[?&\s])sslmode=([^&\s]*)").expect("a valid pattern"));
+    let Some(found) = PATTERN.captures(url) else { return Ok((url.to_string(), crd::SslMode::Prefer)) };
+    let mode = match &found[2] {
+        "disable" => crd::SslMode::Disable,
+        "prefer" => crd::SslMode::Prefer,
+        "require" => crd::SslMode::Require,
+        "verify-ca" => crd::SslMode::VerifyCa,
+        "verify-full" => crd::SslMode::VerifyFull,
+        other => return Err(format!("unknown sslmode {other:?}")),
+    };
+    let whole = found.get(0).expect("the whole match");
+    let (before, after) = (&url[..whole.start()], &url[whole.end()..]);
+    let rest = match &found[1] {
+        // A URL parameter: keep its separator, drop the next one's.
+        lead @ ("?" | "&") => format!("{before}{lead}{}", after.strip_prefix('&').unwrap_or(after)),
+        lead => format!("{before}{lead}{after}"),
+    };
+    let rest = rest.trim_end_matches(['?', '&', ' ']).to_string();
+    Ok((rest, mode))
 }
 
 /// Probes `target` within `timeout` (connect, authenticate and query together).
+/// A password that would reach an unverified server without the XAgent's
+/// leave is refused before any connection is made.
 pub async fn probe(target: &PostgresTarget, timeout: Duration) -> ProbeResult {
-    super::timed(timeout, "SELECT 1 answered", select_one(target)).await
+    let check = async {
+        if target.password().is_some() && target.unverified() && !target.allow_insecure_password {
+            return Err(ProbeError::InsecurePasswordRefused(Dependency::Postgres));
+        }
+        select_one(target).await
+    };
+    let transport = match &target.tls {
+        Some(tls) if target.mode != crd::SslMode::Prefer => tls.describe(),
+        Some(_) => "TLS or plaintext (sslmode prefer)",
+        None => "plaintext",
+    };
+    super::timed(timeout, &format!("SELECT 1 answered over {transport}"), check).await
 }
 
 /// The server's own message when there is one (e.g. "password authentication
@@ -117,8 +206,8 @@ fn refuses_login(code: &SqlState) -> bool {
 
 async fn select_one(target: &PostgresTarget) -> Result<Option<f64>, ProbeError> {
     let password = target.password();
-    let (client, driver) = connect(&target.config).await.map_err(|e| match e {
-        ConnectError::TlsSetup(e) => ProbeError::TlsSetup(e),
+    let (client, driver) = connect(target).await.map_err(|e| match e {
+        ConnectError::Probe(e) => e,
         ConnectError::Driver(e) => failure(&e, password.as_deref(), ProbeError::ConnectFailed),
     })?;
     let result = query(&client).await;
@@ -131,11 +220,12 @@ async fn select_one(target: &PostgresTarget) -> Result<Option<f64>, ProbeError> 
     result.map_err(|e| failure(&e, password.as_deref(), ProbeError::CommandFailed))
 }
 
-async fn connect(config: &Config) -> Result<Connected, ConnectError> {
-    match config.get_ssl_mode() {
-        SslMode::Disable => connect_plain(config).await,
+async fn connect(target: &PostgresTarget) -> Result<Connected, ConnectError> {
+    let config = &target.config;
+    match (&target.tls, target.mode) {
+        (None, _) => connect_plain(config).await,
         // prefer: TLS when offered; like libpq, plaintext when the TLS handshake fails.
-        SslMode::Prefer => match connect_tls(config).await {
+        (Some(tls), crd::SslMode::Prefer) => match connect_tls(config, tls).await {
             // The server answered (e.g. wrong password): that answer stands.
             Err(ConnectError::Driver(e)) if e.as_db_error().is_some() => Err(ConnectError::Driver(e)),
             Err(_) => {
@@ -145,20 +235,51 @@ async fn connect(config: &Config) -> Result<Connected, ConnectError> {
             }
             connected => connected,
         },
-        _ => connect_tls(config).await,
+        (Some(tls), _) => connect_tls(config, tls).await,
     }
 }
 
 type Connected = (tokio_postgres::Client, tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
 
+/// Plaintext, through the guard that fails the connection when the server
+/// asks for the password in cleartext (which tokio-postgres would answer).
 async fn connect_plain(config: &Config) -> Result<Connected, ConnectError> {
-    let (client, connection) = config.connect(NoTls).await?;
+    let stream = guarded_stream(config).await.map_err(ConnectError::Probe)?;
+    let (client, connection) = config.connect_raw(stream, NoTls).await?;
     Ok((client, tokio::spawn(connection)))
 }
 
-async fn connect_tls(config: &Config) -> Result<Connected, ConnectError> {
-    let tls = super::tls::require_connector().map_err(ConnectError::TlsSetup)?;
-    let (client, connection) = config.connect(tls).await?;
+/// The first host's socket, TCP or Unix, behind the cleartext guard.
+async fn guarded_stream(config: &Config) -> Result<CleartextGuard<Socket>, ProbeError> {
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let socket = match config.get_hosts().first() {
+        Some(Host::Tcp(host)) => {
+            let tcp = TcpStream::connect((host.as_str(), port)).await;
+            tcp.map(|s| Box::new(s) as Socket).map_err(|e| io_failure(&format!("{host}:{port}"), &e))?
+        }
+        Some(Host::Unix(dir)) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            let unix = UnixStream::connect(&path).await;
+            unix.map(|s| Box::new(s) as Socket).map_err(|e| io_failure(&path.display().to_string(), &e))?
+        }
+        None => {
+            return Err(ProbeError::InvalidUrl {
+                dependency: Dependency::Postgres,
+                detail: "no host".into(),
+            });
+        }
+    };
+    Ok(CleartextGuard::new(socket))
+}
+
+fn io_failure(address: &str, e: &std::io::Error) -> ProbeError {
+    // No password has been sent yet; nothing to redact.
+    ProbeError::from_chain(e, Redacted::new(&format!("{address}: {e}"), None), ProbeError::ConnectFailed)
+}
+
+async fn connect_tls(config: &Config, tls: &TlsClient) -> Result<Connected, ConnectError> {
+    let connector = MakeRustlsConnect::new((*tls.config).clone());
+    let (client, connection) = config.connect(connector).await?;
     Ok((client, tokio::spawn(connection)))
 }
 
@@ -166,8 +287,8 @@ async fn connect_tls(config: &Config) -> Result<Connected, ConnectError> {
 /// on whether the server itself answered.
 #[derive(Debug)]
 enum ConnectError {
-    /// No TLS configuration could be built.
-    TlsSetup(rustls::Error),
+    /// Failed before the driver took over (socket or guard).
+    Probe(ProbeError),
     /// The driver or the server refused.
     Driver(tokio_postgres::Error),
 }
@@ -195,38 +316,77 @@ async fn query(client: &tokio_postgres::Client) -> Result<Option<f64>, tokio_pos
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probes::endpoint::Verify;
 
-    #[test]
-    fn endpoints_become_targets() {
-        let endpoint = PostgresEndpoint {
+    fn endpoint(ssl_mode: crd::SslMode, verify: Verify) -> PostgresEndpoint {
+        PostgresEndpoint {
             host: "pg".into(),
             port: 5433,
             database: "db".into(),
             user: "app".into(),
-            ssl_mode: crd::SslMode::Require,
+            ssl_mode,
+            trust: Trust { verify, ca: None, server_name: None },
             secret: None,
-        };
-        let t = PostgresTarget::new(&endpoint, Some("pw"));
+            allow_insecure_password: false,
+        }
+    }
+
+    #[test]
+    fn endpoints_become_targets() {
+        let t =
+            PostgresTarget::new(&endpoint(crd::SslMode::Require, Verify::Nothing), Some("pw"), None).unwrap();
         assert_eq!(t.config.get_hosts(), &[Host::Tcp("pg".into())]);
         assert_eq!(
             (t.config.get_ports(), t.config.get_dbname(), t.config.get_user()),
             (&[5433][..], Some("db"), Some("app"))
         );
         assert_eq!((t.config.get_ssl_mode(), t.password().as_deref()), (SslMode::Require, Some("pw")));
-        let modes = [(crd::SslMode::Disable, SslMode::Disable), (crd::SslMode::Prefer, SslMode::Prefer)];
-        for (ours, libpq) in modes {
-            let t = PostgresTarget::new(&PostgresEndpoint { ssl_mode: ours, ..endpoint.clone() }, None);
-            assert_eq!((t.config.get_ssl_mode(), t.password()), (libpq, None));
-        }
+        assert!(t.unverified());
+        let plain =
+            PostgresTarget::new(&endpoint(crd::SslMode::Disable, Verify::Nothing), None, None).unwrap();
+        assert_eq!(
+            (plain.config.get_ssl_mode(), plain.password(), plain.tls.is_none()),
+            (SslMode::Disable, None, true)
+        );
     }
 
     #[test]
     fn urls_parse_and_debug_hides_the_password() {
         let t =
-            PostgresTarget::from_url("postgres://app:hunter2@127.0.0.1:5433/xagent?sslmode=disable").unwrap();
+            PostgresTarget::from_url("postgres://app:hunter2@127.0.0.1:5433/xagent?sslmode=disable", None)
+                .unwrap();
         assert_eq!(t.password().as_deref(), Some("hunter2"));
         assert!(!format!("{t:?}").contains("hunter2"));
-        assert!(PostgresTarget::from_url("postgres://").is_err());
-        assert!(PostgresTarget::from_url("not a url at all ===").is_err());
+        assert!(PostgresTarget::from_url("postgres://", None).is_err());
+        assert!(PostgresTarget::from_url("not a url at all ===", None).is_err());
+    }
+
+    #[test]
+    fn libpq_modes_are_taken_out_of_urls_and_key_value_strings() {
+        let cases = [
+            ("postgres://h/db?sslmode=verify-full", "postgres://h/db", crd::SslMode::VerifyFull),
+            (
+                "postgres://h/db?sslmode=verify-ca&application_name=x",
+                "postgres://h/db?application_name=x",
+                crd::SslMode::VerifyCa,
+            ),
+            (
+                "postgres://h/db?connect_timeout=3&sslmode=require",
+                "postgres://h/db?connect_timeout=3",
+                crd::SslMode::Require,
+            ),
+            ("postgres://h/db?a=1&sslmode=require&b=2", "postgres://h/db?a=1&b=2", crd::SslMode::Require),
+            ("host=h sslmode=disable user=u", "host=h user=u", crd::SslMode::Disable),
+            ("host=h user=u", "host=h user=u", crd::SslMode::Prefer),
+        ];
+        for (url, rest, mode) in cases {
+            let (got_rest, got_mode) = split_ssl_mode(url).unwrap();
+            assert_eq!(
+                (got_rest.split_whitespace().collect::<Vec<_>>().join(" "), got_mode),
+                (rest.to_string(), mode),
+                "{url}"
+            );
+        }
+        assert!(split_ssl_mode("host=h sslmode=sometimes").unwrap_err().contains("sometimes"));
     }
 }

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{Timestamp, Unit};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
 use tracing::{debug, info};
 
-use super::endpoint::{EndpointKey, PostgresEndpoint, RedisEndpoint, SecretKeyRef};
+use super::endpoint::{CaRef, EndpointKey, KeyRef, PostgresEndpoint, RedisEndpoint};
 use super::error::ProbeError;
 use super::postgres::PostgresTarget;
 use super::redis::RedisTarget;
@@ -266,29 +266,58 @@ async fn read_and_probe(
         None => None,
         Some(secret) => Some(read_secret(client, secret).await?),
     };
+    let ca = match key.ca() {
+        None => None,
+        Some(ca) => Some(read_ca(client, ca).await?),
+    };
+    let ca = ca.as_deref();
     Ok(match key {
-        EndpointKey::Redis(r) => super::redis::probe(&RedisTarget::new(r, password), timeout).await,
+        EndpointKey::Redis(r) => super::redis::probe(&RedisTarget::new(r, password, ca)?, timeout).await,
         EndpointKey::Postgres(p) => {
-            super::postgres::probe(&PostgresTarget::new(p, password.as_deref()), timeout).await
+            super::postgres::probe(&PostgresTarget::new(p, password.as_deref(), ca)?, timeout).await
         }
     })
 }
 
 /// The value `secret` points at. Errors name the Secret and key, never the value.
-pub async fn read_secret(client: &Client, secret: &SecretKeyRef) -> Result<String, ProbeError> {
+pub async fn read_secret(client: &Client, secret: &KeyRef) -> Result<String, ProbeError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &secret.namespace);
     let found = match api.get_opt(&secret.name).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(ProbeError::SecretNotFound(secret.clone())),
         Err(e) => return Err(ProbeError::SecretUnreadable { secret: secret.clone(), source: Box::new(e) }),
     };
-    let field = &secret.key;
     let bytes =
-        found.data.as_ref().and_then(|d| d.get(field)).map(|b| b.0.clone()).or_else(|| {
-            found.string_data.as_ref().and_then(|d| d.get(field)).map(|s| s.clone().into_bytes())
-        });
-    let bytes = bytes.ok_or_else(|| ProbeError::SecretKeyMissing(secret.clone()))?;
+        secret_value(&found, &secret.key).ok_or_else(|| ProbeError::SecretKeyMissing(secret.clone()))?;
     String::from_utf8(bytes).map_err(|_| ProbeError::SecretNotUtf8(secret.clone()))
+}
+
+/// The bytes under `key` of a Secret, from `data` or a not yet encoded `stringData`.
+fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
+    let data = secret.data.as_ref().and_then(|d| d.get(key)).map(|b| b.0.clone());
+    data.or_else(|| secret.string_data.as_ref().and_then(|d| d.get(key)).map(|s| s.clone().into_bytes()))
+}
+
+/// The CA bundle `ca` points at, as PEM bytes.
+pub async fn read_ca(client: &Client, ca: &CaRef) -> Result<Vec<u8>, ProbeError> {
+    let k = ca.key_ref();
+    let unreadable = |e: kube::Error| ProbeError::CaUnreadable { ca: ca.clone(), source: Box::new(e) };
+    let value = match ca {
+        CaRef::Secret(_) => {
+            let api: Api<Secret> = Api::namespaced(client.clone(), &k.namespace);
+            let found = api.get_opt(&k.name).await.map_err(unreadable)?;
+            let secret = found.ok_or_else(|| ProbeError::CaNotFound(ca.clone()))?;
+            secret_value(&secret, &k.key)
+        }
+        CaRef::ConfigMap(_) => {
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), &k.namespace);
+            let found = api.get_opt(&k.name).await.map_err(unreadable)?;
+            let map = found.ok_or_else(|| ProbeError::CaNotFound(ca.clone()))?;
+            let text = map.data.as_ref().and_then(|d| d.get(&k.key)).map(|s| s.clone().into_bytes());
+            text.or_else(|| map.binary_data.as_ref().and_then(|d| d.get(&k.key)).map(|b| b.0.clone()))
+        }
+    };
+    value.ok_or_else(|| ProbeError::CaKeyMissing(ca.clone()))
 }
 
 #[cfg(test)]

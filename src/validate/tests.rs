@@ -122,12 +122,12 @@ fn defaults_fill_the_gaps_of_a_partial_block() {
 fn dependency_defaults_apply_once_the_block_is_given() {
     let xa = valid(&doc("{redis: {host: redis}, postgres: {host: pg}}"));
     let redis = xa.spec.redis.expect("redis");
-    assert_eq!((redis.host.as_str(), redis.port, redis.database, redis.tls), ("redis", 6379, 0, false));
+    assert_eq!((redis.host.as_str(), redis.port, redis.database, redis.tls), ("redis", 6379, 0, true));
     assert!(redis.password_secret_ref.is_none());
     let pg = xa.spec.postgres.expect("postgres");
     assert_eq!((pg.host.as_str(), pg.port), ("pg", 5432));
     assert_eq!((pg.database.as_str(), pg.user.as_str()), ("xagent", "xagent"));
-    assert_eq!(pg.ssl_mode, SslMode::Prefer);
+    assert_eq!(pg.ssl_mode, SslMode::VerifyFull);
 }
 
 #[test]
@@ -164,7 +164,8 @@ fn explicit_values_of_the_full_sample_are_kept() {
     let redis = spec.redis.as_ref().expect("redis");
     assert_eq!(redis.password_secret_ref.as_ref().map(|r| r.name.as_str()), Some("x-agent-redis"));
     let pg = spec.postgres.as_ref().expect("postgres");
-    assert_eq!(pg.ssl_mode, SslMode::Require);
+    assert_eq!(pg.ssl_mode, SslMode::VerifyFull);
+    assert!(redis.tls && pg.ca.as_ref().and_then(|c| c.config_map_ref.as_ref()).is_some());
     assert_eq!(spec.node_selector.get("kubernetes.io/os").map(String::as_str), Some("linux"));
     assert_eq!(spec.tolerations[0].key.as_deref(), Some("dedicated"));
 }
@@ -332,8 +333,76 @@ fn enum_violation_lists_the_supported_values() {
     assert_single(&e, "spec.image.pullPolicy", "Unsupported value \"Sometimes\"");
     assert!(e.errors[0].message.contains("Always, IfNotPresent, Never"), "{e}");
 
-    let e = invalid(&doc("{postgres: {host: pg, sslMode: verify-full}}"));
-    assert_single(&e, "spec.postgres.sslMode", "supported values: disable, prefer, require");
+    let e = invalid(&doc("{postgres: {host: pg, sslMode: verify-everything}}"));
+    assert_single(
+        &e,
+        "spec.postgres.sslMode",
+        "supported values: disable, prefer, require, verify-ca, verify-full",
+    );
+}
+
+// ---------------------------------------------------------------- dependency TLS
+
+const REDIS_PW: &str = "passwordSecretRef: {name: r, key: pw}";
+const PG_PW: &str = "passwordSecretRef: {name: p, key: pw}";
+
+#[test]
+fn passwords_default_to_verified_tls() {
+    let xa = valid(&doc(&format!("{{redis: {{host: r, {REDIS_PW}}}, postgres: {{host: p, {PG_PW}}}}}")));
+    let (redis, postgres) = (xa.spec.redis.unwrap(), xa.spec.postgres.unwrap());
+    assert!(redis.tls && !redis.insecure_skip_verify && !redis.allow_insecure_password);
+    assert_eq!(postgres.ssl_mode, crate::crd::SslMode::VerifyFull);
+    valid(&doc(&format!("{{postgres: {{host: p, sslMode: verify-ca, {PG_PW}}}}}")));
+}
+
+#[test]
+fn a_password_over_an_unverified_transport_needs_the_insecure_opt_in() {
+    let refused = [
+        (format!("{{redis: {{host: r, tls: false, {REDIS_PW}}}}}"), "spec.redis"),
+        (format!("{{redis: {{host: r, insecureSkipVerify: true, {REDIS_PW}}}}}"), "spec.redis"),
+        (format!("{{postgres: {{host: p, sslMode: require, {PG_PW}}}}}"), "spec.postgres"),
+        (format!("{{postgres: {{host: p, sslMode: prefer, {PG_PW}}}}}"), "spec.postgres"),
+        (format!("{{postgres: {{host: p, sslMode: disable, {PG_PW}}}}}"), "spec.postgres"),
+    ];
+    for (spec, path) in &refused {
+        assert_single(&invalid(&doc(spec)), path, "set allowInsecurePassword: true");
+        let opted_in = spec.replacen("host:", "allowInsecurePassword: true, host:", 1);
+        valid(&doc(&opted_in));
+    }
+    // Without a password there is nothing to leak.
+    valid(&doc("{redis: {host: r, tls: false}, postgres: {host: p, sslMode: disable}}"));
+}
+
+#[test]
+fn trust_settings_that_would_be_ignored_are_refused() {
+    let cases = [
+        ("{redis: {host: r, tls: false, serverName: x}}", "spec.redis", "apply only with tls: true"),
+        (
+            "{redis: {host: r, insecureSkipVerify: true, ca: {configMapRef: {name: c, key: k}}}}",
+            "spec.redis",
+            "would be ignored",
+        ),
+        (
+            "{postgres: {host: p, sslMode: require, ca: {configMapRef: {name: c, key: k}}}}",
+            "spec.postgres",
+            "ca applies only",
+        ),
+        (
+            "{postgres: {host: p, sslMode: verify-ca, serverName: x}}",
+            "spec.postgres",
+            "serverName applies only",
+        ),
+        ("{redis: {host: r, ca: {}}}", "spec.redis.ca", "exactly one of ca.secretRef and ca.configMapRef"),
+        (
+            "{redis: {host: r, ca: {secretRef: {name: s, key: k}, configMapRef: {name: c, key: k}}}}",
+            "spec.redis.ca",
+            "exactly one",
+        ),
+    ];
+    for (spec, path, message) in cases {
+        assert_single(&invalid(&doc(spec)), path, message);
+    }
+    valid(&doc("{postgres: {host: 10.0.0.5, serverName: pg.data, ca: {secretRef: {name: s, key: ca.crt}}}}"));
 }
 
 #[test]

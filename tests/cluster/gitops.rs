@@ -338,7 +338,7 @@ fn flapping_redis(cluster: &Cluster) {
         let port = redis.port;
         let _operator = Operator::start(cluster, User::Operator, ns, &[]);
         let _readier = PodReadier::start(&admin, ns);
-        let spec = json!({"redis": {"host": "127.0.0.1", "port": port,
+        let spec = json!({"redis": {"host": "127.0.0.1", "port": port, "tls": false,
                                     "probe": {"intervalSeconds": 5, "timeoutSeconds": 1}}});
         kit::apply_xagent(&admin, ns, "flappy", spec).await;
         kit::wait_condition(&admin, ns, "flappy", "Ready", "True").await;

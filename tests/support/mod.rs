@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod image;
+pub mod pki;
 pub mod tools;
 
 use std::fs;
@@ -112,17 +113,30 @@ pub struct RedisServer {
     /// The port it listens on (kept across [`RedisServer::restart`]).
     pub port: u16,
     password: Option<String>,
+    /// Certificate and key when the server speaks TLS only.
+    tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
     dir: tempfile::TempDir,
 }
 
 impl RedisServer {
+    /// Starts a server that speaks only TLS, with the certificate of `pki`,
+    /// and requires `password`.
+    pub fn start_tls(password: &str, pki: &pki::Pki) -> Self {
+        let dir = temp_dir("redis");
+        let tls = Some(pki.install_server_pair(dir.path()));
+        let mut server = Self { port: free_port(), password: Some(password.into()), tls, child: None, dir };
+        server.spawn();
+        server
+    }
+
     /// Starts a server that requires `password` (none: no AUTH needed) and
     /// waits until it answers.
     pub fn start(password: Option<&str>) -> Self {
         let mut server = Self {
             port: free_port(),
             password: password.map(str::to_string),
+            tls: None,
             child: None,
             dir: temp_dir("redis"),
         };
@@ -207,8 +221,18 @@ impl RedisServer {
             .open(self.log_path())
             .expect("opening the redis log");
         let mut command = Command::new(redis_server_binary());
+        let port = self.port.to_string();
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some((crt, key)) => command
+                .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(crt)
+                .arg("--tls-key-file")
+                .arg(key),
+        };
         command
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path());
@@ -232,7 +256,13 @@ impl RedisServer {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("redis-server exited with {status}:\n{}", log_tail(&self.log_path()));
             }
-            if ping_answers(self.port) {
+            // A TLS server cannot be PINGed in plaintext; its accepting is enough.
+            let up = if self.tls.is_some() {
+                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            } else {
+                ping_answers(self.port)
+            };
+            if up {
                 return;
             }
             assert!(
@@ -405,24 +435,13 @@ impl PostgresServer {
         }
     }
 
-    /// Turns TLS on with a fresh self-signed certificate (made with the
-    /// `openssl` command) and restarts the server.
-    pub fn enable_tls(&mut self) {
-        let data = self.data_dir();
-        let (crt, key) = (data.join("server.crt"), data.join("server.key"));
-        let mut openssl = Command::new("openssl");
-        openssl
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&crt);
-        run_ok(&mut openssl, "openssl req (is openssl installed?)");
-        run_ok(Command::new("chmod").arg("600").arg(&key), "chmod server.key");
+    /// Turns TLS on with the server certificate of `pki` and restarts the server.
+    pub fn enable_tls(&mut self, pki: &pki::Pki) {
+        let (crt, key) = pki.install_server_pair(&self.data_dir());
         if self.as_root {
             run_ok(Command::new("chown").arg("postgres:postgres").arg(&crt).arg(&key), "chown certificate");
         }
-        let conf = data.join("postgresql.conf");
+        let conf = self.data_dir().join("postgresql.conf");
         let mut text = fs::read_to_string(&conf).expect("reading postgresql.conf");
         text.push_str("\nssl = on\n");
         fs::write(&conf, text).expect("writing postgresql.conf");

@@ -244,11 +244,11 @@ fn optional_dependencies_add_only_what_is_configured() {
     assert!(env_named(c, "POSTGRES_PASSWORD").is_empty());
     assert_eq!(env_value(c, "REDIS_PORT"), Some("6379"));
     assert_eq!(env_value(c, "REDIS_DB"), Some("0"));
-    assert_eq!(env_value(c, "REDIS_TLS"), Some("false"));
+    assert_eq!(env_value(c, "REDIS_TLS"), Some("true"));
     assert_eq!(env_value(c, "POSTGRES_PORT"), Some("5432"));
     assert_eq!(env_value(c, "POSTGRES_DB"), Some("xagent"));
     assert_eq!(env_value(c, "POSTGRES_USER"), Some("xagent"));
-    assert_eq!(env_value(c, "POSTGRES_SSLMODE"), Some("prefer"));
+    assert_eq!(env_value(c, "POSTGRES_SSLMODE"), Some("verify-full"));
 }
 
 #[test]

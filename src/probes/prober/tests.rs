@@ -2,6 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::crd::SslMode;
+use crate::probes::endpoint::{Trust, Verify};
 
 fn xagent(ns: &str, name: &str, spec: serde_json::Value) -> XAgent {
     serde_json::from_value(json!({
@@ -23,7 +24,7 @@ fn fifty_xagents_on_one_endpoint_make_one_planned_probe() {
     assert_eq!(plan.len(), 1);
     let (key, wanted) = plan.iter().next().unwrap();
     assert_eq!(key.dependency(), Dependency::Redis);
-    let secret = SecretKeyRef { namespace: "ns".into(), name: "r".into(), key: "pw".into() };
+    let secret = KeyRef { namespace: "ns".into(), name: "r".into(), key: "pw".into() };
     assert_eq!(key.secret(), Some(&secret));
     assert_eq!(wanted.users.len(), 50);
 }
@@ -60,17 +61,30 @@ fn different_hosts_namespaces_or_dependencies_are_different_endpoints() {
         (postgres.port, postgres.database.as_str(), postgres.user.as_str()),
         (5432, "xagent", "xagent")
     );
-    assert_eq!(postgres.ssl_mode, SslMode::Prefer);
+    assert_eq!((postgres.ssl_mode, postgres.trust.verify), (SslMode::VerifyFull, Verify::ChainAndName));
     assert_eq!(postgres.secret, None);
 }
 
 #[test]
 fn redis_endpoints_keep_database_tls_and_secret_typed() {
-    let spec = json!({"redis": {"host": "r", "port": 6380, "database": 3, "tls": true,
-                                "passwordSecretRef": {"name": "s", "key": "k"}}});
+    let spec = json!({"redis": {"host": "10.0.0.7", "port": 6380, "database": 3,
+                                "ca": {"configMapRef": {"name": "ca", "key": "ca.crt"}},
+                                "serverName": "redis.data", "passwordSecretRef": {"name": "s", "key": "k"}}});
     let plan = plan(&[xagent("ns", "a", spec)]);
-    let secret = Some(SecretKeyRef { namespace: "ns".into(), name: "s".into(), key: "k".into() });
-    let expected = RedisEndpoint { host: "r".into(), port: 6380, database: 3, tls: true, secret };
+    let key = |name: &str, key: &str| KeyRef { namespace: "ns".into(), name: name.into(), key: key.into() };
+    let tls = Trust {
+        verify: Verify::ChainAndName,
+        ca: Some(CaRef::ConfigMap(key("ca", "ca.crt"))),
+        server_name: Some("redis.data".into()),
+    };
+    let expected = RedisEndpoint {
+        host: "10.0.0.7".into(),
+        port: 6380,
+        database: 3,
+        tls: Some(tls),
+        secret: Some(key("s", "k")),
+        allow_insecure_password: false,
+    };
     assert_eq!(plan.keys().collect::<Vec<_>>(), [&EndpointKey::Redis(expected)]);
 }
 
