@@ -26,6 +26,7 @@ mod operator;
 mod security;
 #[path = "../support/mod.rs"]
 mod support;
+mod tls;
 
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
@@ -53,6 +54,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(gitops::scenarios());
     all.extend(bounds::scenarios());
     all.extend(security::scenarios());
+    all.extend(tls::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());

@@ -199,6 +199,20 @@ fn secret_access(cluster: &Cluster) {
             "{ghost}"
         );
 
+        // ...and the same holds for a Secret named as a CA bundle.
+        let mut ca = xagent(ns, "bobs", None);
+        ca.spec.redis = Some(
+            serde_json::from_value(json!({"host": "redis.example.test",
+                "ca": {"secretRef": {"name": "redis-pass", "key": "ca.crt"}}}))
+            .expect("a Redis block"),
+        );
+        let (code, message) = refusal(bob.create(&PostParams::default(), &ca).await);
+        assert_eq!(code, 403, "{message}");
+        assert!(
+            message.contains(&denial("bobs", "redis-pass", "redis.ca.secretRef", User::Bob, ns)),
+            "{message}"
+        );
+
         // 2. Alice, who may read it, names it: accepted.
         alice
             .create(&PostParams::default(), &xagent(ns, "alices", Some("redis-pass")))
