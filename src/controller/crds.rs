@@ -89,7 +89,7 @@ fn presence(
     api: Api<PartialObjectMeta<CustomResourceDefinition>>,
     name: &'static str,
 ) -> impl Stream<Item = (&'static str, bool)> {
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let config = crate::client::watch_config().fields(&format!("metadata.name={name}"));
     // Metadata only: CRD schemas are large and never read here.
     watcher(api, config)
         .default_backoff()

@@ -213,7 +213,7 @@ fn gated_xagents(
     crds: Arc<MonitoringCrds>,
     gate: Arc<SyncGate>,
 ) -> impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static {
-    let xagent_watch = cached_watch(api::<XAgent>(client, ns), watcher::Config::default(), writer);
+    let xagent_watch = cached_watch(api::<XAgent>(client, ns), crate::client::watch_config(), writer);
     futures::stream::once(async move {
         if caches.wait_until_ready().await.is_err() {
             warn!("a child cache stopped before it was filled");
@@ -267,7 +267,7 @@ macro_rules! define_owned_watches {
             w: stores::Writers,
             crds: Arc<MonitoringCrds>,
         ) -> Controller<XAgent> {
-            let owned = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+            let owned = crate::client::watch_config().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
                 $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim)) )*
                 $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), crds.clone())) )*

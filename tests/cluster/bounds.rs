@@ -21,6 +21,7 @@ use crate::kit::{self, eventually};
 use crate::lifecycle::{operator_writes, setup, wait_children};
 use crate::operator::Operator;
 use crate::runtime;
+use crate::stall::StallingProxy;
 
 /// The scenarios of this module.
 pub fn scenarios() -> Vec<crate::Scenario> {
@@ -28,6 +29,7 @@ pub fn scenarios() -> Vec<crate::Scenario> {
         ("bounds::a_refused_child_is_retried_with_backoff_whatever_wakes_the_xagent", refused_child),
         ("bounds::nothing_is_sent_again_into_a_namespace_being_deleted", terminating_namespace),
         ("bounds::the_operator_keeps_to_its_request_rate", request_rate),
+        ("bounds::a_stalled_api_connection_does_not_wedge_the_operator", stalled_api),
     ]
 }
 
@@ -210,5 +212,55 @@ fn request_rate(cluster: &Cluster) {
         // at most twice that; two more allow for requests the server
         // received late. Unlimited, the start alone sends some 30 at once.
         assert!(busiest <= 2 * QPS + 2, "{busiest} requests in one second at --kube-api-qps {QPS}");
+    });
+}
+
+/// How long the proxy hangs: less than the client's read timeout, so only
+/// that timeout frees the connections hung at the start.
+const STALL: Duration = Duration::from_secs(30);
+
+/// The operator reaches the API server through a proxy that hangs every
+/// connection for [`STALL`]: nothing reaches the server meanwhile, the
+/// operator stays up and answers /healthz, and once the proxy works again
+/// it reconnects by itself and reconciles what was created during the stall.
+fn stalled_api(cluster: &Cluster) {
+    runtime().block_on(async {
+        let ns = "stalled";
+        install_monitoring_crds(cluster);
+        let admin = cluster.client(User::Admin).await;
+        kit::namespace(&admin, ns).await;
+        let proxy = StallingProxy::start(cluster.url.trim_start_matches("https://").to_string());
+        let ca = cluster.ca_certificate().display().to_string();
+        let via_proxy = cluster
+            .kubeconfig_text(User::Operator, &ca)
+            .replace(&cluster.url, &format!("https://127.0.0.1:{}", proxy.port));
+        let kubeconfig = cluster.scratch("stall").join("kubeconfig");
+        std::fs::write(&kubeconfig, via_proxy).expect("writing the proxy kubeconfig");
+        let operator = Operator::start_with_kubeconfig(cluster, User::Operator, ns, &kubeconfig);
+        kit::apply_xagent(&admin, ns, "before", json!({})).await;
+        wait_children(&admin, ns, "before", &default_set("before")).await;
+
+        proxy.stall();
+        kit::apply_xagent(&admin, ns, "during", json!({})).await;
+        tokio::time::sleep(STALL).await;
+        assert!(
+            children::of(&admin, ns, "during").await.is_empty(),
+            "a request got through the stalled proxy"
+        );
+        assert!(operator.http_get("/healthz").contains("ok"), "the operator must stay up through the stall");
+        proxy.resume();
+        let resumed = Instant::now();
+        let limit = xagent_operator::client::READ_TIMEOUT + Duration::from_secs(60);
+        let (_, waited) = eventually("the operator to recover from the stall", limit, || async {
+            let expected = default_set("during");
+            (children::references(&children::of(&admin, ns, "during").await) == expected).then_some(())
+        })
+        .await;
+        eprintln!(
+            "stalled {STALL:?}; children of the XAgent created meanwhile {waited:?} after the proxy resumed \
+             ({:?} in all), {} connections through the proxy",
+            resumed.elapsed() + STALL,
+            proxy.accepted()
+        );
     });
 }

@@ -24,6 +24,7 @@ mod kit;
 mod lifecycle;
 mod operator;
 mod security;
+mod stall;
 #[path = "../support/mod.rs"]
 mod support;
 mod tls;

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,19 @@ impl Operator {
         let mut command = Command::new(env!("CARGO_BIN_EXE_xagent-operator"));
         command.env("KUBECONFIG", cluster.kubeconfig(user)).env_remove("KUBERNETES_SERVICE_HOST");
         Operator::spawn(cluster, user, namespace, extra, command)
+    }
+
+    /// Starts the operator as `user` with its own kubeconfig file (e.g. one
+    /// that reaches the API server through a proxy).
+    pub fn start_with_kubeconfig(
+        cluster: &Cluster,
+        user: User,
+        namespace: &str,
+        kubeconfig: &Path,
+    ) -> Operator {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xagent-operator"));
+        command.env("KUBECONFIG", kubeconfig).env_remove("KUBERNETES_SERVICE_HOST");
+        Operator::spawn(cluster, user, namespace, &[], command)
     }
 
     /// Starts the operator from the unpacked container image, under chroot
