@@ -85,6 +85,27 @@ pub struct Metrics {
     pub probe_duration: Family<ProbeLabels, Histogram>,
     /// Failed probes (per endpoint, not per XAgent) by dependency and reason.
     pub probe_failures: Family<ProbeFailureLabels, Counter>,
+    /// Entries of each in-memory map the operator keeps per XAgent, so a
+    /// leak shows as a line that only grows.
+    pub tracked: Family<TrackedLabels, Gauge>,
+}
+
+/// Which per-XAgent map a [`Metrics::tracked`] series counts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrackedLabels {
+    /// `retries`, `validations`, `probe_results` or `probed_endpoints`.
+    pub map: &'static str,
+}
+
+impl Metrics {
+    /// Every value of [`TrackedLabels::map`].
+    pub const TRACKED_MAPS: [&'static str; 4] =
+        ["retries", "validations", "probe_results", "probed_endpoints"];
+
+    /// Sets the size of `map`.
+    pub fn set_tracked(&self, map: &'static str, entries: usize) {
+        self.tracked.get_or_create(&TrackedLabels { map }).set(i64::try_from(entries).unwrap_or(i64::MAX));
+    }
 }
 
 fn reconcile_histogram() -> Histogram {
@@ -109,6 +130,7 @@ impl Metrics {
             dependency_saturation: Family::default(),
             probe_duration: Family::new_with_constructor(probe_histogram),
             probe_failures: Family::default(),
+            tracked: Family::default(),
         };
         metrics.zero_known_series();
         let r = registry;
@@ -144,12 +166,20 @@ impl Metrics {
             "Failed dependency probes by reason",
             metrics.probe_failures.clone(),
         );
+        r.register(
+            "xagent_operator_tracked_entries",
+            "Entries of the operator's per-XAgent in-memory maps",
+            metrics.tracked.clone(),
+        );
         metrics
     }
 
     /// Creates the series whose label values are known up front at zero, so a
     /// rate() over them works from the first scrape and dashboards show 0, not gaps.
     fn zero_known_series(&self) {
+        for map in Self::TRACKED_MAPS {
+            self.set_tracked(map, 0);
+        }
         for outcome in ["success", "error"] {
             let _ = self.reconciles.get_or_create(&OutcomeLabels { outcome });
             let _ = self.reconcile_duration.get_or_create(&OutcomeLabels { outcome });

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod quantity;
 pub mod registry;
 pub mod settings;
+pub mod trust;
 pub mod workloads;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

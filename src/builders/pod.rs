@@ -192,6 +192,7 @@ pub fn app_env(xagent: &XAgent, component: Component, own: &[EnvVar]) -> Vec<Env
         env.push(plain("REDIS_PORT", &redis.port.to_string()));
         env.push(plain("REDIS_DB", &redis.database.to_string()));
         env.push(plain("REDIS_TLS", if redis.tls { "true" } else { "false" }));
+        env.extend(super::trust::redis_env(redis));
         env.extend(redis.password_secret_ref.as_ref().map(|r| secret("REDIS_PASSWORD", r)));
     }
     if let Some(pg) = &spec.postgres {
@@ -200,6 +201,7 @@ pub fn app_env(xagent: &XAgent, component: Component, own: &[EnvVar]) -> Vec<Env
         env.push(plain("POSTGRES_DB", &pg.database));
         env.push(plain("POSTGRES_USER", &pg.user));
         env.push(plain("POSTGRES_SSLMODE", pg.ssl_mode.as_str()));
+        env.extend(super::trust::postgres_env(pg));
         env.extend(pg.password_secret_ref.as_ref().map(|r| secret("POSTGRES_PASSWORD", r)));
     }
     for var in spec.env.iter().chain(own) {

@@ -32,12 +32,17 @@ pub fn deployment(xagent: &XAgent, component: Component, spec: &ComponentSpec) -
     container.image_pull_policy = Some(image.pull_policy.as_str().into());
     container.env = Some(app_env(xagent, component, &spec.env));
     container.env_from = (!xagent.spec.env_from.is_empty()).then(|| xagent.spec.env_from.clone());
+    container.volume_mounts.get_or_insert_with(Vec::new).extend(super::trust::mounts(xagent));
+    let mut template = pod_template(xagent, component, container);
+    if let Some(pod) = template.spec.as_mut() {
+        pod.volumes.get_or_insert_with(Vec::new).extend(super::trust::volumes(xagent));
+    }
     Deployment {
         metadata: object_meta(xagent, component, component.child_name(xagent)),
         spec: Some(DeploymentSpec {
             replicas: (!spec.autoscaling.enabled).then_some(spec.replicas),
             selector: selector(xagent, component),
-            template: pod_template(xagent, component, container),
+            template,
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()

@@ -132,6 +132,9 @@ impl Context {
         let uids: std::collections::HashSet<String> = live.iter().filter_map(|x| x.uid()).collect();
         self.retries.retain(|k| keys.contains(k));
         self.validated().retain(|uid, _| uids.contains(uid));
+        self.metrics.set_tracked("retries", self.retries.len());
+        self.metrics.set_tracked("validations", self.validated_len());
+        self.metrics.set_tracked("probe_results", self.probes.len());
     }
 
     /// How many XAgents the validation memo remembers.

@@ -162,6 +162,7 @@ impl Prober {
         for (key, wanted, result) in results {
             self.publish(key, &wanted, &result, now);
         }
+        self.metrics.set_tracked("probed_endpoints", self.endpoints.len());
         count
     }
 

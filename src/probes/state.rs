@@ -90,6 +90,16 @@ impl ProbeState {
         }
     }
 
+    /// How many XAgents have a recorded result.
+    pub fn len(&self) -> usize {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no XAgent has a recorded result.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets dependencies that are no longer configured; returns the XAgents that lost one.
     pub fn retain(&self, keep: impl Fn(&XAgentKey, Dependency) -> bool) -> Vec<XAgentKey> {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());

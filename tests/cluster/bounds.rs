@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
@@ -30,6 +31,7 @@ pub fn scenarios() -> Vec<crate::Scenario> {
         ("bounds::nothing_is_sent_again_into_a_namespace_being_deleted", terminating_namespace),
         ("bounds::the_operator_keeps_to_its_request_rate", request_rate),
         ("bounds::a_stalled_api_connection_does_not_wedge_the_operator", stalled_api),
+        ("bounds::per_xagent_maps_return_to_their_size_after_1000_xagents_come_and_go", thousand_come_and_go),
     ]
 }
 
@@ -263,4 +265,88 @@ fn stalled_api(cluster: &Cluster) {
             proxy.accepted()
         );
     });
+}
+
+/// XAgents created, and deleted, at once.
+const MANY: usize = 1000;
+
+/// Of those, how many fail (their Services are refused) and so wait for a retry.
+const FAILING: usize = 100;
+
+/// Every map the operator keeps per XAgent, as `xagent_operator_tracked_entries` names them.
+const MAPS: [&str; 4] = ["retries", "validations", "probe_results", "probed_endpoints"];
+
+/// An XAgent with as few children as the spec allows (three Deployments of
+/// zero replicas and their Services), sharing one unreachable Redis.
+fn lean_spec(redis_port: u16) -> serde_json::Value {
+    let component = json!({"replicas": 0, "autoscaling": {"enabled": false},
+                           "podDisruptionBudget": {"enabled": false}});
+    json!({"api": component, "websocket": component, "worker": component,
+           "monitoring": {"serviceMonitor": {"enabled": false}, "prometheusRule": {"enabled": false}},
+           "redis": {"host": "127.0.0.1", "port": redis_port, "tls": false,
+                     "probe": {"intervalSeconds": 5, "timeoutSeconds": 1}}})
+}
+
+/// 1,000 XAgents come and go: each is validated and probed, the 100 whose
+/// Services the server refuses fail into their retry schedule, so the maps
+/// hold 1,000 / 1,000 / 100 entries and one probed endpoint. Once every
+/// XAgent is deleted, every map returns to its size before.
+fn thousand_come_and_go(cluster: &Cluster) {
+    runtime().block_on(async {
+        let ns = "thousand";
+        install_monitoring_crds(cluster);
+        let admin = cluster.client(User::Admin).await;
+        kit::namespace(&admin, ns).await;
+        refuse_services_of_failing_xagents(&admin, ns).await;
+        let operator = Operator::start(cluster, User::Operator, ns, &["--kube-api-qps", "500"]);
+        let sizes = || MAPS.map(|map| operator.metric_sum("xagent_operator_tracked_entries", &format!("map=\"{map}\"")));
+        let before = sizes();
+
+        let started = Instant::now();
+        let spec = lean_spec(free_port());
+        let names: Vec<String> =
+            (0..MANY).map(|i| if i < FAILING { format!("f{i:04}") } else { format!("x{i:04}") }).collect();
+        futures::stream::iter(&names)
+            .for_each_concurrent(16, |name| {
+                let (admin, spec) = (&admin, &spec);
+                async move {
+                    kit::apply_xagent(admin, ns, name, spec.clone()).await;
+                }
+            })
+            .await;
+        let want = [FAILING, MANY, MANY, 1].map(|n| n as f64);
+        let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(480), || async {
+            let now = sizes();
+            (now.iter().zip(&before).map(|(n, b)| n - b).collect::<Vec<_>>() == want).then_some(now)
+        })
+        .await;
+        eprintln!(
+            "{MANY} XAgents ({FAILING} failing) created in {:?}; tracked entries {full:?} (maps {MAPS:?}) {waited:?} later",
+            started.elapsed() - waited
+        );
+
+        kit::xagents(&admin, ns)
+            .delete_collection(&DeleteParams::default(), &Default::default())
+            .await
+            .expect("deleting the XAgents");
+        let (after, waited) = eventually("every map back to its size", Duration::from_secs(240), || async {
+            let now = sizes();
+            (now == before).then_some(now)
+        })
+        .await;
+        eprintln!("deleted; tracked entries back to {after:?} (before: {before:?}) after {waited:?}");
+    });
+}
+
+/// Refuses the Services of XAgents whose names start with `f`, with reason
+/// Invalid: a refusal on the merits, not for want of a permission.
+async fn refuse_services_of_failing_xagents(admin: &Client, ns: &str) {
+    let rule = json!({"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                      "resources": ["services"]});
+    let expression = "!has(object.metadata.labels) || !('app.kubernetes.io/instance' in object.metadata.labels) \
+                      || !object.metadata.labels['app.kubernetes.io/instance'].startsWith('f')";
+    let validation =
+        json!({"expression": expression, "reason": "Invalid", "message": "no Services for f-XAgents"});
+    kit::policy_in_namespace(admin, &format!("refuse-f-services-{ns}"), ns, rule, validation).await;
+    crate::gitops::refused_for(admin, ns, "f-probe", "no Services for f-XAgents").await;
 }

@@ -292,7 +292,7 @@ impl RefusingPolicy {
 /// Waits until a dry-run create of a Service labelled for `name` is refused
 /// with a message containing `says`: admission configuration takes effect a
 /// moment after it is created.
-async fn refused_for(admin: &Client, ns: &str, name: &str, says: &str) {
+pub async fn refused_for(admin: &Client, ns: &str, name: &str, says: &str) {
     let services: Api<Service> = Api::namespaced(admin.clone(), ns);
     let probe: Service = serde_json::from_value(json!({
         "metadata": {"name": format!("{name}-admission-probe"),

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
@@ -97,6 +98,20 @@ async fn redis_status(admin: &Client, ns: &str, name: &str, needle: &str) -> Val
     status
 }
 
+/// The ConfigMap the `redis-ca` volume of Deployment `name` projects, once it is `want`.
+async fn mounted_ca(admin: &Client, ns: &str, name: &str, want: &str) -> String {
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), ns);
+    let what = format!("Deployment {name} to mount the Redis CA from {want}");
+    let (found, _) = eventually(&what, Duration::from_secs(30), || async {
+        let d = deployments.get(name).await.ok()?;
+        let volumes = d.spec?.template.spec?.volumes?;
+        let ca = volumes.into_iter().find(|v| v.name == "redis-ca")?.config_map?.name;
+        (ca == want).then_some(ca)
+    })
+    .await;
+    found
+}
+
 fn verified_redis(cluster: &Cluster) {
     let pki = Pki::new();
     let server = RedisServer::start_tls(PASSWORD, &pki);
@@ -120,6 +135,7 @@ fn verified_redis(cluster: &Cluster) {
         let xa = kit::apply_xagent(&admin, ns, "verified", json!({"redis": redis})).await;
         let healthy = redis_status(&admin, ns, &xa.name_any(), "PING answered over verified TLS").await;
         assert_eq!(healthy["healthy"], true, "{healthy}");
+        assert_eq!(mounted_ca(&admin, ns, "verified-api", "dependencies-ca").await, "dependencies-ca");
 
         let stranger = json!({"spec": {"redis": {"ca": {"configMapRef": {"name": "stranger-ca"}}}}});
         kit::xagents(&admin, ns)
@@ -127,6 +143,8 @@ fn verified_redis(cluster: &Cluster) {
             .await
             .expect("pointing at the stranger CA");
         let refused = redis_status(&admin, ns, "verified", "UnknownIssuer").await;
+        // The platform's pods follow: they trust what the probe trusts.
+        assert_eq!(mounted_ca(&admin, ns, "verified-api", "stranger-ca").await, "stranger-ca");
         assert_eq!(refused["healthy"], false, "{refused}");
         let text = refused.to_string();
         assert!(!text.contains(PASSWORD), "the password reached the status: {text}");

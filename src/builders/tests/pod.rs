@@ -296,3 +296,63 @@ fn component_env_overrides_shared_env_of_the_same_name() {
         assert_eq!(names.len(), total, "{name}: duplicate env names");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Dependency CAs
+// ---------------------------------------------------------------------------
+
+fn with_cas() -> crate::crd::XAgent {
+    xagent(json!({
+        "redis": {"host": "10.0.0.7", "serverName": "redis.data",
+                  "ca": {"configMapRef": {"name": "deps-ca", "key": "redis.pem"}}},
+        "postgres": {"host": "pg.data", "ca": {"secretRef": {"name": "pg-tls", "key": "ca.crt"}}},
+        "chromadb": {"enabled": true},
+    }))
+}
+
+#[test]
+fn the_dependency_cas_are_mounted_where_the_environment_says() {
+    let children = build(&with_cas());
+    for component in ["api", "websocket", "worker"] {
+        let d = deployment(&children, &format!("demo-{component}"));
+        let pod = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        let volumes = pod.volumes.as_ref().unwrap();
+        let redis = volumes.iter().find(|v| v.name == "redis-ca").expect("a Redis CA volume");
+        let map = redis.config_map.as_ref().expect("from the ConfigMap");
+        assert_eq!(map.name, "deps-ca");
+        let item = &map.items.as_ref().unwrap()[0];
+        assert_eq!((item.key.as_str(), item.path.as_str()), ("redis.pem", "ca.crt"));
+        let pg = volumes.iter().find(|v| v.name == "postgres-ca").expect("a PostgreSQL CA volume");
+        assert_eq!(pg.secret.as_ref().and_then(|s| s.secret_name.as_deref()), Some("pg-tls"));
+
+        let c = app_container(d);
+        let mounts = c.volume_mounts.as_ref().unwrap();
+        for (volume, dir) in
+            [("redis-ca", "/etc/xagent/tls/redis"), ("postgres-ca", "/etc/xagent/tls/postgres")]
+        {
+            let m =
+                mounts.iter().find(|m| m.name == volume).unwrap_or_else(|| panic!("{component}: {volume}"));
+            assert_eq!((m.mount_path.as_str(), m.read_only), (dir, Some(true)));
+        }
+        assert_eq!(env_value(c, "REDIS_TLS_CA_FILE"), Some("/etc/xagent/tls/redis/ca.crt"));
+        assert_eq!(env_value(c, "REDIS_TLS_SERVER_NAME"), Some("redis.data"));
+        assert_eq!(env_value(c, "PGSSLROOTCERT"), Some("/etc/xagent/tls/postgres/ca.crt"));
+        assert_eq!(env_value(c, "POSTGRES_SSLROOTCERT"), Some("/etc/xagent/tls/postgres/ca.crt"));
+    }
+    // ChromaDB talks to neither.
+    let chroma =
+        statefulset(&children, "demo-chromadb").spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert!(chroma.volumes.iter().flatten().all(|v| !v.name.ends_with("-ca")));
+}
+
+#[test]
+fn without_a_ca_nothing_is_mounted() {
+    let children = build(&with_dependencies());
+    let d = deployment(&children, "demo-api");
+    let volumes = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().volumes.as_ref().unwrap();
+    assert_eq!(volumes.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["tmp"]);
+    let c = app_container(d);
+    for name in ["REDIS_TLS_CA_FILE", "REDIS_TLS_SERVER_NAME", "PGSSLROOTCERT", "POSTGRES_SSLROOTCERT"] {
+        assert!(env_named(c, name).is_empty(), "{name}");
+    }
+}
