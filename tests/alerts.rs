@@ -301,6 +301,8 @@ enum Values {
     Counter(f64),
     /// A gauge holding this value.
     Gauge(f64),
+    /// Values in promtool's own notation, e.g. `1x30 0x40` (up, then down).
+    Notation(&'static str),
 }
 
 impl Values {
@@ -308,6 +310,7 @@ impl Values {
         match self {
             Self::Counter(step) => format!("0+{step}x{samples}"),
             Self::Gauge(v) => format!("{v}+0x{samples}"),
+            Self::Notation(values) => values.to_string(),
         }
     }
 }
@@ -358,6 +361,27 @@ fn buckets(metric: &str, labels: &str, per_minute: &[(&str, f64)]) -> Vec<Series
 fn up(component: &str, pod: &str, value: f64) -> Series {
     gauge(app("up", &format!(r#"component="{component}",pod="{pod}",job="demo-{component}""#)), value)
 }
+
+/// `up` of a target that answered for half an hour, then stopped.
+fn up_then_down(component: &str, pod: &str) -> Series {
+    let selector = app("up", &format!(r#"component="{component}",pod="{pod}",job="demo-{component}""#));
+    Series { selector, values: Values::Notation("1x30 0x60") }
+}
+
+/// kube-state-metrics' creation time of `pod`, in seconds of the test's clock.
+fn pod_created(pod: &str, at_second: f64) -> Series {
+    gauge(kube("kube_pod_created", &format!(r#"pod="{pod}""#)), at_second)
+}
+
+/// Where the `up` alerts are evaluated: their 1h window, `for` and the margin.
+const UP_ALERT_EVAL_SECONDS: f64 = 63.0 * 60.0;
+
+/// A pod created five minutes before the `up` alerts are evaluated.
+const YOUNG_POD: f64 = UP_ALERT_EVAL_SECONDS - 300.0;
+
+/// A pod created an hour before the test's clock starts: past the grace from
+/// the first sample, so the pending check before `for` means something.
+const LONG_AGO: f64 = -3600.0;
 
 fn goals(outcome: &str, per_minute: f64) -> Series {
     let labels = format!(r#"component="worker",pod="{WORKER_POD}",outcome="{outcome}""#);
@@ -460,15 +484,33 @@ fn cases() -> Vec<Case> {
     vec![
         // ---- api
         Case {
-            more: vec![Scenario {
-                what: "no API target at all",
-                series: vec![up("worker", WORKER_POD, 1.0)],
-                fires: fires("0"),
-            }],
+            more: vec![
+                Scenario {
+                    what: "a new XAgent: no API target and no API pod yet",
+                    series: vec![up("worker", WORKER_POD, 1.0)],
+                    fires: Vec::new(),
+                },
+                Scenario {
+                    what: "API pods five minutes old that never answered (image still pulling)",
+                    series: vec![up("api", API_POD, 0.0), pod_created(API_POD, YOUNG_POD)],
+                    fires: Vec::new(),
+                },
+                Scenario {
+                    what: "API pods past the grace that never answered",
+                    series: vec![pod_created(API_POD, 0.0), up("worker", WORKER_POD, 1.0)],
+                    fires: fires("0"),
+                },
+                Scenario {
+                    what: "the API answered for half an hour, then stopped",
+                    series: vec![up_then_down("api", API_POD), pod_created(API_POD, YOUNG_POD)],
+                    fires: fires("0"),
+                },
+            ],
             ..case(
                 "XAgentAPIDown",
                 vec![
                     up("api", API_POD, 0.0),
+                    pod_created(API_POD, LONG_AGO),
                     up("websocket", WEBSOCKET_POD, 1.0),
                     up("worker", WORKER_POD, 1.0),
                 ],
@@ -666,30 +708,52 @@ fn cases() -> Vec<Case> {
             ],
         ),
         // ---- resource
-        case(
-            "XAgentHighCPU",
-            [cpu(API_POD, "api", 0.95), cpu(CHROMADB_POD, "chromadb", 0.95), cpu(WORKER_POD, "worker", 0.3)]
+        Case {
+            more: vec![Scenario {
+                what: "85 %, past the seeds' 80 %",
+                series: cpu(API_POD, "api", 0.85),
+                fires: vec![fires_with(&[("pod", API_POD)], "85%")],
+            }],
+            ..case(
+                "XAgentHighCPU",
+                [
+                    cpu(API_POD, "api", 0.95),
+                    cpu(CHROMADB_POD, "chromadb", 0.95),
+                    cpu(WORKER_POD, "worker", 0.3),
+                ]
                 .concat(),
-            vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
-            [cpu(API_POD, "api", 0.6), cpu(CHROMADB_POD, "chromadb", 0.6), cpu(WORKER_POD, "worker", 0.3)]
+                vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
+                [
+                    cpu(API_POD, "api", 0.6),
+                    cpu(CHROMADB_POD, "chromadb", 0.6),
+                    cpu(WORKER_POD, "worker", 0.3),
+                ]
                 .concat(),
-        ),
-        case(
-            "XAgentHighMemory",
-            [
-                memory(API_POD, "api", 0.95e9),
-                memory(CHROMADB_POD, "chromadb", 0.95e9),
-                memory(WORKER_POD, "worker", 0.3e9),
-            ]
-            .concat(),
-            vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
-            [
-                memory(API_POD, "api", 0.6e9),
-                memory(CHROMADB_POD, "chromadb", 0.6e9),
-                memory(WORKER_POD, "worker", 0.3e9),
-            ]
-            .concat(),
-        ),
+            )
+        },
+        Case {
+            more: vec![Scenario {
+                what: "85 %, past the seeds' 80 %",
+                series: memory(API_POD, "api", 0.85e9),
+                fires: vec![fires_with(&[("pod", API_POD)], "85%")],
+            }],
+            ..case(
+                "XAgentHighMemory",
+                [
+                    memory(API_POD, "api", 0.95e9),
+                    memory(CHROMADB_POD, "chromadb", 0.95e9),
+                    memory(WORKER_POD, "worker", 0.3e9),
+                ]
+                .concat(),
+                vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
+                [
+                    memory(API_POD, "api", 0.6e9),
+                    memory(CHROMADB_POD, "chromadb", 0.6e9),
+                    memory(WORKER_POD, "worker", 0.3e9),
+                ]
+                .concat(),
+            )
+        },
         case(
             "XAgentLowDiskSpace",
             [volume(CHROMADB_PVC, 5e9, 100e9), volume(CHROMADB_PVC_2, 50e9, 100e9)].concat(),
@@ -735,14 +799,25 @@ fn cases() -> Vec<Case> {
         ),
         // ---- worker
         Case {
-            more: vec![Scenario {
-                what: "no worker target at all",
-                series: vec![up("api", API_POD, 1.0)],
-                fires: fires("0"),
-            }],
+            more: vec![
+                Scenario {
+                    what: "a new XAgent: no worker target and no worker pod yet",
+                    series: vec![up("api", API_POD, 1.0)],
+                    fires: Vec::new(),
+                },
+                Scenario {
+                    what: "no worker target, worker pods past the grace",
+                    series: vec![up("api", API_POD, 1.0), pod_created(WORKER_POD, 0.0)],
+                    fires: fires("0"),
+                },
+            ],
             ..case(
                 "XAgentWorkerDown",
-                vec![up("worker", WORKER_POD, 0.0), up("api", API_POD, 1.0)],
+                vec![
+                    up("worker", WORKER_POD, 0.0),
+                    pod_created(WORKER_POD, LONG_AGO),
+                    up("api", API_POD, 1.0),
+                ],
                 fires("0"),
                 vec![up("worker", WORKER_POD, 1.0), up("api", API_POD, 0.0)],
             )
@@ -945,6 +1020,7 @@ fn exp_alerts(rule: &Value, fired: &[Fired]) -> Value {
                 ("severity".to_string(), text(&rule["labels"], "severity").to_string()),
                 ("namespace".to_string(), "ns".to_string()),
                 ("xagent".to_string(), "demo".to_string()),
+                ("team".to_string(), "ns".to_string()),
             ]);
             labels.extend(f.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             let annotations: BTreeMap<String, String> = rule["annotations"]
@@ -1154,7 +1230,10 @@ fn every_pod_case_fails_when_its_alert_ignores_the_pod_names() {
             set_expr(r, expr.replace(pattern, r#"pod=~".+""#));
         }
     });
-    let expected: BTreeSet<String> = ["XAgentHighCPU", "XAgentHighMemory"].map(String::from).into();
+    // The resource alerts select pods by name, and so do the `up` alerts'
+    // first-scrape grace (a neighbour's old pods must not end demo's grace).
+    let expected: BTreeSet<String> =
+        ["XAgentAPIDown", "XAgentHighCPU", "XAgentHighMemory", "XAgentWorkerDown"].map(String::from).into();
     assert_eq!(table_failures(&unscoped), expected);
 }
 
@@ -1321,4 +1400,17 @@ fn every_rule_has_the_severity_annotations_and_scope_of_the_catalog() {
     let full = prometheus_rule_json(&full());
     let runbook = text(&rule_of(&full, "XAgentHighErrorRate")["annotations"], "runbook_url").to_string();
     assert_eq!(runbook, "https://runbooks.example.com/xagent/xagenthigherrorrate");
+}
+
+#[test]
+fn every_alert_carries_a_team_label_for_routing() {
+    let team_of = |x: &XAgent| -> BTreeSet<String> {
+        rules(&prometheus_rule_json(x)).iter().map(|(_, r)| text(&r["labels"], "team").to_string()).collect()
+    };
+    assert_eq!(team_of(&minimal()), BTreeSet::from(["ns".to_string()]), "the namespace by default");
+    let payments = xagent(json!({"monitoring": {"team": "payments"}}));
+    assert_eq!(team_of(&payments), BTreeSet::from(["payments".to_string()]));
+    // A team must be a label value: the schema refuses anything else.
+    let refused = parse_xagent(document(json!({"monitoring": {"team": "pay ments"}})), "test");
+    assert!(refused.is_err(), "a team with a space must be refused");
 }

@@ -52,7 +52,14 @@ pub struct MonitoringSpec {
     /// PrometheusRule NAME holding the alert catalog.
     #[serde(default)]
     pub prometheus_rule: PrometheusRuleSettings,
+    /// The `team` label on every alert, for Alertmanager routes by team; omit for the namespace's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE_PATTERN))]
+    pub team: Option<String>,
 }
+
+/// A Kubernetes label value (also a valid Prometheus label value).
+const LABEL_VALUE_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
 
 /// ServiceMonitor settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]

@@ -59,6 +59,11 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());
+    // Heavy (1,000 XAgents): late, so its load touches no other scenario.
+    all.push((
+        "bounds::per_xagent_maps_return_to_their_size_after_1000_xagents_come_and_go",
+        bounds::thousand_come_and_go,
+    ));
     // Last: judges every request the operator made in the scenarios above.
     all.push((
         "security::the_operator_was_never_refused_for_want_of_a_permission",

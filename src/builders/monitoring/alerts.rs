@@ -139,6 +139,24 @@ fn component_up(s: &Scope, component: &str) -> String {
     format!(r#"(sum(up{{{},component="{component}"}}) or vector(0))"#, s.app)
 }
 
+/// How long a component's pods may exist without ever answering a scrape
+/// before "down" counts: an image pull or a slow first start of a new XAgent.
+const FIRST_SCRAPE_GRACE_SECONDS: u32 = 900;
+
+/// Fewer than `t` targets of `component` are up, and it counts: a target of
+/// it was up within the hour, or its oldest pod is past the first-scrape
+/// grace. A new XAgent whose pods have not started yet stays silent, one
+/// that never comes up fires once the grace is over.
+fn down_after_grace(s: &Scope, component: &str, t: f64) -> String {
+    let pods = format!("{}-{component}-{HASH}{{1,10}}-{HASH}{{5}}", s.name);
+    format!(
+        r#"{} < {t} and on () (max(max_over_time(up{{{},component="{component}"}}[1h])) > 0 or time() - min(kube_pod_created{{{},pod=~"{pods}"}}) > {FIRST_SCRAPE_GRACE_SECONDS})"#,
+        component_up(s, component),
+        s.app,
+        s.namespace,
+    )
+}
+
 fn ratio(numerator: String, denominator: String) -> String {
     format!("({numerator}) / ({denominator})")
 }
@@ -177,9 +195,9 @@ pub const CATALOG: [AlertDef; 22] = [
         severity: Severity::Critical,
         threshold: 1.0,
         for_: "1m",
-        expr: |s, t| format!("{} < {t}", component_up(s, "api")),
+        expr: |s, t| down_after_grace(s, "api", t),
         summary: "X-Agent API is down",
-        description: "Fewer than the threshold of API pods answer Prometheus scrapes (currently {{ $value }}).",
+        description: "Fewer than the threshold of API pods answer Prometheus scrapes (currently {{ $value }}), after the API answered within the hour or its pods have existed for 15 minutes.",
     },
     AlertDef {
         name: "XAgentHighErrorRate",
@@ -328,7 +346,7 @@ pub const CATALOG: [AlertDef; 22] = [
         name: "XAgentHighCPU",
         group: Group::Resource,
         severity: Severity::Warning,
-        threshold: 0.9,
+        threshold: 0.8,
         for_: "15m",
         expr: |s, t| {
             let usage = format!("rate({}[5m])", pod_series(s, "container_cpu_usage_seconds_total"));
@@ -341,7 +359,7 @@ pub const CATALOG: [AlertDef; 22] = [
         name: "XAgentHighMemory",
         group: Group::Resource,
         severity: Severity::Warning,
-        threshold: 0.9,
+        threshold: 0.8,
         for_: "15m",
         expr: |s, t| {
             let usage = pod_series(s, "container_memory_working_set_bytes");
@@ -406,9 +424,9 @@ pub const CATALOG: [AlertDef; 22] = [
         severity: Severity::High,
         threshold: 1.0,
         for_: "5m",
-        expr: |s, t| format!("{} < {t}", component_up(s, "worker")),
+        expr: |s, t| down_after_grace(s, "worker", t),
         summary: "No X-Agent worker is running",
-        description: "Fewer than the threshold of worker pods answer Prometheus scrapes (currently {{ $value }}).",
+        description: "Fewer than the threshold of worker pods answer Prometheus scrapes (currently {{ $value }}), after a worker answered within the hour or its pods have existed for 15 minutes.",
     },
     AlertDef {
         name: "XAgentHighTaskQueue",
@@ -471,6 +489,7 @@ fn meaningful(alert: &str, xagent: &XAgent) -> bool {
 pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<RenderedAlert> {
     let scope = Scope::of(xagent);
     let ns = xagent.namespace().unwrap_or_default();
+    let team = xagent.spec.monitoring.team.clone().unwrap_or_else(|| ns.clone());
     CATALOG
         .iter()
         .filter(|def| def.group.enabled(&settings.groups))
@@ -490,6 +509,7 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
                     ("severity".to_string(), def.severity.as_str().to_string()),
                     ("namespace".to_string(), ns.clone()),
                     ("xagent".to_string(), scope.name.clone()),
+                    ("team".to_string(), team.clone()),
                 ]),
                 annotations: BTreeMap::from([
                     ("summary".to_string(), def.summary.to_string()),
