@@ -479,6 +479,32 @@ fn case(alert: &'static str, bad: Vec<Series>, fires: Vec<Fired>, good: Vec<Seri
     Case { alert, bad, fires, good, more: Vec::new() }
 }
 
+/// A resource alert's cases: `usage(pod, container, share × full)` at 95 %
+/// fires, at 85 % (past the seeds' 80 %) fires, at 60 % stays silent.
+fn resource_case(alert: &'static str, usage: fn(&str, &str, f64) -> Vec<Series>, full: f64) -> Case {
+    let pods = |share: f64| {
+        [
+            usage(API_POD, "api", share * full),
+            usage(CHROMADB_POD, "chromadb", share * full),
+            usage(WORKER_POD, "worker", 0.3 * full),
+        ]
+        .concat()
+    };
+    Case {
+        more: vec![Scenario {
+            what: "85 %, past the seeds' 80 %",
+            series: usage(API_POD, "api", 0.85 * full),
+            fires: vec![fires_with(&[("pod", API_POD)], "85%")],
+        }],
+        ..case(
+            alert,
+            pods(0.95),
+            vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
+            pods(0.6),
+        )
+    }
+}
+
 /// Firing and healthy series for all 22 alerts.
 fn cases() -> Vec<Case> {
     vec![
@@ -708,52 +734,8 @@ fn cases() -> Vec<Case> {
             ],
         ),
         // ---- resource
-        Case {
-            more: vec![Scenario {
-                what: "85 %, past the seeds' 80 %",
-                series: cpu(API_POD, "api", 0.85),
-                fires: vec![fires_with(&[("pod", API_POD)], "85%")],
-            }],
-            ..case(
-                "XAgentHighCPU",
-                [
-                    cpu(API_POD, "api", 0.95),
-                    cpu(CHROMADB_POD, "chromadb", 0.95),
-                    cpu(WORKER_POD, "worker", 0.3),
-                ]
-                .concat(),
-                vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
-                [
-                    cpu(API_POD, "api", 0.6),
-                    cpu(CHROMADB_POD, "chromadb", 0.6),
-                    cpu(WORKER_POD, "worker", 0.3),
-                ]
-                .concat(),
-            )
-        },
-        Case {
-            more: vec![Scenario {
-                what: "85 %, past the seeds' 80 %",
-                series: memory(API_POD, "api", 0.85e9),
-                fires: vec![fires_with(&[("pod", API_POD)], "85%")],
-            }],
-            ..case(
-                "XAgentHighMemory",
-                [
-                    memory(API_POD, "api", 0.95e9),
-                    memory(CHROMADB_POD, "chromadb", 0.95e9),
-                    memory(WORKER_POD, "worker", 0.3e9),
-                ]
-                .concat(),
-                vec![fires_with(&[("pod", API_POD)], "95%"), fires_with(&[("pod", CHROMADB_POD)], "95%")],
-                [
-                    memory(API_POD, "api", 0.6e9),
-                    memory(CHROMADB_POD, "chromadb", 0.6e9),
-                    memory(WORKER_POD, "worker", 0.3e9),
-                ]
-                .concat(),
-            )
-        },
+        resource_case("XAgentHighCPU", cpu, 1.0),
+        resource_case("XAgentHighMemory", memory, 1e9),
         case(
             "XAgentLowDiskSpace",
             [volume(CHROMADB_PVC, 5e9, 100e9), volume(CHROMADB_PVC_2, 50e9, 100e9)].concat(),
