@@ -1396,3 +1396,19 @@ fn every_alert_carries_a_team_label_for_routing() {
     let refused = parse_xagent(document(json!({"monitoring": {"team": "pay ments"}})), "test");
     assert!(refused.is_err(), "a team with a space must be refused");
 }
+
+#[test]
+fn every_alert_has_a_runbook_that_names_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks");
+    for name in all_alerts() {
+        let page = std::fs::read_to_string(dir.join(format!("{name}.md")))
+            .unwrap_or_else(|e| panic!("docs/runbooks/{name}.md: {e}"));
+        assert!(
+            page.starts_with(&format!("# {name}\n")),
+            "docs/runbooks/{name}.md must open with its alert's name"
+        );
+        for section in ["## Meaning", "## Diagnosis", "## Mitigation"] {
+            assert!(page.contains(section), "docs/runbooks/{name}.md lacks {section}");
+        }
+    }
+}
