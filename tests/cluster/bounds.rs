@@ -316,7 +316,7 @@ pub fn thousand_come_and_go(cluster: &Cluster) {
             })
             .await;
         let want = [FAILING, MANY, MANY, 1].map(|n| n as f64);
-        let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(480), || async {
+        let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(900), || async {
             let now = sizes();
             (now.iter().zip(&before).map(|(n, b)| n - b).collect::<Vec<_>>() == want).then_some(now)
         })
