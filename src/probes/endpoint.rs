@@ -63,6 +63,17 @@ pub enum Verify {
     ChainAndName,
 }
 
+impl Verify {
+    /// What libpq's `mode` checks of the certificate.
+    pub fn of(mode: SslMode) -> Self {
+        match mode {
+            SslMode::VerifyFull => Self::ChainAndName,
+            SslMode::VerifyCa => Self::Chain,
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => Self::Nothing,
+        }
+    }
+}
+
 /// What a TLS connection to one endpoint trusts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Trust {
@@ -184,21 +195,11 @@ impl RedisEndpoint {
             allow_insecure_password: spec.allow_insecure_password,
         }
     }
-
-    /// Whether a password sent here could be read or intercepted on the way.
-    pub fn unverified(&self) -> bool {
-        self.tls.as_ref().is_none_or(|t| t.verify == Verify::Nothing)
-    }
 }
 
 impl PostgresEndpoint {
     /// The endpoint of an XAgent in `namespace` whose spec.postgres is `spec`.
     pub fn of(spec: &PostgresSpec, namespace: &str) -> Self {
-        let verify = match spec.ssl_mode {
-            SslMode::VerifyFull => Verify::ChainAndName,
-            SslMode::VerifyCa => Verify::Chain,
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => Verify::Nothing,
-        };
         Self {
             host: spec.host.clone(),
             port: u16::try_from(spec.port).unwrap_or(5432),
@@ -206,17 +207,12 @@ impl PostgresEndpoint {
             user: spec.user.clone(),
             ssl_mode: spec.ssl_mode,
             trust: Trust {
-                verify,
+                verify: Verify::of(spec.ssl_mode),
                 ca: spec.ca.as_ref().and_then(|c| CaRef::of(c, namespace)),
                 server_name: spec.server_name.clone(),
             },
             secret: spec.password_secret_ref.as_ref().map(|r| KeyRef::in_namespace(namespace, r)),
             allow_insecure_password: spec.allow_insecure_password,
         }
-    }
-
-    /// Whether a password sent here could reach someone posing as the server.
-    pub fn unverified(&self) -> bool {
-        self.trust.verify == Verify::Nothing
     }
 }

@@ -98,6 +98,19 @@ pub(crate) async fn timed(
     }
 }
 
+/// Refuses, before any connection, a password that would travel `exposed`
+/// (plaintext or unverified TLS) unless the XAgent allows it.
+pub(crate) fn refuse_insecure_password(
+    dependency: Dependency,
+    exposed: bool,
+    allowed: bool,
+) -> Result<(), ProbeError> {
+    if exposed && !allowed {
+        return Err(ProbeError::InsecurePasswordRefused(dependency));
+    }
+    Ok(())
+}
+
 /// Whole milliseconds, saturating.
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)

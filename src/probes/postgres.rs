@@ -87,14 +87,12 @@ impl PostgresTarget {
         if config.get_hosts().is_empty() {
             return Err(invalid("no host".into()));
         }
-        let verify = match mode {
-            crd::SslMode::VerifyFull => Verify::ChainAndName,
-            crd::SslMode::VerifyCa => Verify::Chain,
-            _ => Verify::Nothing,
-        };
         let tls = match mode {
             crd::SslMode::Disable => None,
-            _ => Some(TlsClient::new(&Trust { verify, ca: None, server_name: None }, ca_pem)?),
+            _ => Some(TlsClient::new(
+                &Trust { verify: Verify::of(mode), ca: None, server_name: None },
+                ca_pem,
+            )?),
         };
         Ok(Self::with(config, mode, tls, true))
     }
@@ -153,9 +151,8 @@ fn split_ssl_mode(url: &str) -> Result<(String, crd::SslMode), String> {
 /// leave is refused before any connection is made.
 pub async fn probe(target: &PostgresTarget, timeout: Duration) -> ProbeResult {
     let check = async {
-        if target.password().is_some() && target.unverified() && !target.allow_insecure_password {
-            return Err(ProbeError::InsecurePasswordRefused(Dependency::Postgres));
-        }
+        let exposed = target.password().is_some() && target.unverified();
+        super::refuse_insecure_password(Dependency::Postgres, exposed, target.allow_insecure_password)?;
         select_one(target).await
     };
     let transport = match &target.tls {

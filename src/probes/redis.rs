@@ -112,9 +112,8 @@ impl Tls {
 pub async fn probe(target: &RedisTarget, timeout: Duration) -> ProbeResult {
     let healthy = format!("PING answered over {}", target.transport());
     let check = async {
-        if target.password().is_some() && target.unverified() && !target.allow_insecure_password {
-            return Err(ProbeError::InsecurePasswordRefused(Dependency::Redis));
-        }
+        let exposed = target.password().is_some() && target.unverified();
+        super::refuse_insecure_password(Dependency::Redis, exposed, target.allow_insecure_password)?;
         ping(target).await
     };
     super::timed(timeout, &healthy, check).await
@@ -137,24 +136,25 @@ async fn connect(target: &RedisTarget) -> Result<MultiplexedConnection, ProbeErr
         ProbeError::from_chain(&e, detail, ProbeError::ConnectFailed)
     };
     let tcp = TcpStream::connect((target.host.as_str(), target.port)).await.map_err(io_failure)?;
-    let setup_failure = |e: RedisError| failure(&e, target.password());
-    let con = match &target.tls {
-        None => {
-            let (con, driver) =
-                MultiplexedConnection::new(&target.redis, tcp).await.map_err(setup_failure)?;
-            tokio::spawn(driver);
-            con
-        }
+    let setup = match &target.tls {
+        None => speak_redis(&target.redis, tcp).await,
         Some(tls) => {
             let name = tls::server_name(&tls.name)?;
             let connector = tokio_rustls::TlsConnector::from(tls.client.config.clone());
-            let stream = connector.connect(name, tcp).await.map_err(io_failure)?;
-            let (con, driver) =
-                MultiplexedConnection::new(&target.redis, stream).await.map_err(setup_failure)?;
-            tokio::spawn(driver);
-            con
+            speak_redis(&target.redis, connector.connect(name, tcp).await.map_err(io_failure)?).await
         }
     };
+    setup.map_err(|e| failure(&e, target.password()))
+}
+
+/// redis-rs over `stream` (AUTH and SELECT included), its driver running
+/// until the connection drops.
+async fn speak_redis<S>(info: &RedisConnectionInfo, stream: S) -> redis::RedisResult<MultiplexedConnection>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (con, driver) = MultiplexedConnection::new(info, stream).await?;
+    tokio::spawn(driver);
     Ok(con)
 }
 
