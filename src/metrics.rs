@@ -88,6 +88,9 @@ pub struct Metrics {
     /// Entries of each in-memory map the operator keeps per XAgent, so a
     /// leak shows as a line that only grows.
     pub tracked: Family<TrackedLabels, Gauge>,
+    /// 1 while this replica reconciles (holds the Lease, or runs without
+    /// leader election): the operator's leader-missing alert sums it.
+    pub leader: Gauge,
 }
 
 /// Which per-XAgent map a [`Metrics::tracked`] series counts.
@@ -131,6 +134,7 @@ impl Metrics {
             probe_duration: Family::new_with_constructor(probe_histogram),
             probe_failures: Family::default(),
             tracked: Family::default(),
+            leader: Gauge::default(),
         };
         metrics.zero_known_series();
         let r = registry;
@@ -170,6 +174,11 @@ impl Metrics {
             "xagent_operator_tracked_entries",
             "Entries of the operator's per-XAgent in-memory maps",
             metrics.tracked.clone(),
+        );
+        r.register(
+            "xagent_operator_leader",
+            "Whether this replica reconciles (holds the leader Lease)",
+            metrics.leader.clone(),
         );
         metrics
     }

@@ -68,8 +68,8 @@ fn full() -> XAgent {
     }}))
 }
 
-/// 22 alerts minus the 3 of the tool group minus XAgentAPIDown.
-const FULL_RULES: usize = 18;
+/// 23 alerts minus the 3 of the tool group minus XAgentAPIDown.
+const FULL_RULES: usize = 19;
 
 fn service_monitor_json(x: &XAgent) -> Value {
     serde_json::to_value(service_monitor(x)).expect("a ServiceMonitor serializes")
@@ -157,7 +157,7 @@ fn service_monitors_match_the_upstream_schema() {
 
 #[test]
 fn prometheus_rules_match_the_upstream_schema() {
-    for (what, x, count) in [("minimal", minimal(), 22), ("full", full(), FULL_RULES)] {
+    for (what, x, count) in [("minimal", minimal(), 23), ("full", full(), FULL_RULES)] {
         let pr = prometheus_rule_json(&x);
         assert_eq!(pr["apiVersion"], "monitoring.coreos.com/v1", "{what}");
         assert_eq!(pr["kind"], "PrometheusRule", "{what}");
@@ -268,7 +268,7 @@ fn check_rules(rule: &Value) -> (bool, String) {
 
 #[test]
 fn promtool_check_rules_accepts_the_catalog() {
-    for (what, x, count) in [("minimal", minimal(), 22), ("full", full(), FULL_RULES)] {
+    for (what, x, count) in [("minimal", minimal(), 23), ("full", full(), FULL_RULES)] {
         let (ok, out) = check_rules(&prometheus_rule_json(&x));
         assert!(ok, "promtool check rules rejects the {what} PrometheusRule:\n{out}");
         let found = format!("SUCCESS: {count} rules found");
@@ -382,6 +382,11 @@ const YOUNG_POD: f64 = UP_ALERT_EVAL_SECONDS - 300.0;
 /// A pod created an hour before the test's clock starts: past the grace from
 /// the first sample, so the pending check before `for` means something.
 const LONG_AGO: f64 = -3600.0;
+
+/// A circuit breaker of one pod: 1 while open.
+fn breaker(pod: &str, name: &str, open: f64) -> Series {
+    gauge(app("xagent_circuit_breaker_open", &format!(r#"pod="{pod}",breaker="{name}""#)), open)
+}
 
 fn goals(outcome: &str, per_minute: f64) -> Series {
     let labels = format!(r#"component="worker",pod="{WORKER_POD}",outcome="{outcome}""#);
@@ -505,7 +510,7 @@ fn resource_case(alert: &'static str, usage: fn(&str, &str, f64) -> Vec<Series>,
     }
 }
 
-/// Firing and healthy series for all 22 alerts.
+/// Firing and healthy series for all 23 alerts.
 fn cases() -> Vec<Case> {
     vec![
         // ---- api
@@ -678,6 +683,21 @@ fn cases() -> Vec<Case> {
                 vec![goals("completed", 9.0), goals("failed", 1.0)],
             )
         },
+        case(
+            "XAgentCircuitBreakerOpen",
+            // Open on one of two pods: that pod's calls fail fast.
+            vec![
+                breaker(API_POD, "llm", 1.0),
+                breaker(WORKER_POD, "llm", 0.0),
+                breaker(WORKER_POD, "vector-store", 0.0),
+            ],
+            vec![fires_with(&[("breaker", "llm")], "1")],
+            vec![
+                breaker(API_POD, "llm", 0.0),
+                breaker(WORKER_POD, "llm", 0.0),
+                breaker(WORKER_POD, "vector-store", 0.0),
+            ],
+        ),
         // ---- database
         case(
             "XAgentRedisDown",
@@ -1191,7 +1211,7 @@ fn every_application_case_fails_when_its_alert_ignores_the_xagent() {
         .map(|(_, r)| text(r, "alert").to_string())
         .collect();
     // All but ChromaDBDown, HighCPU, HighMemory and LowDiskSpace (Kubernetes series).
-    assert_eq!(app_scoped.len(), 18, "{app_scoped:?}");
+    assert_eq!(app_scoped.len(), 19, "{app_scoped:?}");
     let unscoped = mutated(&pr, |r| {
         let expr = without_matcher(text(r, "expr"), r#"xagent="demo""#);
         assert!(!expr.contains("xagent="), "{expr}");
@@ -1257,7 +1277,7 @@ fn a_threshold_and_for_override_changes_just_that_rule() {
     assert_eq!(before["labels"], after["labels"]);
     assert_eq!(before["annotations"], after["annotations"]);
     let (ok, out) = check_rules(&over);
-    assert!(ok && out.contains("SUCCESS: 22 rules found"), "{out}");
+    assert!(ok && out.contains("SUCCESS: 23 rules found"), "{out}");
 }
 
 #[test]
@@ -1272,7 +1292,7 @@ fn a_disabled_group_removes_its_rules() {
         group_names,
         ["xagent-api", "xagent-agent", "xagent-database", "xagent-resource", "xagent-worker"]
     );
-    assert_eq!(rules(&no_tool).len(), 19);
+    assert_eq!(rules(&no_tool).len(), 20);
     assert_eq!(
         differing(&default, &no_tool),
         ["XAgentToolExecutionFailures", "XAgentToolExecutionTimeout", "XAgentSandboxUnavailable"]
@@ -1285,7 +1305,7 @@ fn a_disabled_alert_drops_just_that_alert() {
     let default = prometheus_rule_json(&minimal());
     let no_api_down =
         prometheus_rule_json(&with_rule_settings(json!({"alerts": {"XAgentAPIDown": {"enabled": false}}})));
-    assert_eq!(rules(&no_api_down).len(), 21);
+    assert_eq!(rules(&no_api_down).len(), 22);
     assert_eq!(differing(&default, &no_api_down), ["XAgentAPIDown"]);
     assert!(differing(&no_api_down, &default).is_empty(), "the other rules are untouched");
     let api: Vec<String> = rules(&no_api_down)
@@ -1323,7 +1343,7 @@ fn an_unknown_alert_name_is_rejected() {
 // ------------------------------------------------------------------ the catalog
 
 /// PRODUCT's table: group, alert, severity, in catalog order.
-const CATALOG: [(&str, &str, &str); 22] = [
+const CATALOG: [(&str, &str, &str); 23] = [
     ("api", "XAgentAPIDown", "critical"),
     ("api", "XAgentHighErrorRate", "high"),
     ("api", "XAgentHighLatency", "warning"),
@@ -1332,6 +1352,7 @@ const CATALOG: [(&str, &str, &str); 22] = [
     ("agent", "XAgentCognitiveLoopStuck", "critical"),
     ("agent", "XAgentHighFailureRate", "high"),
     ("agent", "XAgentLowGoalCompletionRate", "warning"),
+    ("agent", "XAgentCircuitBreakerOpen", "critical"),
     ("database", "XAgentRedisDown", "critical"),
     ("database", "XAgentPostgreSQLDown", "critical"),
     ("database", "XAgentChromaDBDown", "high"),
@@ -1352,7 +1373,7 @@ const CATALOG: [(&str, &str, &str); 22] = [
 fn every_rule_has_the_severity_annotations_and_scope_of_the_catalog() {
     let pr = prometheus_rule_json(&minimal());
     let rendered = rules(&pr);
-    assert_eq!(rendered.len(), 22);
+    assert_eq!(rendered.len(), 23);
     assert_eq!(pr["spec"]["groups"].as_array().map(Vec::len), Some(6));
     for ((group, rule), (want_group, name, severity)) in rendered.iter().zip(CATALOG) {
         assert_eq!(text(rule, "alert"), name);
@@ -1366,11 +1387,12 @@ fn every_rule_has_the_severity_annotations_and_scope_of_the_catalog() {
         for key in ["summary", "description", "runbook_url"] {
             assert!(!text(&rule["annotations"], key).trim().is_empty(), "{name}: empty {key}");
         }
-        assert_eq!(
-            text(&rule["annotations"], "runbook_url"),
-            format!("https://xagent.io/runbooks/{}", name.to_lowercase()),
-            "{name}"
-        );
+        // By default, the project's own runbook page of the alert.
+        let url = text(&rule["annotations"], "runbook_url");
+        let page = url.strip_prefix(concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/"));
+        let page = page.unwrap_or_else(|| panic!("{name}: {url} is not under the repository's docs"));
+        assert_eq!(page, format!("docs/runbooks/{name}.md"), "{name}");
+        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(page).is_file(), "{name}: {url} names no file");
         let expr = text(rule, "expr");
         assert!(expr.contains(r#"namespace="ns""#), "{name} is not scoped to the namespace: {expr}");
         assert!(
@@ -1381,7 +1403,7 @@ fn every_rule_has_the_severity_annotations_and_scope_of_the_catalog() {
     // The runbook base URL is configurable, without a doubled slash.
     let full = prometheus_rule_json(&full());
     let runbook = text(&rule_of(&full, "XAgentHighErrorRate")["annotations"], "runbook_url").to_string();
-    assert_eq!(runbook, "https://runbooks.example.com/xagent/xagenthigherrorrate");
+    assert_eq!(runbook, "https://runbooks.example.com/xagent/XAgentHighErrorRate.md");
 }
 
 #[test]

@@ -162,6 +162,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
     tokio::spawn(http::serve_on(listener, endpoint.clone()));
 
     let Some(lease) = config.leader_election.clone() else {
+        metrics.leader.set(1);
         work_all(client, &config, metrics, endpoint).await;
         return Ok(());
     };
@@ -172,6 +173,7 @@ pub async fn run(client: Client, config: RunConfig) -> Result<(), RunError> {
         () = elector.acquire() => {}
         () = shutdown_signal() => return Ok(()),
     }
+    metrics.leader.set(1);
     let outcome = tokio::select! {
         () = work_all(client, &config, metrics, endpoint) => Ok(()),
         () = elector.keep() => Err(RunError::LostLease),

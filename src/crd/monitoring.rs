@@ -6,7 +6,7 @@ use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
 /// Names of every alert in the catalog, in catalog order; overrides may only name these.
-pub const ALERT_NAMES: [&str; 22] = [
+pub const ALERT_NAMES: [&str; 23] = [
     "XAgentAPIDown",
     "XAgentHighErrorRate",
     "XAgentHighLatency",
@@ -15,6 +15,7 @@ pub const ALERT_NAMES: [&str; 22] = [
     "XAgentCognitiveLoopStuck",
     "XAgentHighFailureRate",
     "XAgentLowGoalCompletionRate",
+    "XAgentCircuitBreakerOpen",
     "XAgentRedisDown",
     "XAgentPostgreSQLDown",
     "XAgentChromaDBDown",
@@ -115,7 +116,8 @@ pub struct PrometheusRuleSettings {
     /// Extra labels on the PrometheusRule, e.g. `release: kube-prometheus-stack` so a Prometheus selects it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Base URL of the runbooks; each alert links to BASE/ALERT_NAME.
+    /// Base URL of the runbooks; each alert links to BASE/ALERT_NAME.md. The
+    /// default is the project's own `docs/runbooks`.
     #[serde(default = "PrometheusRuleSettings::default_runbook_base_url")]
     #[schemars(length(min = 1, max = 2048))]
     pub runbook_base_url: String,
@@ -133,7 +135,7 @@ pub struct PrometheusRuleSettings {
 
 impl PrometheusRuleSettings {
     fn default_runbook_base_url() -> String {
-        "https://xagent.io/runbooks".into()
+        crate::builders::monitoring::alerts::PROJECT_RUNBOOKS.into()
     }
 }
 

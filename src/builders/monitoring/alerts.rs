@@ -1,4 +1,4 @@
-//! The alert catalog: 6 groups, 22 alerts, each scoped to one XAgent.
+//! The alert catalog: 6 groups, 23 alerts, each scoped to one XAgent.
 //!
 //! Expressions read the metrics contract in docs/metrics.md: the application's
 //! own series (carrying the `xagent` and `component` labels the ServiceMonitor
@@ -188,7 +188,7 @@ fn pod_series(s: &Scope, metric: &str) -> String {
 }
 
 /// The whole catalog, in group order.
-pub const CATALOG: [AlertDef; 22] = [
+pub const CATALOG: [AlertDef; 23] = [
     AlertDef {
         name: "XAgentAPIDown",
         group: Group::Api,
@@ -284,6 +284,17 @@ pub const CATALOG: [AlertDef; 22] = [
         expr: |s, t| format!("{} < {t}", share(s, "xagent_goals_total", r#"outcome="completed""#, "1h")),
         summary: "Few X-Agent goals complete",
         description: "Only {{ $value | humanizePercentage }} of finished goals completed over the last hour.",
+    },
+    AlertDef {
+        name: "XAgentCircuitBreakerOpen",
+        group: Group::Agent,
+        severity: Severity::Critical,
+        threshold: 1.0,
+        for_: "2m",
+        // Any pod's breaker counts: calls through it fail fast on that pod.
+        expr: |s, t| format!("max by (breaker) (xagent_circuit_breaker_open{{{}}}) >= {t}", s.app),
+        summary: "X-Agent circuit breaker {{ $labels.breaker }} is open",
+        description: "The {{ $labels.breaker }} circuit breaker has been open for 2 minutes: calls to it fail fast, and the goals that need it fail.",
     },
     AlertDef {
         name: "XAgentRedisDown",
@@ -472,6 +483,16 @@ pub struct RenderedAlert {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// Where the runbook of `alert` lives under `base`: the file name of
+/// `docs/runbooks/`, so a base that points at those docs in any copy of the
+/// repository (or a wiki that keeps the names) needs nothing else.
+pub fn runbook_url(base: &str, alert: &str) -> String {
+    format!("{}/{alert}.md", base.trim_end_matches('/'))
+}
+
+/// The project's own runbooks (`docs/runbooks`), the default runbook base.
+pub const PROJECT_RUNBOOKS: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/runbooks");
+
 /// Whether an alert can be right for this XAgent. The `up`-based alerts would
 /// fire forever for a component scaled to zero on purpose, or when our
 /// ServiceMonitor is off and no target carries the labels they select on.
@@ -514,14 +535,7 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
                 annotations: BTreeMap::from([
                     ("summary".to_string(), def.summary.to_string()),
                     ("description".to_string(), def.description.to_string()),
-                    (
-                        "runbook_url".to_string(),
-                        format!(
-                            "{}/{}",
-                            settings.runbook_base_url.trim_end_matches('/'),
-                            def.name.to_lowercase()
-                        ),
-                    ),
+                    ("runbook_url".to_string(), runbook_url(&settings.runbook_base_url, def.name)),
                 ]),
             })
         })

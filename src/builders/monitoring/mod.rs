@@ -2,6 +2,8 @@
 //! alert catalog of an XAgent (pure builders, like [`crate::builders`]).
 
 pub mod alerts;
+pub mod dashboard;
+pub mod operator;
 pub mod types;
 
 use std::collections::BTreeMap;
