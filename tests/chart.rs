@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, PodSecurityContext, SecurityContext, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSecurityContext, SecurityContext, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use xagent_operator::builders::monitoring::types::RuleGroup;
+use xagent_operator::builders::monitoring::{alerts, dashboard, operator};
 use xagent_operator::rbac;
 
 #[path = "support/tools.rs"]
@@ -75,10 +77,16 @@ fn temp_json(value: &Value) -> tempfile::NamedTempFile {
 
 /// Runs one of the Python helpers; exit status 2 (helm-sdkpy missing, bad usage) fails the test.
 fn python(script: &str, args: &[&Path]) -> Output {
+    python_with(script, args, &[])
+}
+
+/// [`python`] with extra environment variables.
+fn python_with(script: &str, args: &[&Path], env: &[(&str, &str)]) -> Output {
     let script = root().join("tests/chart").join(script);
     let output = Command::new(tools::python3())
         .arg(&script)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {} ({e}): {SETUP_HINT}", tools::python3().display()));
     if output.status.code() == Some(2) {
@@ -143,13 +151,21 @@ impl Rendered {
 
 /// `helm install RELEASE charts/xagent-operator -n xagent-system` with `values` as user values.
 fn render(values: Option<&Value>) -> Result<Rendered, String> {
+    render_on(values, &[])
+}
+
+/// [`render`] against a cluster that serves none of the API groups `without`
+/// (as one without their CRDs).
+fn render_on(values: Option<&Value>, without: &[&str]) -> Result<Rendered, String> {
     let chart = chart_dir();
     let (release, namespace) = (Path::new(RELEASE), Path::new(NAMESPACE));
+    let groups = without.join(",");
+    let env = [("STUB_WITHOUT_GROUPS", groups.as_str())];
     let output = match values {
-        None => python("render.py", &[&chart, release, namespace]),
+        None => python_with("render.py", &[&chart, release, namespace], &env),
         Some(values) => {
             let file = temp_json(values);
-            python("render.py", &[&chart, release, namespace, file.path()])
+            python_with("render.py", &[&chart, release, namespace, file.path()], &env)
         }
     };
     if !output.status.success() {
@@ -262,6 +278,9 @@ fn install_rejects_values_that_violate_the_schema() {
         (json!({"metrics": {"port": 70000}}), "/metrics/port"),
         (json!({"replicas": 2}), "replicas"),
         (json!({"serviceMonitor": {"enabled": true, "honorLabels": false}}), "honorLabels"),
+        (json!({"serviceMonitor": {"enabled": "yes"}}), "/serviceMonitor/enabled"),
+        (json!({"prometheusRule": {"runbookBaseUrl": "not a url"}}), "/prometheusRule/runbookBaseUrl"),
+        (json!({"dashboard": {"label": "not a label!"}}), "/dashboard/label"),
         (json!({"podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}), "/podDisruptionBudget"),
         (json!({"xagent": {"enabled": true, "spec": []}}), "/xagent/spec"),
         (json!({"xagent": {"name": "x".repeat(54)}}), "/xagent/name"),
@@ -362,9 +381,77 @@ fn default_deployment_is_restricted_probed_and_sized() {
     let service: Service = rendered.get("Service", &format!("{RELEASE}-metrics"));
     let port = &service.spec.expect("a Service spec").ports.unwrap_or_default()[0];
     assert_eq!((port.name.as_deref(), port.port), (Some("http-metrics"), 8080));
-    for kind in ["ServiceMonitor", "PodDisruptionBudget", "XAgent"] {
+    for kind in ["PodDisruptionBudget", "XAgent"] {
         assert!(!rendered.has(kind), "{kind} is off by default");
     }
+}
+
+// ------------------------------------------------------------------ monitoring
+
+const MONITORING: &str = "monitoring.coreos.com";
+
+/// The operator's monitoring objects a release holds: ServiceMonitors,
+/// PrometheusRules, dashboard ConfigMaps.
+fn monitoring_objects(rendered: &Rendered) -> (usize, usize, usize) {
+    let dashboards =
+        rendered.all("ConfigMap").into_iter().filter(|c| c["metadata"]["labels"]["grafana_dashboard"] == "1");
+    (rendered.all("ServiceMonitor").len(), rendered.all("PrometheusRule").len(), dashboards.count())
+}
+
+#[test]
+fn a_default_install_monitors_the_operator_when_the_prometheus_operator_crds_are_there() {
+    let rendered = render_ok(None);
+    assert_eq!(monitoring_objects(&rendered), (1, 1, 1));
+    let monitor = rendered.all("ServiceMonitor")[0];
+    assert_eq!(monitor["spec"]["jobLabel"], "app.kubernetes.io/part-of", "the job the alerts select");
+    let service: Service = rendered.get("Service", &format!("{RELEASE}-metrics"));
+    let part_of = service.metadata.labels.unwrap_or_default().remove("app.kubernetes.io/part-of");
+    assert_eq!(part_of.as_deref(), Some(operator::JOB), "so job is {}", operator::JOB);
+    // The rule group is the operator's catalog, with the project's runbooks.
+    let rule = rendered.all("PrometheusRule")[0];
+    let groups: Vec<RuleGroup> = serde_json::from_value(rule["spec"]["groups"].clone()).expect("rule groups");
+    assert_eq!(groups, [operator::rule_group(alerts::PROJECT_RUNBOOKS)]);
+    let values = read_yaml_as_json(&chart_dir().join("values.yaml"));
+    assert_eq!(values["prometheusRule"]["runbookBaseUrl"], alerts::PROJECT_RUNBOOKS);
+    // The dashboard is the operator's, as Grafana reads it.
+    let dashboard: ConfigMap = rendered.get("ConfigMap", &format!("{RELEASE}-dashboard"));
+    let json = dashboard.data.unwrap_or_default().remove("xagent-operator.json").expect("the dashboard JSON");
+    let json: Value = serde_json::from_str(&json).expect("the dashboard is JSON");
+    assert_eq!(json, dashboard::operator_dashboard());
+}
+
+#[test]
+fn without_the_prometheus_operator_crds_a_default_install_skips_its_kinds() {
+    let rendered = render_on(None, &[MONITORING]).unwrap_or_else(|e| panic!("helm install failed:\n{e}"));
+    assert_eq!(monitoring_objects(&rendered), (0, 0, 1), "the dashboard ConfigMap needs no CRD");
+    assert!(rendered.has("Deployment"), "the rest installs");
+}
+
+#[test]
+fn monitoring_can_be_forced_on_or_off() {
+    let on = json!({"serviceMonitor": {"enabled": true}, "prometheusRule": {"enabled": true,
+        "runbookBaseUrl": "https://wiki.example.com/xagent/", "labels": {"release": "prom"}}});
+    // `true` means true: without the CRDs Helm itself refuses the kinds.
+    let refused = render_on(Some(&on), &[MONITORING]).err().unwrap_or_default();
+    assert!(refused.contains("no matches for kind \"ServiceMonitor\""), "{refused}");
+    let rendered = render_ok(Some(&on));
+    assert_eq!(monitoring_objects(&rendered), (1, 1, 1));
+    let rule = rendered.all("PrometheusRule")[0];
+    assert_eq!(rule["metadata"]["labels"]["release"], "prom");
+    let groups: Vec<RuleGroup> = serde_json::from_value(rule["spec"]["groups"].clone()).expect("rule groups");
+    assert_eq!(groups, [operator::rule_group("https://wiki.example.com/xagent")]);
+    let off = json!({"serviceMonitor": {"enabled": false}, "prometheusRule": {"enabled": false},
+        "dashboard": {"enabled": false}});
+    assert_eq!(monitoring_objects(&render_ok(Some(&off))), (0, 0, 0));
+    let labelled = json!({"dashboard": {"label": "grafana.io/dashboard", "labelValue": "xagent",
+        "annotations": {"grafana_folder": "X-Agent"}}});
+    let rendered = render_ok(Some(&labelled));
+    let dashboard = rendered.get::<ConfigMap>("ConfigMap", &format!("{RELEASE}-dashboard")).metadata;
+    assert_eq!(
+        dashboard.labels.unwrap_or_default().get("grafana.io/dashboard").map(String::as_str),
+        Some("xagent")
+    );
+    assert_eq!(dashboard.annotations.unwrap_or_default()["grafana_folder"], "X-Agent");
 }
 
 #[test]

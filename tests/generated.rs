@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
+use xagent_operator::builders::monitoring::{alerts, dashboard, operator};
 use xagent_operator::{crd, policy, rbac};
 
 /// The command that rewrites every generated file.
@@ -57,7 +58,49 @@ fn generated() -> Vec<(&'static str, String)> {
         ("config/rbac/user_roles.yaml", generated_file("src/rbac.rs", &user_roles)),
         ("charts/xagent-operator/files/secret-access-policy.yaml", generated_file("src/policy.rs", &policy)),
         ("config/policy/secret_access_policy.yaml", generated_file("src/policy.rs", &policy)),
+        ("charts/xagent-operator/files/operator-alerts.yaml", operator_alerts_file()),
+        ("charts/xagent-operator/files/operator-dashboard.json", operator_dashboard_json()),
+        ("config/prometheus/prometheus_rule.yaml", operator_rule_file()),
+        ("config/prometheus/dashboard.yaml", operator_dashboard_file()),
     ]
+}
+
+const OPERATOR_SOURCE: &str = "src/builders/monitoring/operator.rs";
+
+/// The operator's rule group for the chart, which puts its runbook base in
+/// place of RUNBOOK_BASE_URL.
+fn operator_alerts_file() -> String {
+    let groups = vec![operator::rule_group("RUNBOOK_BASE_URL")];
+    generated_file(OPERATOR_SOURCE, &serde_yaml::to_string(&groups).expect("rule groups serialize"))
+}
+
+/// The operator's PrometheusRule for `config/prometheus`.
+fn operator_rule_file() -> String {
+    let rule = operator::prometheus_rule("xagent-system", alerts::PROJECT_RUNBOOKS);
+    generated_file(OPERATOR_SOURCE, &serde_yaml::to_string(&rule).expect("a PrometheusRule serializes"))
+}
+
+/// The operator's dashboard as Grafana imports it (JSON has no comments, so no header).
+fn operator_dashboard_json() -> String {
+    let json =
+        serde_json::to_string_pretty(&dashboard::operator_dashboard()).expect("a dashboard serializes");
+    format!("{json}\n")
+}
+
+/// The operator's dashboard as a ConfigMap for the Grafana sidecar, for `config/prometheus`.
+fn operator_dashboard_file() -> String {
+    let config_map = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "xagent-operator-dashboard",
+            "namespace": "xagent-system",
+            "labels": {"app.kubernetes.io/part-of": "xagent-operator", "grafana_dashboard": "1"},
+        },
+        "data": {"xagent-operator.json": operator_dashboard_json()},
+    });
+    let yaml = serde_yaml::to_string(&config_map).expect("a ConfigMap serializes");
+    generated_file("src/builders/monitoring/dashboard.rs", &yaml)
 }
 
 /// Where `stored` and `generated` first differ, for the failure message.

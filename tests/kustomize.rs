@@ -216,3 +216,40 @@ fn samples_are_the_two_example_xagents() {
     let yaml: Vec<String> = objects.iter().map(|o| serde_yaml::to_string(o).unwrap()).collect();
     xagent_operator::render::render(&yaml.join("---\n")).unwrap_or_else(|e| panic!("invalid sample: {e}"));
 }
+
+/// Whether every pair of `subset` is in `labels`.
+fn selects(subset: &Value, labels: &Value) -> bool {
+    subset.as_object().is_some_and(|s| !s.is_empty() && s.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+#[test]
+fn prometheus_scrapes_the_operator_as_the_job_its_alerts_select() {
+    use xagent_operator::builders::monitoring::operator;
+    let monitoring = kustomize("prometheus");
+    let default = kustomize("default");
+    let find = |objects: &[Value], kind: &str| -> Value {
+        let found: Vec<&Value> = objects.iter().filter(|o| o["kind"] == kind).collect();
+        assert_eq!(found.len(), 1, "one {kind}");
+        found[0].clone()
+    };
+    let (service, monitor) = (find(&monitoring, "Service"), find(&monitoring, "ServiceMonitor"));
+    let pods = &find(&default, "Deployment")["spec"]["template"]["metadata"]["labels"];
+    assert!(selects(&service["spec"]["selector"], pods), "the Service selects the operator's pods");
+    assert!(
+        selects(&monitor["spec"]["selector"]["matchLabels"], &service["metadata"]["labels"]),
+        "the ServiceMonitor selects the Service"
+    );
+    let job_label = monitor["spec"]["jobLabel"].as_str().expect("a jobLabel");
+    assert_eq!(service["metadata"]["labels"][job_label], operator::JOB, "the job the alerts select");
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["honorLabels"], true, "keeps the dependency series' namespace and xagent");
+    let port = endpoint["port"].as_str().expect("a port name");
+    assert_eq!(service["spec"]["ports"][0]["name"], port);
+    let deployment: Deployment = get(&default, "Deployment", NAME);
+    let (_, container) = pod_and_container(&deployment);
+    let ports = container.ports.unwrap_or_default();
+    assert!(ports.iter().any(|p| p.name.as_deref() == Some(port)), "the container serves {port}");
+    let rule = find(&monitoring, "PrometheusRule");
+    assert_eq!(rule["spec"]["groups"][0]["name"], operator::GROUP);
+    assert!(monitoring.iter().all(|o| o["metadata"]["namespace"] == NAMESPACE), "all in {NAMESPACE}");
+}

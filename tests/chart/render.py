@@ -11,6 +11,10 @@ the chart uses and accepts every write. Nothing leaves the machine.
 
 VALUES_JSON holds the user values (like `helm install -f`), as JSON.
 
+With STUB_WITHOUT_GROUPS=GROUP[,GROUP...] in the environment the stub serves
+no discovery for those API groups, as a cluster without their CRDs (e.g.
+monitoring.coreos.com without the Prometheus Operator).
+
 Prints one JSON object:
   {"manifest": "...", "notes": "...", "crds": [CRD objects Helm created]}
 Exit status: 0 rendered, 1 Helm refused the chart or the values (its message
@@ -46,8 +50,11 @@ RESOURCES = [
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False),
     ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", False),
     ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True),
+    ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", True),
     ("xagent.io", "v1alpha1", "XAgent", "xagents", True),
 ]
+WITHOUT = set(filter(None, os.environ.get("STUB_WITHOUT_GROUPS", "").split(",")))
+RESOURCES = [r for r in RESOURCES if r[0] not in WITHOUT]
 PLURALS = {r[3] for r in RESOURCES}
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 AGGREGATED = "g=apidiscovery.k8s.io;v=v2"

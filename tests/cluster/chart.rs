@@ -214,6 +214,10 @@ impl Case {
                 format!("ClusterRoleBinding {full}"),
                 format!("Service {ns}/{full}-metrics"),
                 format!("Deployment {ns}/{full}"),
+                // The Prometheus Operator CRDs are installed: no values needed.
+                format!("ServiceMonitor {ns}/{full}"),
+                format!("PrometheusRule {ns}/{full}"),
+                format!("ConfigMap {ns}/{full}-dashboard"),
             ]
             .into_iter()
             .chain(cluster_wide_for_people())
@@ -249,6 +253,8 @@ impl Case {
             format!("Service {ns}/{full}-metrics"),
             format!("Deployment {ns}/{full}"),
             format!("ServiceMonitor {ns}/{full}"),
+            format!("PrometheusRule {ns}/{full}"),
+            format!("ConfigMap {ns}/{full}-dashboard"),
             format!("PodDisruptionBudget {ns}/{full}"),
             // The release namespace is not watched: the first watched one.
             format!("XAgent {}/chart-all-demo", watch[0]),

@@ -82,7 +82,7 @@ pub fn scenarios() -> Vec<crate::Scenario> {
     vec![
         ("install::monitoring_crds_installed_after_start_are_used_without_restart", monitoring_crds_appear),
         ("install::every_crd_copy_is_accepted_without_warnings", crd_copies),
-        ("install::kustomize_default_is_accepted_by_server_dry_run", kustomize_dry_run),
+        ("install::kustomize_bases_are_accepted_by_server_dry_run", kustomize_dry_run),
     ]
 }
 
@@ -138,6 +138,24 @@ fn kustomize_dry_run(cluster: &Cluster) {
     assert!(!stderr.to_lowercase().contains("warning"), "warnings:\n{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     for object in ["customresourcedefinition", "clusterrole", "deployment.apps/xagent-operator"] {
+        assert!(stdout.contains(object), "{object} missing from the dry run:\n{stdout}");
+    }
+    // The operator's monitoring, against the upstream CRDs, strictly.
+    install_monitoring_crds(cluster);
+    let dir = root().join("config/prometheus");
+    let dir = dir.display().to_string();
+    let args = ["apply", "-k", &dir, "--server-side", "--dry-run=server", "--validate=strict"];
+    let out = cluster.kubectl(User::Admin, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "config/prometheus refused:\n{stderr}");
+    assert!(!stderr.to_lowercase().contains("warning"), "warnings:\n{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for object in [
+        "service/xagent-operator-metrics",
+        "servicemonitor.monitoring.coreos.com/xagent-operator",
+        "prometheusrule.monitoring.coreos.com/xagent-operator",
+        "configmap/xagent-operator-dashboard",
+    ] {
         assert!(stdout.contains(object), "{object} missing from the dry run:\n{stdout}");
     }
 }

@@ -106,3 +106,16 @@ watches. The release namespace when it is watched, else the first watched one.
 {{- .Release.Namespace }}
 {{- end }}
 {{- end }}
+
+{{/*
+Whether to render an object of a Prometheus Operator or Grafana kind: "true"
+when `enabled` is true, or "auto" and the cluster serves `api` (a
+GROUP/VERSION/KIND that .Capabilities.APIVersions knows), else empty.
+Call with (dict "enabled" VALUE "api" "GROUP/VERSION/KIND" "root" $).
+*/}}
+{{- define "xagent-operator.wanted" -}}
+{{- $enabled := toString .enabled -}}
+{{- if or (eq $enabled "true") (and (eq $enabled "auto") (.root.Capabilities.APIVersions.Has .api)) -}}
+true
+{{- end -}}
+{{- end }}
