@@ -53,10 +53,10 @@ HELM_SDKPY_VERSION=0.1.32
 
 # Debian packages: a C compiler for ring and the linker, Python for the Helm
 # library's virtual environment, the servers the test suite drives for real
-# (Redis, PostgreSQL, etcd; promtool from prometheus; lua5.1 for the Argo CD
-# health script), umoci for the container image, and shellcheck.
+# (Redis, PostgreSQL, etcd; promtool from prometheus, amtool from
+# prometheus-alertmanager; lua5.1 for the Argo CD health script), umoci for the container image, and shellcheck.
 APT_PACKAGES=(gcc libc6-dev python3 python3-venv redis-server redis-tools postgresql prometheus
-  etcd-server lua5.1 umoci shellcheck curl openssl ca-certificates xz-utils git)
+  prometheus-alertmanager etcd-server lua5.1 umoci shellcheck curl openssl ca-certificates xz-utils git)
 
 # One field of the os-release file, without quotes; read, never sourced.
 os_field() { sed -n "s/^$1=//p" "$OS_RELEASE" | tr -d '"' | head -n 1; }
@@ -106,7 +106,7 @@ apt_get() {
 
 # Runs "$@" with Debian's policy-rc.d hook refusing service starts: the tests
 # start their own redis-server and PostgreSQL and need only promtool of
-# Prometheus, so installing them must not start system services.
+# Prometheus and amtool of Alertmanager, so installing them must not start system services.
 without_service_starts() {
   local policy=/usr/sbin/policy-rc.d
   if [ -e "$policy" ]; then "$@"; return; fi
@@ -243,6 +243,7 @@ check_tools() {
   check_tool redis-server "" redis-server --version
   check_tool postgres "" "${pg_bin:-/nonexistent}/postgres" --version
   check_tool promtool "" promtool --version
+  check_tool amtool "" amtool --version
   check_tool etcd "$ETCD_MIN" etcd --version
   check_tool lua5.1 "" lua5.1 -v
   check_tool umoci "" umoci --version

@@ -18,6 +18,10 @@ use xagent_operator::builders::monitoring::{prometheus_rule, service_monitor};
 use xagent_operator::crd::XAgent;
 use xagent_operator::validate::{FieldError, check_against_schema, parse_xagent};
 
+/// The same checks for the operator's own alert catalog.
+#[path = "alerts/operator.rs"]
+mod operator;
+
 // ------------------------------------------------------------------ XAgents
 
 fn document(spec: Value) -> Value {
@@ -445,7 +449,7 @@ fn volume(pvc: &str, available: f64, capacity: f64) -> Vec<Series> {
 }
 
 /// One alert the scenario must raise: the labels the expression keeps (beyond
-/// severity, namespace and xagent) and what `{{ $value … }}` expands to.
+/// severity and the [`Scope`]'s labels) and what `{{ $value … }}` expands to.
 #[derive(Clone, Debug)]
 struct Fired {
     labels: Vec<(&'static str, &'static str)>,
@@ -950,6 +954,20 @@ fn neighbours(series: &[Series]) -> Vec<Series> {
     series.iter().map(of_other_xagent).chain(series.iter().map(in_other_namespace)).collect()
 }
 
+/// Whom a table of cases is about.
+struct Scope {
+    /// The labels every alert of the table carries beyond `severity` and the
+    /// labels its expression keeps.
+    labels: &'static [(&'static str, &'static str)],
+    /// The series of the neighbours that run beside each case, made from the
+    /// case's own series (see [`neighbours`]).
+    neighbours: fn(&[Series]) -> Vec<Series>,
+}
+
+/// The per-XAgent catalog: XAgent demo of namespace ns, routed to team ns.
+const XAGENT_DEMO: Scope =
+    Scope { labels: &[("namespace", "ns"), ("xagent", "demo"), ("team", "ns")], neighbours };
+
 // ------------------------------------------------------------------ promtool test rules: generation
 
 /// Minutes of a Prometheus duration such as `1h30m` (seconds round up).
@@ -1014,17 +1032,15 @@ fn expand(template: &str, value: &str, labels: &BTreeMap<String, String>) -> Str
     out
 }
 
-fn exp_alerts(rule: &Value, fired: &[Fired]) -> Value {
+/// promtool's `exp_alerts` for `fired`: `severity`, the `base` labels and each
+/// alert's own, annotations expanded.
+fn exp_alerts(rule: &Value, fired: &[Fired], base: &[(&str, &str)]) -> Value {
     let alerts: Vec<Value> = fired
         .iter()
         .map(|f| {
-            let mut labels = BTreeMap::from([
-                ("severity".to_string(), text(&rule["labels"], "severity").to_string()),
-                ("namespace".to_string(), "ns".to_string()),
-                ("xagent".to_string(), "demo".to_string()),
-                ("team".to_string(), "ns".to_string()),
-            ]);
-            labels.extend(f.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let mut labels =
+                BTreeMap::from([("severity".to_string(), text(&rule["labels"], "severity").to_string())]);
+            labels.extend(base.iter().chain(&f.labels).map(|(k, v)| (k.to_string(), v.to_string())));
             let annotations: BTreeMap<String, String> = rule["annotations"]
                 .as_object()
                 .expect("annotations")
@@ -1046,8 +1062,9 @@ fn eval_minutes(rule: &Value) -> u64 {
     longest_range(text(rule, "expr")) + minutes(text(rule, "for")) + 2
 }
 
-/// promtool test groups for `cases`, timed and expected after the rules of `rule`.
-fn test_groups(rule: &Value, cases: &[Case]) -> Vec<Value> {
+/// promtool test groups for `cases` of `scope`, timed and expected after the
+/// rules of `rule`.
+fn test_groups(rule: &Value, cases: &[Case], scope: &Scope) -> Vec<Value> {
     let mut groups = Vec::new();
     for case in cases {
         let alert = case.alert;
@@ -1056,7 +1073,7 @@ fn test_groups(rule: &Value, cases: &[Case]) -> Vec<Value> {
         let samples = eval + 5;
         // Misbehaving neighbours while demo is healthy, healthy ones while it misbehaves.
         let group = |name: String, series: &[Series], fired: &[Fired], checks: Vec<Value>| {
-            let others = if fired.is_empty() { neighbours(&case.bad) } else { neighbours(&case.good) };
+            let others = (scope.neighbours)(if fired.is_empty() { &case.bad } else { &case.good });
             json!({
                 "name": name,
                 "interval": "1m",
@@ -1068,7 +1085,7 @@ fn test_groups(rule: &Value, cases: &[Case]) -> Vec<Value> {
             json!({
                 "eval_time": format!("{minute}m"),
                 "alertname": alert,
-                "exp_alerts": exp_alerts(&rule, fired),
+                "exp_alerts": exp_alerts(&rule, fired, scope.labels),
             })
         };
         if !case.bad.is_empty() {
@@ -1090,16 +1107,17 @@ fn test_groups(rule: &Value, cases: &[Case]) -> Vec<Value> {
     groups
 }
 
-/// Writes `rules` as the rule file and a promtool test file for `cases` (timings
-/// and expected annotations taken from `expected`, usually the same rules), runs
-/// `promtool test rules`; returns success, promtool's output and the test file.
-fn test_rules(rules: &Value, expected: &Value, cases: &[Case]) -> (bool, String, String) {
+/// Writes `rules` as the rule file and a promtool test file for `cases` of
+/// `scope` (timings and expected annotations taken from `expected`, usually the
+/// same rules), runs `promtool test rules`; returns success, promtool's output
+/// and the test file.
+fn test_rules(rules: &Value, expected: &Value, cases: &[Case], scope: &Scope) -> (bool, String, String) {
     let dir = temp_dir("test");
     write_file(&dir, "rules.yaml", &rule_file(rules));
     let tests = json!({
         "rule_files": ["rules.yaml"],
         "evaluation_interval": "1m",
-        "tests": test_groups(expected, cases),
+        "tests": test_groups(expected, cases, scope),
     });
     let yaml = serde_yaml::to_string(&tests).expect("the test file serializes");
     let file = write_file(&dir, "tests.yaml", &yaml);
@@ -1126,9 +1144,13 @@ fn set_expr(rule: &mut Value, expr: String) {
     rule["expr"] = Value::String(expr);
 }
 
-/// `expr` without the label matcher `matcher` (e.g. `xagent="demo"`) in any selector.
+/// `expr` without the label matcher `matcher` (e.g. `xagent="demo"`) in any
+/// selector; a selector of that matcher alone (`up{job="x"}`) is left with the
+/// bare metric name.
 fn without_matcher(expr: &str, matcher: &str) -> String {
-    expr.replace(&format!("{matcher},"), "").replace(&format!(",{matcher}"), "")
+    expr.replace(&format!("{matcher},"), "")
+        .replace(&format!(",{matcher}"), "")
+        .replace(&format!("{{{matcher}}}"), "")
 }
 
 #[test]
@@ -1154,7 +1176,7 @@ fn the_table_covers_every_alert_with_a_firing_and_a_silent_case() {
 #[test]
 fn promtool_test_rules_shows_every_alert_firing_and_silent() {
     let pr = prometheus_rule_json(&minimal());
-    let (ok, out, yaml) = test_rules(&pr, &pr, &cases());
+    let (ok, out, yaml) = test_rules(&pr, &pr, &cases(), &XAGENT_DEMO);
     if !ok {
         eprintln!("generated promtool test file:\n{yaml}");
     }
@@ -1166,7 +1188,7 @@ fn promtool_test_rules_shows_every_alert_firing_and_silent() {
 /// alerts with a failed check.
 fn table_failures(rules: &Value) -> BTreeSet<String> {
     let expected = prometheus_rule_json(&minimal());
-    let (ok, out, _) = test_rules(rules, &expected, &cases());
+    let (ok, out, _) = test_rules(rules, &expected, &cases(), &XAGENT_DEMO);
     assert!(!ok, "promtool test rules passed against broken rules:\n{out}");
     failed_alerts(&out)
 }
@@ -1242,7 +1264,7 @@ fn every_pod_case_fails_when_its_alert_ignores_the_pod_names() {
 #[test]
 fn sibling_xagent_pods_do_not_trip_resource_alerts() {
     let pr = prometheus_rule_json(&minimal());
-    let (ok, out, yaml) = test_rules(&pr, &pr, &sibling_pod_cases());
+    let (ok, out, yaml) = test_rules(&pr, &pr, &sibling_pod_cases(), &XAGENT_DEMO);
     if !ok {
         eprintln!("generated promtool test file:\n{yaml}");
     }
@@ -1419,18 +1441,24 @@ fn every_alert_carries_a_team_label_for_routing() {
     assert!(refused.is_err(), "a team with a space must be refused");
 }
 
+/// Asserts that `docs/runbooks/<name>.md` opens with the alert's name and has
+/// the sections an on-call engineer looks for.
+fn assert_runbook_names(name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks");
+    let page = std::fs::read_to_string(dir.join(format!("{name}.md")))
+        .unwrap_or_else(|e| panic!("docs/runbooks/{name}.md: {e}"));
+    assert!(
+        page.starts_with(&format!("# {name}\n")),
+        "docs/runbooks/{name}.md must open with its alert's name"
+    );
+    for section in ["## Meaning", "## Diagnosis", "## Mitigation"] {
+        assert!(page.contains(section), "docs/runbooks/{name}.md lacks {section}");
+    }
+}
+
 #[test]
 fn every_alert_has_a_runbook_that_names_it() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runbooks");
     for name in all_alerts() {
-        let page = std::fs::read_to_string(dir.join(format!("{name}.md")))
-            .unwrap_or_else(|e| panic!("docs/runbooks/{name}.md: {e}"));
-        assert!(
-            page.starts_with(&format!("# {name}\n")),
-            "docs/runbooks/{name}.md must open with its alert's name"
-        );
-        for section in ["## Meaning", "## Diagnosis", "## Mitigation"] {
-            assert!(page.contains(section), "docs/runbooks/{name}.md lacks {section}");
-        }
+        assert_runbook_names(&name);
     }
 }
