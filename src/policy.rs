@@ -18,8 +18,19 @@ pub const NAME: &str = "xagent-secret-access";
 /// Every field of `spec` that names a Secret the operator reads, as CEL field
 /// paths below `spec`. A test walks the CRD schema so a new reference cannot
 /// be added without landing here.
-pub const SECRET_REFERENCES: &[&str] =
-    &["redis.passwordSecretRef", "redis.ca.secretRef", "postgres.passwordSecretRef", "postgres.ca.secretRef"];
+pub const SECRET_REFERENCES: &[&str] = &[
+    "redis.passwordSecretRef",
+    "redis.ca.secretRef",
+    "postgres.passwordSecretRef",
+    "postgres.ca.secretRef",
+    // Read by the Prometheus Operator for the XAgent's AlertmanagerConfig:
+    // an SMTP password sent to a smarthost the requester names is as good as
+    // handing it over.
+    "monitoring.alertmanagerConfig.pagerduty.routingKeySecretRef",
+    "monitoring.alertmanagerConfig.slack.apiUrlSecretRef",
+    "monitoring.alertmanagerConfig.email.authPasswordSecretRef",
+    "monitoring.alertmanagerConfig.webhook.urlSecretRef",
+];
 
 /// `has(root.spec.a) && has(root.spec.a.b)`: every step to `path` is set.
 fn present(root: &str, path: &str) -> String {
@@ -59,7 +70,7 @@ fn validation(path: &str) -> Value {
         "messageExpression": format!(
             "'XAgent ' + object.metadata.name + ' names Secret ' + {name} + ' in spec.{path}, which ' + \
              request.userInfo.username + ' may not get in namespace ' + object.metadata.namespace + \
-             ': the operator would read it on behalf of the requester'"
+             ': it would be read and used on behalf of the requester'"
         ),
     })
 }

@@ -37,9 +37,9 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
     .chain(owned_kinds_rules())
     .chain([
         // Passwords for the dependency probes: read one by name, never list.
+        // (CA bundles in ConfigMaps are read with the rights on the owned
+        // dashboard ConfigMaps.)
         rule("", &["secrets"], &["get"]),
-        // CA bundles for verified dependency TLS, when kept in a ConfigMap.
-        rule("", &["configmaps"], &["get"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),
     ])
     .collect()

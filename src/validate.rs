@@ -381,12 +381,25 @@ fn walk_array(schema: &Value, items: Vec<Value>, path: &str, errors: &mut Vec<Fi
     if let Some(max) = bound("maxItems").filter(|m| (items.len() as u64) > *m) {
         push(errors, path, format!("must have at most {max} items"));
     }
+    if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set") {
+        check_set(&items, path, errors);
+    }
     let item_schema = schema.get("items").unwrap_or(&Value::Null);
     items
         .into_iter()
         .enumerate()
         .map(|(i, v)| walk(item_schema, v, &format!("{path}[{i}]"), errors))
         .collect()
+}
+
+/// A set list holds each value once; the API server reports the first repeat
+/// of each, as here.
+fn check_set(items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
+    for (i, item) in items.iter().enumerate() {
+        if items[..i].contains(item) {
+            push(errors, &format!("{path}[{i}]"), format!("Duplicate value: {item}"));
+        }
+    }
 }
 
 fn check_string(schema: &Value, s: &str, path: &str, errors: &mut Vec<FieldError>) {

@@ -6,6 +6,9 @@
 //! promtool comes from the Debian package `prometheus`; set PROMTOOL to use
 //! another binary.
 
+#[path = "support/tools.rs"]
+mod tools;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,16 +42,7 @@ const NO_PROMTOOL: &str = "promtool is required by the dashboard tests: run ./sc
 /// `$PROMTOOL`, else `promtool` on PATH. Missing promtool fails the test: the
 /// dashboards must not pass unchecked.
 fn promtool() -> PathBuf {
-    if let Some(path) = std::env::var_os("PROMTOOL").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "PROMTOOL={} is not a file. {NO_PROMTOOL}", path.display());
-        return path;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("promtool"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("promtool not found on PATH. {NO_PROMTOOL}"))
+    tools::from_path("promtool", "PROMTOOL", NO_PROMTOOL)
 }
 
 /// A rule file recording each expression as `dashboard:panel_N`.

@@ -37,7 +37,7 @@ fn children(state: WorkloadState) -> Vec<(Component, ChildReport)> {
 }
 
 fn applied(children: Vec<(Component, ChildReport)>) -> Applied {
-    let monitoring = MonitoringObservation { wanted: true, installed: true };
+    let monitoring = MonitoringObservation { wanted: true, installed: true, routing_missing: false };
     Applied { children, pruned: Vec::new(), monitoring, first_failure: None }
 }
 

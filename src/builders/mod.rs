@@ -155,12 +155,13 @@ pub fn desired(xagent: &XAgent) -> Vec<Desired> {
 
 /// Every child the XAgent should own with its component, in a stable order
 /// (per component: Service, workload, HPA, PDB; then NetworkPolicies, Ingress,
-/// ServiceMonitor and PrometheusRule), so renders diff cleanly.
+/// the dashboard ConfigMap, ServiceMonitor, PrometheusRule and
+/// AlertmanagerConfig), so renders diff cleanly.
 pub fn desired_with(xagent: &XAgent, settings: &Settings) -> Vec<Desired> {
     let spec = &xagent.spec;
     let (api, websocket, worker) =
         (spec.api.component(), spec.websocket.component(), spec.worker.component());
-    let mut out = Vec::with_capacity(13);
+    let mut out = Vec::with_capacity(16);
     let mut push = |component, child| out.push(Desired { component, child });
     push(Component::Api, Child::Service(network::api_service(xagent, &api)));
     stateless(xagent, Component::Api, &api, &mut push);
@@ -181,11 +182,19 @@ pub fn desired_with(xagent: &XAgent, settings: &Settings) -> Vec<Desired> {
         push(Component::Api, Child::Ingress(ingress));
     }
     let monitoring = &spec.monitoring;
+    if monitoring.dashboard.enabled {
+        let dashboard = monitoring::dashboard_config_map(xagent, &monitoring.dashboard);
+        push(Component::Monitoring, Child::ConfigMap(dashboard));
+    }
     if monitoring.service_monitor.enabled {
         push(Component::Monitoring, Child::ServiceMonitor(monitoring::service_monitor(xagent)));
     }
     if monitoring.prometheus_rule.enabled {
         push(Component::Monitoring, Child::PrometheusRule(monitoring::prometheus_rule(xagent)));
+    }
+    if let Some(routing) = &monitoring.alertmanager_config {
+        let config = monitoring::routing::alertmanager_config(xagent, routing);
+        push(Component::Monitoring, Child::AlertmanagerConfig(config));
     }
     out
 }

@@ -31,6 +31,11 @@ macro_rules! child_kinds {
                 Service(k8s_openapi::api::core::v1::Service) services "Service",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
                     state: no_workload;
+                /// The XAgent's Grafana dashboard. Its data is not cached: it is
+                /// tens of kilobytes, and the version memo says when it changed.
+                ConfigMap(k8s_openapi::api::core::v1::ConfigMap) config_maps "ConfigMap",
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.data = None; o.binary_data = None; },
+                    state: no_workload;
                 /// A stateless component's Deployment.
                 Deployment(k8s_openapi::api::apps::v1::Deployment) deployments "Deployment",
                     slim: |o| {
@@ -86,6 +91,8 @@ macro_rules! child_kinds {
                 ServiceMonitor($crate::builders::monitoring::types::ServiceMonitor) "ServiceMonitor";
                 /// The Prometheus Operator alert catalog.
                 PrometheusRule($crate::builders::monitoring::types::PrometheusRule) "PrometheusRule";
+                /// Alertmanager routing of the XAgent's alerts.
+                AlertmanagerConfig($crate::builders::monitoring::types::AlertmanagerConfig) "AlertmanagerConfig";
             }
         }
     };

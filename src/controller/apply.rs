@@ -72,6 +72,8 @@ pub struct MonitoringObservation {
     pub wanted: bool,
     /// The monitoring.coreos.com CRDs are installed.
     pub installed: bool,
+    /// The spec asks for an AlertmanagerConfig, whose CRD is not installed.
+    pub routing_missing: bool,
 }
 
 /// What applying a valid XAgent's desired state did: the input of the status.
@@ -148,6 +150,7 @@ macro_rules! define_apply {
                 // Not cached: their CRDs may come and go, and a cache of a
                 // missing kind never fills. A GET per reconcile is the price.
                 $( Child::$wv(o) => {
+                    stores.absent.forget(owner.uid, ChildKind::$wv);
                     let how = How { owner, kind: ChildKind::$wv, initial_replicas: None };
                     (ensure_one(client, how, o, &stamped(o)).await?.0, None)
                 } )*
@@ -159,26 +162,28 @@ macro_rules! define_apply {
         /// (e.g. the HPA after autoscaling is turned off). Only ever called with a
         /// valid spec, so a bad edit can never remove running children. Watched
         /// kinds, named after the XAgent `xagent_name`, are only looked at when
-        /// `watched_installed`.
+        /// `crds` says the cluster serves them.
         pub async fn prune(
             client: &Client,
             stores: &Stores,
             owner: Owner<'_>,
             desired: &[ChildRef],
             xagent_name: &str,
-            watched_installed: bool,
+            crds: &crate::controller::crds::MonitoringCrds,
         ) -> Result<Vec<ChildRef>> {
             let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind == kind && c.name == name);
             let mut removed = Vec::new();
             $( removed.extend(
                 prune_kind(client, &stores.$field, owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
             ); )*
-            if watched_installed {
-                $( if !keep(ChildKind::$wv, xagent_name) {
-                    let child = ChildRef { kind: ChildKind::$wv, name: xagent_name.to_string() };
-                    removed.extend(remove_uncached::<$wt>(client, owner, child).await?);
-                } )*
-            }
+            $( if crds.serves(ChildKind::$wv)
+                && !keep(ChildKind::$wv, xagent_name)
+                && !stores.absent.knows(owner.uid, ChildKind::$wv)
+            {
+                let child = ChildRef { kind: ChildKind::$wv, name: xagent_name.to_string() };
+                removed.extend(remove_uncached::<$wt>(client, owner, child).await?);
+                stores.absent.mark(owner.uid, ChildKind::$wv);
+            } )*
             Ok(removed)
         }
     };

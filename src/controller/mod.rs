@@ -132,9 +132,11 @@ impl Context {
         let uids: std::collections::HashSet<String> = live.iter().filter_map(|x| x.uid()).collect();
         self.retries.retain(|k| keys.contains(k));
         self.validated().retain(|uid, _| uids.contains(uid));
+        self.stores.absent.retain_owners(&uids);
         self.metrics.set_tracked("retries", self.retries.len());
         self.metrics.set_tracked("validations", self.validated_len());
         self.metrics.set_tracked("probe_results", self.probes.len());
+        self.metrics.set_tracked("watched_absent", self.stores.absent.len());
     }
 
     /// How many XAgents the validation memo remembers.
@@ -240,17 +242,19 @@ fn retry_status(retry: &retry::Retry) -> RetryStatus {
 /// ever applied, so a bad spec can never touch or delete running children.
 async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Result<Applied> {
     let xagent = valid.xagent();
-    let installed = ctx.crds.installed();
     let desired = builders::desired_with(xagent, &ctx.settings);
     // Without the Prometheus Operator CRDs the monitoring objects cannot
     // exist; everything else goes ahead.
-    let applicable: Vec<&Desired> =
-        desired.iter().filter(|d| installed || !d.child.kind().is_monitoring()).collect();
+    let applicable: Vec<&Desired> = desired.iter().filter(|d| ctx.crds.serves(d.child.kind())).collect();
     let (children, first_failure) = apply_all(ctx, owner, &applicable).await;
     let wanted: Vec<ChildRef> = desired.iter().map(|d| d.child.reference()).collect();
     let pruned =
-        apply::prune(&ctx.client, &ctx.stores, owner, &wanted, &xagent.name_any(), installed).await?;
-    let monitoring = MonitoringObservation { wanted: monitoring_wanted(xagent), installed };
+        apply::prune(&ctx.client, &ctx.stores, owner, &wanted, &xagent.name_any(), &ctx.crds).await?;
+    let monitoring = MonitoringObservation {
+        wanted: monitoring_wanted(xagent),
+        installed: ctx.crds.installed(),
+        routing_missing: xagent.spec.monitoring.alertmanager_config.is_some() && !ctx.crds.routing_installed(),
+    };
     Ok(Applied { children, pruned, monitoring, first_failure })
 }
 

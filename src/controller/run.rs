@@ -239,6 +239,7 @@ fn monitoring_watch<K>(
     api: Api<PartialObjectMeta<K>>,
     config: watcher::Config,
     crds: Arc<MonitoringCrds>,
+    kind: crate::builders::ChildKind,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
@@ -246,7 +247,7 @@ where
     futures::stream::once(async move {
         // The CRD watch flips this flag; a second's delay is nothing next to
         // the time it takes to install CRDs.
-        while !crds.installed() {
+        while !crds.serves(kind) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     })
@@ -272,7 +273,7 @@ macro_rules! define_owned_watches {
             let owned = crate::client::watch_config().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
                 $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim)) )*
-                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), crds.clone())) )*
+                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), crds.clone(), crate::builders::ChildKind::$wv)) )*
                 .with_config(controller::Config::default().concurrency(8))
         }
     };

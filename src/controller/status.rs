@@ -349,6 +349,9 @@ fn monitoring(m: MonitoringObservation, children: &[(Component, ChildReport)]) -
         cond(types::MONITORING_READY, false, "PrometheusOperatorNotInstalled", msg.into())
     } else if !conflicts.is_empty() {
         cond(types::MONITORING_READY, false, "ChildConflict", conflicts.join("; "))
+    } else if m.routing_missing {
+        let msg = "spec.monitoring.alertmanagerConfig is set but the AlertmanagerConfig CRD (monitoring.coreos.com/v1alpha1) is not installed; it is skipped until it is";
+        cond(types::MONITORING_READY, false, "AlertmanagerConfigNotInstalled", msg.into())
     } else {
         cond(types::MONITORING_READY, true, "Applied", "ServiceMonitor and PrometheusRule are applied".into())
     }

@@ -30,6 +30,8 @@ macro_rules! define_stores {
         pub struct Stores {
             /// What the operator last found or applied for each child.
             pub applied: Arc<AppliedMemo>,
+            /// Watched children known not to exist as ours.
+            pub absent: Arc<AbsentMemo>,
             $( $(#[$cdoc])* pub $field: Store<$ct>, )*
         }
 
@@ -42,7 +44,7 @@ macro_rules! define_stores {
         pub fn new() -> (Stores, Writers) {
             $( let $field = reflector::store(); )*
             (
-                Stores { applied: Arc::default(), $( $field: $field.0.clone(), )* },
+                Stores { applied: Arc::default(), absent: Arc::default(), $( $field: $field.0.clone(), )* },
                 Writers { $( $field: $field.1, )* },
             )
         }
@@ -142,6 +144,51 @@ impl AppliedMemo {
     /// Forgets `key`.
     pub fn forget(&self, key: &str) {
         self.entries().remove(key);
+    }
+}
+
+/// Watched children (uncached, named after their XAgent) that a prune found
+/// absent, by owner uid and kind, so an XAgent that does not want one is not
+/// asked about it with a GET on every reconcile. Applying the kind forgets
+/// the entry; a restart forgets them all, and each is then read once.
+#[derive(Debug, Default)]
+pub struct AbsentMemo {
+    entries: std::sync::Mutex<std::collections::HashSet<(String, crate::builders::ChildKind)>>,
+}
+
+impl AbsentMemo {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, crate::builders::ChildKind)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the child of `kind` owned by `uid` is known absent.
+    pub fn knows(&self, uid: &str, kind: crate::builders::ChildKind) -> bool {
+        self.entries().contains(&(uid.to_string(), kind))
+    }
+
+    /// Records that the child of `kind` owned by `uid` does not exist.
+    pub fn mark(&self, uid: &str, kind: crate::builders::ChildKind) {
+        self.entries().insert((uid.to_string(), kind));
+    }
+
+    /// Forgets what is known of the child of `kind` owned by `uid`: it is being applied.
+    pub fn forget(&self, uid: &str, kind: crate::builders::ChildKind) {
+        self.entries().remove(&(uid.to_string(), kind));
+    }
+
+    /// Keeps only the entries of owners `live` holds.
+    pub fn retain_owners(&self, live: &std::collections::HashSet<String>) {
+        self.entries().retain(|(uid, _)| live.contains(uid));
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries().is_empty()
     }
 }
 

@@ -1,9 +1,11 @@
 //! API types: the `XAgent` custom resource (`xagent.io/v1alpha1`) and its status.
 
+mod alerting;
 mod monitoring;
 mod spec;
 mod status;
 
+pub use alerting::*;
 pub use monitoring::*;
 
 pub use spec::*;

@@ -57,6 +57,13 @@ pub struct MonitoringSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE_PATTERN))]
     pub team: Option<String>,
+    /// AlertmanagerConfig NAME routing this XAgent's alerts by severity; omit
+    /// to leave routing to the cluster's Alertmanager configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertmanager_config: Option<super::AlertmanagerConfigSettings>,
+    /// ConfigMap NAME-dashboard holding a Grafana dashboard of this XAgent.
+    #[serde(default)]
+    pub dashboard: super::DashboardSettings,
 }
 
 /// A Kubernetes label value (also a valid Prometheus label value).

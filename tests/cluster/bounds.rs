@@ -273,7 +273,7 @@ const MANY: usize = 1000;
 const FAILING: usize = 100;
 
 /// Every map the operator keeps per XAgent, as `xagent_operator_tracked_entries` names them.
-const MAPS: [&str; 4] = ["retries", "validations", "probe_results", "probed_endpoints"];
+const MAPS: [&str; 5] = ["retries", "validations", "probe_results", "probed_endpoints", "watched_absent"];
 
 /// An XAgent with as few children as the spec allows (three Deployments of
 /// zero replicas and their Services), sharing one unreachable Redis.
@@ -288,7 +288,8 @@ fn lean_spec(redis_port: u16) -> serde_json::Value {
 
 /// 1,000 XAgents come and go: each is validated and probed, the 100 whose
 /// Services the server refuses fail into their retry schedule, so the maps
-/// hold 1,000 / 1,000 / 100 entries and one probed endpoint. Once every
+/// hold 1,000 / 1,000 / 100 entries, one probed endpoint and 3,000 watched
+/// children known absent. Once every
 /// XAgent is deleted, every map returns to its size before. Run late, and
 /// left only once the 6,000 children and 3,000 ReplicaSets are gone, so its
 /// load does not slow what runs after it.
@@ -315,7 +316,9 @@ pub fn thousand_come_and_go(cluster: &Cluster) {
                 }
             })
             .await;
-        let want = [FAILING, MANY, MANY, 1].map(|n| n as f64);
+        // Each lean XAgent wants none of the three watched kinds: each is
+        // looked for once, then known absent.
+        let want = [FAILING, MANY, MANY, 1, 3 * MANY].map(|n| n as f64);
         let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(900), || async {
             let now = sizes();
             (now.iter().zip(&before).map(|(n, b)| n - b).collect::<Vec<_>>() == want).then_some(now)

@@ -21,8 +21,12 @@ pub fn monitoring_crds_dir() -> PathBuf {
 /// The upstream Prometheus Operator CRDs the operator uses.
 fn monitoring_crd_files() -> Vec<PathBuf> {
     let dir = monitoring_crds_dir();
-    ["monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml"]
-        .iter()
+    [
+        "monitoring.coreos.com_servicemonitors.yaml",
+        "monitoring.coreos.com_prometheusrules.yaml",
+        "monitoring.coreos.com_alertmanagerconfigs.yaml",
+    ]
+    .iter()
         .map(|f| dir.join(f))
         .collect()
 }
@@ -51,7 +55,11 @@ pub fn install_monitoring_crds(cluster: &Cluster) {
     }
     wait_established(
         cluster,
-        &["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"],
+        &[
+            "servicemonitors.monitoring.coreos.com",
+            "prometheusrules.monitoring.coreos.com",
+            "alertmanagerconfigs.monitoring.coreos.com",
+        ],
     );
 }
 
@@ -162,7 +170,11 @@ fn kustomize_dry_run(cluster: &Cluster) {
 
 fn monitoring_crds_appear(cluster: &Cluster) {
     // Absent at the operator's start, whatever ran before.
-    for crd in ["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"] {
+    for crd in [
+        "servicemonitors.monitoring.coreos.com",
+        "prometheusrules.monitoring.coreos.com",
+        "alertmanagerconfigs.monitoring.coreos.com",
+    ] {
         cluster.kubectl_ok(&["delete", "crd", crd, "--ignore-not-found", "--wait=true"]);
     }
     runtime().block_on(async {

@@ -9,6 +9,7 @@
 //! Without the control-plane binaries every scenario is reported as ignored,
 //! with the reason on stderr; under `CI=true` that is a failure instead.
 
+mod alerting;
 mod bounds;
 mod chart;
 mod children;
@@ -56,6 +57,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(bounds::scenarios());
     all.extend(security::scenarios());
     all.extend(tls::scenarios());
+    all.extend(alerting::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());

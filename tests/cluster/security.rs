@@ -131,7 +131,7 @@ fn refusal<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> (u16, String) 
 fn denial(name: &str, secret: &str, field: &str, user: User, ns: &str) -> String {
     format!(
         "XAgent {name} names Secret {secret} in spec.{field}, which {} may not get in namespace {ns}: \
-         the operator would read it on behalf of the requester",
+         it would be read and used on behalf of the requester",
         user.uid()
     )
 }

@@ -28,3 +28,19 @@ pub fn kubectl() -> PathBuf {
     let unpacked = assets.join("kubectl");
     if unpacked.is_file() { unpacked } else { PathBuf::from("kubectl") }
 }
+
+/// `$ENV_VAR` if set, else `name` on PATH: a Debian package's tool that
+/// setup installed. Missing, it fails the test with `hint`: nothing passes
+/// unchecked.
+pub fn from_path(name: &str, env_var: &str, hint: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "{env_var}={} is not a file. {hint}", path.display());
+        return path;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found on PATH. {hint}"))
+}

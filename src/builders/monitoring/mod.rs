@@ -4,10 +4,12 @@
 pub mod alerts;
 pub mod dashboard;
 pub mod operator;
+pub mod routing;
 pub mod types;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::ResourceExt;
 
@@ -16,7 +18,7 @@ use self::types::{
     ServiceMonitor, ServiceMonitorSpec,
 };
 use super::meta::{APP, Component, MANAGER, object_meta};
-use crate::crd::XAgent;
+use crate::crd::{DashboardSettings, XAgent};
 
 /// Name of the Service port every component serves /metrics on.
 pub const METRICS_PORT_NAME: &str = "metrics";
@@ -94,4 +96,19 @@ pub fn prometheus_rule(xagent: &XAgent) -> PrometheusRule {
         }
     }
     PrometheusRule { metadata: meta(xagent, &settings.labels), spec: PrometheusRuleSpec { groups } }
+}
+
+/// ConfigMap NAME-dashboard: the XAgent's Grafana dashboard, labelled for the
+/// Grafana sidecar. Its key names the namespace too, because the sidecar
+/// writes every dashboard of the cluster into one directory.
+pub fn dashboard_config_map(xagent: &XAgent, settings: &DashboardSettings) -> ConfigMap {
+    let name = xagent.name_any();
+    let mut metadata = meta(xagent, &settings.labels);
+    metadata.name = Some(format!("{name}-dashboard"));
+    if !settings.annotations.is_empty() {
+        metadata.annotations = Some(settings.annotations.clone());
+    }
+    let key = format!("xagent-{}-{name}.json", xagent.namespace().unwrap_or_default());
+    let json = serde_json::to_string(&dashboard::xagent_dashboard(xagent)).unwrap_or_default();
+    ConfigMap { metadata, data: Some(BTreeMap::from([(key, json)])), ..ConfigMap::default() }
 }

@@ -117,3 +117,184 @@ pub struct Rule {
     /// summary, description and runbook_url.
     pub annotations: BTreeMap<String, String>,
 }
+
+/// AlertmanagerConfig spec (`monitoring.coreos.com/v1alpha1`): a routing
+/// subtree the Prometheus Operator merges into an Alertmanager's
+/// configuration, scoped to the object's namespace.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "monitoring.coreos.com",
+    version = "v1alpha1",
+    kind = "AlertmanagerConfig",
+    namespaced,
+    schema = "disabled",
+    derive = "PartialEq"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertmanagerConfigSpec {
+    /// The top route; the Prometheus Operator adds the namespace matcher.
+    pub route: Route,
+    /// Receivers the routes name.
+    pub receivers: Vec<Receiver>,
+    /// Alerts that silence others while they fire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inhibit_rules: Vec<InhibitRule>,
+}
+
+/// A node of the routing tree.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    /// Receiver of the alerts this route matches and no child route does.
+    pub receiver: String,
+    /// Labels alerts are grouped by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    /// Wait before a new group's first notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<String>,
+    /// Wait before notifying a group's changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_interval: Option<String>,
+    /// Wait before repeating a still-firing group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<String>,
+    /// Which alerts the route takes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<Matcher>,
+    /// Whether matching goes on to the next sibling.
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_: Option<bool>,
+    /// Child routes, tried in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+/// A label matcher.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Matcher {
+    /// Label name.
+    pub name: String,
+    /// Value to compare with.
+    pub value: String,
+    /// `=`, `!=`, `=~` or `!~`.
+    pub match_type: String,
+}
+
+impl Matcher {
+    /// `name="value"`.
+    pub fn equal(name: &str, value: &str) -> Self {
+        Self { name: name.into(), value: value.into(), match_type: "=".into() }
+    }
+}
+
+/// A key of a Secret in the object's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct SecretKeySelector {
+    /// Secret name.
+    pub name: String,
+    /// Key in the Secret.
+    pub key: String,
+}
+
+/// A named set of notification integrations.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Receiver {
+    /// Receiver name, unique in the object.
+    pub name: String,
+    /// PagerDuty integrations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pagerduty_configs: Vec<PagerDutyConfig>,
+    /// Slack integrations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack_configs: Vec<SlackConfig>,
+    /// Email integrations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email_configs: Vec<EmailConfig>,
+    /// Webhook integrations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_configs: Vec<WebhookConfig>,
+}
+
+/// A PagerDuty Events API v2 integration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PagerDutyConfig {
+    /// The integration's routing key.
+    pub routing_key: SecretKeySelector,
+    /// Whether resolved alerts are sent too.
+    pub send_resolved: bool,
+    /// Incident summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A Slack incoming-webhook integration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SlackConfig {
+    /// The webhook URL.
+    #[serde(rename = "apiURL")]
+    pub api_url: SecretKeySelector,
+    /// Channel, when not the webhook's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Whether resolved alerts are sent too.
+    pub send_resolved: bool,
+    /// Message title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Message text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// An SMTP integration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailConfig {
+    /// Recipients.
+    pub to: String,
+    /// Sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// SMTP server, host:port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smarthost: Option<String>,
+    /// SMTP user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_username: Option<String>,
+    /// SMTP password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_password: Option<SecretKeySelector>,
+    /// Require STARTTLS.
+    #[serde(rename = "requireTLS")]
+    pub require_tls: bool,
+    /// Whether resolved alerts are sent too.
+    pub send_resolved: bool,
+}
+
+/// A generic webhook integration.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookConfig {
+    /// The endpoint's URL.
+    pub url_secret: SecretKeySelector,
+    /// Whether resolved alerts are sent too.
+    pub send_resolved: bool,
+}
+
+/// Silences alerts matching `target_match` while one matching `source_match`
+/// fires with the same values of `equal`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InhibitRule {
+    /// The silencing alert.
+    pub source_match: Vec<Matcher>,
+    /// The silenced alerts.
+    pub target_match: Vec<Matcher>,
+    /// Labels both must share.
+    pub equal: Vec<String>,
+}

@@ -456,7 +456,7 @@ fn the_status_round_trips_through_json_without_a_spurious_change() {
 
 fn with_monitoring(wanted: bool, installed: bool) -> Observation {
     let mut obs = healthy();
-    obs.monitoring = Some(MonitoringObservation { wanted, installed });
+    obs.monitoring = Some(MonitoringObservation { wanted, installed, routing_missing: false });
     if wanted && installed {
         obs.children.push((Component::Monitoring, report("ServiceMonitor/demo", Outcome::Unchanged, None)));
         obs.children.push((Component::Monitoring, report("PrometheusRule/demo", Outcome::Unchanged, None)));
@@ -712,7 +712,7 @@ fn the_summary_and_the_kstatus_pair_come_first() {
 #[test]
 fn the_typed_entry_point_reads_what_was_applied_and_what_was_observed() {
     let view = healthy();
-    let monitoring = MonitoringObservation { wanted: true, installed: false };
+    let monitoring = MonitoringObservation { wanted: true, installed: false, routing_missing: false };
     let applied =
         Applied { children: view.children.clone(), pruned: Vec::new(), monitoring, first_failure: None };
     let observed =
