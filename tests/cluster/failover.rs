@@ -54,7 +54,7 @@ fn leader_election(cluster: &Cluster) {
             (holder(&admin, "failover-test").await.as_deref() == Some("replica-a")).then_some(())
         })
         .await;
-        let _b = elected(cluster, User::OperatorB, ns, "replica-b");
+        let b = elected(cluster, User::OperatorB, ns, "replica-b");
         kit::apply_xagent(&admin, ns, "first", json!({})).await;
         kit::wait_condition(&admin, ns, "first", "Degraded", "False").await;
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -67,6 +67,9 @@ fn leader_election(cluster: &Cluster) {
         };
         assert!(by(User::Operator.uid()) > 0, "the leader wrote nothing");
         assert_eq!(by(User::OperatorB.uid()), 0, "the follower wrote to the watched namespace");
+        // What XAgentOperatorLeaderMissing sums: one leader, one standby.
+        assert_eq!(a.metric_sum("xagent_operator_leader", ""), 1.0, "the leader reports itself");
+        assert_eq!(b.metric_sum("xagent_operator_leader", ""), 0.0, "the follower stands by");
 
         a.kill9();
         let killed = Instant::now();
@@ -81,6 +84,7 @@ fn leader_election(cluster: &Cluster) {
         assert!(!objects.is_empty());
         kit::wait_condition(&admin, ns, "second", "Degraded", "False").await;
         assert_eq!(holder(&admin, "failover-test").await.as_deref(), Some("replica-b"));
+        assert_eq!(b.metric_sum("xagent_operator_leader", ""), 1.0, "the new leader reports itself");
         assert!(by(User::OperatorB.uid()) > 0, "the new leader wrote nothing");
         eprintln!("after kill -9 of the leader, replica-b reconciled a new XAgent in {took:?} (lease {LEASE_SECONDS} s)");
         assert!(took < Duration::from_secs(LEASE_SECONDS + 10), "takeover took {took:?}");

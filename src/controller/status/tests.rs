@@ -496,6 +496,16 @@ fn a_missing_prometheus_operator_does_not_make_the_platform_unready() {
 }
 
 #[test]
+fn a_missing_alertmanager_config_crd_is_named_without_making_the_platform_unready() {
+    let mut obs = with_monitoring(true, true);
+    obs.monitoring = Some(MonitoringObservation { wanted: true, installed: true, routing_missing: true });
+    let status = compute_observation(None, &obs, at(0));
+    assert_eq!(sr(&status, types::MONITORING_READY), ("False", "AlertmanagerConfigNotInstalled"));
+    assert!(condition(&status, types::MONITORING_READY).message.contains("alertmanagerConfig"));
+    assert_eq!(sr(&status, types::READY), ("True", "Ready"));
+}
+
+#[test]
 fn a_monitoring_conflict_is_named_in_monitoring_ready() {
     let mut obs = with_monitoring(true, true);
     let msg = "ServiceMonitor/demo exists and is controlled by Prometheus stack";
