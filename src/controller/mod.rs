@@ -253,7 +253,8 @@ async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Re
     let monitoring = MonitoringObservation {
         wanted: monitoring_wanted(xagent),
         installed: ctx.crds.installed(),
-        routing_missing: xagent.spec.monitoring.alertmanager_config.is_some() && !ctx.crds.routing_installed(),
+        routing_missing: xagent.spec.monitoring.alertmanager_config.is_some()
+            && !ctx.crds.routing_installed(),
     };
     Ok(Applied { children, pruned, monitoring, first_failure })
 }

@@ -157,7 +157,9 @@ pub struct AbsentMemo {
 }
 
 impl AbsentMemo {
-    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, crate::builders::ChildKind)>> {
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, crate::builders::ChildKind)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -54,11 +54,14 @@ fn routing_and_dashboard(cluster: &Cluster) {
         let xagent = kit::apply_xagent(&admin, ns, "demo", json!({"monitoring": monitoring()})).await;
         let configs: Api<AlertmanagerConfig> = Api::namespaced(admin.clone(), ns);
         let maps: Api<ConfigMap> = Api::namespaced(admin.clone(), ns);
-        let ((config, dashboard), took) =
-            eventually("AlertmanagerConfig demo and ConfigMap demo-dashboard", Duration::from_secs(60), || async {
+        let ((config, dashboard), took) = eventually(
+            "AlertmanagerConfig demo and ConfigMap demo-dashboard",
+            Duration::from_secs(60),
+            || async {
                 Some((configs.get_opt("demo").await.ok()??, maps.get_opt("demo-dashboard").await.ok()??))
-            })
-            .await;
+            },
+        )
+        .await;
         eprintln!("AlertmanagerConfig and dashboard ConfigMap stored {took:?} after the XAgent");
         let settings = xagent.spec.monitoring.alertmanager_config.clone().expect("set");
         assert_eq!(config.spec, alertmanager_config(&xagent, &settings).spec, "stored as built");

@@ -27,8 +27,8 @@ fn monitoring_crd_files() -> Vec<PathBuf> {
         "monitoring.coreos.com_alertmanagerconfigs.yaml",
     ]
     .iter()
-        .map(|f| dir.join(f))
-        .collect()
+    .map(|f| dir.join(f))
+    .collect()
 }
 
 /// Installs the XAgent CRD and the operator's RBAC, as a user would.

@@ -7,8 +7,8 @@ use kube::ResourceExt;
 
 use super::alerts::Severity;
 use super::types::{
-    AlertmanagerConfig, AlertmanagerConfigSpec, EmailConfig, InhibitRule, Matcher, PagerDutyConfig,
-    Receiver, Route, SecretKeySelector, SlackConfig, WebhookConfig,
+    AlertmanagerConfig, AlertmanagerConfigSpec, EmailConfig, InhibitRule, Matcher, PagerDutyConfig, Receiver,
+    Route, SecretKeySelector, SlackConfig, WebhookConfig,
 };
 use crate::crd::{AlertmanagerConfigSettings, ReceiverKind, SecretKeyRef, XAgent};
 
@@ -54,8 +54,7 @@ fn secret(reference: &SecretKeyRef) -> SecretKeySelector {
 }
 
 /// Chat messages name the alert and the XAgent and link the runbook.
-const SLACK_TITLE: &str =
-    "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.namespace }}/{{ .CommonLabels.xagent }}";
+const SLACK_TITLE: &str = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.namespace }}/{{ .CommonLabels.xagent }}";
 const SLACK_TEXT: &str = "{{ range .Alerts }}{{ .Annotations.summary }}: {{ .Annotations.description }} {{ .Annotations.runbook_url }}\n{{ end }}";
 
 fn receiver(settings: &AlertmanagerConfigSettings, kind: ReceiverKind) -> Option<Receiver> {
