@@ -1147,21 +1147,23 @@ fn without_matcher(expr: &str, matcher: &str) -> String {
         .replace(&format!("{{{matcher}}}"), "")
 }
 
-#[test]
-fn the_table_covers_every_alert_with_a_firing_and_a_silent_case() {
-    let pr = prometheus_rule_json(&minimal());
-    let names = alert_names(&pr);
-    let cases = cases();
+/// One case per alert of `pr`, in catalog order, each with a firing and a
+/// healthy scenario, the firing one evaluated after the window and `for`.
+fn assert_table_covers(pr: &Value, cases: &[Case]) {
     let covered: Vec<&str> = cases.iter().map(|c| c.alert).collect();
-    assert_eq!(covered, names, "one case per alert, in catalog order");
-    for case in &cases {
+    assert_eq!(covered, alert_names(pr), "one case per alert, in catalog order");
+    for case in cases {
         assert!(!case.bad.is_empty() && !case.fires.is_empty(), "{}: no firing case", case.alert);
         assert!(!case.good.is_empty(), "{}: no healthy case", case.alert);
-        // The firing case is evaluated after the expression's window and `for`.
-        let rule = rule_of(&pr, case.alert);
+        let rule = rule_of(pr, case.alert);
         let eval = eval_minutes(&rule);
         assert!(eval > minutes(text(&rule, "for")) + longest_range(text(&rule, "expr")), "{}", case.alert);
     }
+}
+
+#[test]
+fn the_table_covers_every_alert_with_a_firing_and_a_silent_case() {
+    assert_table_covers(&prometheus_rule_json(&minimal()), &cases());
     assert_eq!(longest_range("sum(rate(x[1h])) / sum(rate(x[5m]))"), 60);
     assert_eq!(longest_range(r#"rate(x{pod=~"a-[bc2]{5}"}[90s])"#), 2);
     assert_eq!(minutes("1h30m"), 90);
