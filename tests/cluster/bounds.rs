@@ -319,7 +319,7 @@ pub fn thousand_come_and_go(cluster: &Cluster) {
         // Each lean XAgent wants none of the three watched kinds: each is
         // looked for once, then known absent.
         let want = [FAILING, MANY, MANY, 1, 3 * MANY].map(|n| n as f64);
-        let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(900), || async {
+        let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(1200), || async {
             let now = sizes();
             (now.iter().zip(&before).map(|(n, b)| n - b).collect::<Vec<_>>() == want).then_some(now)
         })
