@@ -12,10 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::SecretKeyRef;
-
-/// Prometheus duration, as the Prometheus Operator CRDs spell it.
-const DURATION_PATTERN: &str =
-    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$";
+use super::monitoring::{DURATION_PATTERN, yes};
 
 /// A Prometheus label name.
 const LABEL_NAME_PATTERN: &str = r"^[a-zA-Z_][a-zA-Z0-9_]*$";
@@ -151,10 +148,6 @@ pub struct EmailReceiver {
     /// Require STARTTLS.
     #[serde(default = "yes")]
     pub require_tls: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A webhook receiver.

@@ -39,7 +39,7 @@ fn known_alerts_rule() -> String {
 }
 
 /// Prometheus duration, as the Prometheus Operator CRDs spell it.
-const DURATION_PATTERN: &str =
+pub(super) const DURATION_PATTERN: &str =
     r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$";
 
 /// Prometheus Operator integration. Needs the monitoring.coreos.com CRDs; without
@@ -89,7 +89,7 @@ pub struct ServiceMonitorSettings {
     pub labels: BTreeMap<String, String>,
 }
 
-fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 
