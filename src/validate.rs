@@ -381,8 +381,10 @@ fn walk_array(schema: &Value, items: Vec<Value>, path: &str, errors: &mut Vec<Fi
     if let Some(max) = bound("maxItems").filter(|m| (items.len() as u64) > *m) {
         push(errors, path, format!("must have at most {max} items"));
     }
-    if schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set") {
-        check_set(&items, path, errors);
+    match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("set") => check_set(&items, path, errors),
+        Some("map") => check_map_keys(schema, &items, path, errors),
+        _ => {}
     }
     let item_schema = schema.get("items").unwrap_or(&Value::Null);
     items
@@ -398,6 +400,33 @@ fn check_set(items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
     for (i, item) in items.iter().enumerate() {
         if items[..i].contains(item) {
             push(errors, &format!("{path}[{i}]"), format!("Duplicate value: {item}"));
+        }
+    }
+}
+
+/// A map list holds each combination of its key fields once; the API
+/// server reports each repeat, as here (a key field the item leaves out
+/// counts as its schema default, which is applied before the server checks).
+fn check_map_keys(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
+    let keys: Vec<&str> = schema
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let item_props = schema.pointer("/items/properties");
+    let key_of = |item: &Value| -> Vec<Value> {
+        keys.iter()
+            .map(|k| {
+                let default = item_props.and_then(|p| p.pointer(&format!("/{k}/default")));
+                item.get(*k).or(default).cloned().unwrap_or(Value::Null)
+            })
+            .collect()
+    };
+    let seen: Vec<Vec<Value>> = items.iter().map(key_of).collect();
+    for (i, key) in seen.iter().enumerate() {
+        if seen[..i].contains(key) {
+            let shown: Vec<String> = keys.iter().zip(key).map(|(k, v)| format!("{k}={v}")).collect();
+            push(errors, &format!("{path}[{i}]"), format!("Duplicate value: {}", shown.join(", ")));
         }
     }
 }

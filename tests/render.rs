@@ -138,6 +138,37 @@ fn minimal_sample_matches_its_golden_file() {
     check_golden("config/samples/xagent-minimal.yaml", "tests/golden/xagent-minimal.yaml");
 }
 
+#[test]
+fn everything_sample_matches_its_golden_file() {
+    check_golden("config/samples/xagent-everything.yaml", "tests/golden/xagent-everything.yaml");
+}
+
+#[test]
+fn openshift_sample_matches_its_golden_file() {
+    check_golden("config/samples/xagent-openshift.yaml", "tests/golden/xagent-openshift.yaml");
+}
+
+#[test]
+fn the_openshift_sample_leaves_every_id_to_the_platform_and_stays_non_root() {
+    let out = render(&read("config/samples/xagent-openshift.yaml")).expect("the sample renders");
+    let mut pods = 0;
+    for doc in serde_yaml::Deserializer::from_str(&out) {
+        let doc = serde_json::to_value(serde_yaml::Value::deserialize(doc).unwrap()).unwrap();
+        let Some(pod) = doc.pointer("/spec/template/spec") else { continue };
+        pods += 1;
+        let context = &pod["securityContext"];
+        for id in ["runAsUser", "runAsGroup", "fsGroup"] {
+            assert!(context.get(id).is_none(), "{}: {id} is set: {context}", doc["metadata"]["name"]);
+        }
+        assert_eq!(context["runAsNonRoot"], true);
+        for container in pod["containers"].as_array().unwrap() {
+            assert!(container["securityContext"].get("runAsUser").is_none());
+            assert_eq!(container["securityContext"]["runAsNonRoot"], true);
+        }
+    }
+    assert_eq!(pods, 4, "api, websocket, worker and chromadb");
+}
+
 /// The kinds the core builders produce; other documents (e.g. monitoring objects) are
 /// covered by the byte-for-byte golden comparison only.
 const CORE_KINDS: [&str; 5] =

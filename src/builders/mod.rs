@@ -4,6 +4,7 @@
 //! tests all see the same desired state.
 
 pub mod exposure;
+pub mod identity;
 pub mod meta;
 pub mod monitoring;
 pub mod network;
@@ -154,7 +155,7 @@ pub fn desired(xagent: &XAgent) -> Vec<Desired> {
 }
 
 /// Every child the XAgent should own with its component, in a stable order
-/// (per component: Service, workload, HPA, PDB; then NetworkPolicies, Ingress,
+/// (per component: Service, ServiceAccount, workload, HPA, PDB; then NetworkPolicies, Ingress,
 /// the dashboard ConfigMap, ServiceMonitor, PrometheusRule and
 /// AlertmanagerConfig), so renders diff cleanly.
 pub fn desired_with(xagent: &XAgent, settings: &Settings) -> Vec<Desired> {
@@ -215,6 +216,9 @@ fn stateless(
     spec: &ComponentSpec,
     push: &mut impl FnMut(Component, Child),
 ) {
+    if let Some(account) = identity::service_account(xagent, component, &spec.pod.service_account) {
+        push(component, Child::ServiceAccount(account));
+    }
     push(component, Child::Deployment(workloads::deployment(xagent, component, spec)));
     if spec.autoscaling.enabled {
         push(component, Child::Hpa(policy::hpa(xagent, component, spec)));

@@ -1,13 +1,12 @@
 //! Pod templates: the restricted Pod Security profile, probes, resources,
-//! anti-affinity and environment every container of an XAgent gets.
+//! placement, identity and environment every container of an XAgent gets.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, LocalObjectReference, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Volume,
-    VolumeMount, WeightedPodAffinityTerm,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
+    LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -15,48 +14,73 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{Component, labels, selector};
 use super::quantity::canonical;
-use crate::crd::{Resources, SecretKeyRef, XAgent};
-
-/// Numeric non-root user and group the containers run as; images need not declare one.
-pub const RUN_AS_USER: i64 = 10001;
-
-/// Paths the platform serves its probes on.
-pub const LIVENESS_PATH: &str = "/health";
-/// Readiness path: the component answers 200 only when it can serve traffic.
-pub const READINESS_PATH: &str = "/ready";
-
-/// One HTTP endpoint a container probes itself on.
-pub struct ProbePaths {
-    /// Path for liveness and startup probes.
-    pub liveness: &'static str,
-    /// Path for the readiness probe.
-    pub readiness: &'static str,
-    /// Named container port the probes target.
-    pub port: &'static str,
-}
+use crate::crd::{
+    HttpProbe, PodSecurity, PodSettings, PodVolume, PodVolumeMount, ProbesSpec, Resources, SeccompSpec,
+    SecretKeyRef, ServiceAccountSpec, SpreadConstraint, XAgent,
+};
 
 /// Pod template for `component` with `container` as its single container.
-pub fn pod_template(xagent: &XAgent, component: Component, container: Container) -> PodTemplateSpec {
+///
+/// The container gets the mounts of `pod.volume_mounts`; the pod, its
+/// volumes, identity, placement and security context.
+pub fn pod_template(
+    xagent: &XAgent,
+    component: Component,
+    mut container: Container,
+    pod: &PodSettings,
+) -> PodTemplateSpec {
     let spec = &xagent.spec;
+    container.volume_mounts.get_or_insert_with(Vec::new).extend(pod.volume_mounts.iter().map(volume_mount));
+    container.security_context = Some(container_security_context(&pod.security.seccomp_profile));
+    let mut volumes = vec![Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    volumes.extend(pod.volumes.iter().map(volume));
     PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(labels(xagent, component)), ..ObjectMeta::default() }),
+        metadata: Some(ObjectMeta {
+            labels: Some(pod_labels(xagent, component, &pod.labels)),
+            annotations: non_empty_map(&pod.annotations),
+            ..ObjectMeta::default()
+        }),
         spec: Some(PodSpec {
             containers: vec![container],
-            automount_service_account_token: Some(false),
-            security_context: Some(pod_security_context()),
-            affinity: Some(spread_across_nodes(xagent, component)),
+            service_account_name: service_account_name(xagent, component, &pod.service_account),
+            automount_service_account_token: Some(pod.automount_service_account_token),
+            security_context: Some(pod_security_context(&pod.security)),
+            priority_class_name: pod.priority_class_name.clone(),
+            topology_spread_constraints: non_empty(&pod.topology_spread_constraints)
+                .map(|spread| spread.iter().map(|c| topology_spread(xagent, component, c)).collect()),
             node_selector: non_empty_map(&spec.node_selector),
             tolerations: non_empty(&spec.tolerations),
             image_pull_secrets: non_empty(&spec.image_pull_secrets)
                 .map(|names| names.into_iter().map(|name| LocalObjectReference { name }).collect()),
-            volumes: Some(vec![Volume {
-                name: "tmp".into(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Volume::default()
-            }]),
+            volumes: Some(volumes),
             ..PodSpec::default()
         }),
     }
+}
+
+/// The user's pod labels with the operator's on top: those select the pods.
+fn pod_labels(
+    xagent: &XAgent,
+    component: Component,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut all = extra.clone();
+    all.extend(labels(xagent, component));
+    all
+}
+
+/// The ServiceAccount the pods run as: the operator's own with `create`,
+/// else the named one, else none (the namespace's `default`).
+pub fn service_account_name(
+    xagent: &XAgent,
+    component: Component,
+    account: &ServiceAccountSpec,
+) -> Option<String> {
+    if account.create { Some(component.child_name(xagent)) } else { account.name.clone() }
 }
 
 fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
@@ -67,75 +91,98 @@ fn non_empty_map(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, Stri
     (!map.is_empty()).then(|| map.clone())
 }
 
-/// The pod-level half of the `restricted` Pod Security Standard.
-pub fn pod_security_context() -> PodSecurityContext {
+/// The pod-level half of the `restricted` Pod Security Standard: non-root
+/// always; user and groups as configured (`None` leaves them to the platform).
+pub fn pod_security_context(security: &PodSecurity) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
-        run_as_user: Some(RUN_AS_USER),
-        run_as_group: Some(RUN_AS_USER),
-        fs_group: Some(RUN_AS_USER),
-        seccomp_profile: Some(runtime_default()),
+        run_as_user: security.run_as_user,
+        run_as_group: security.run_as_group,
+        fs_group: security.fs_group,
+        fs_group_change_policy: security.fs_group_change_policy.map(|p| p.as_str().into()),
+        supplemental_groups: non_empty(&security.supplemental_groups),
+        seccomp_profile: Some(seccomp(&security.seccomp_profile)),
         ..PodSecurityContext::default()
     }
 }
 
-/// The container-level half of the `restricted` Pod Security Standard.
-pub fn container_security_context() -> SecurityContext {
+/// The container-level half of the `restricted` Pod Security Standard. The
+/// seccomp profile repeats the pod's: a container-level one would win over it.
+pub fn container_security_context(profile: &SeccompSpec) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
         capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Capabilities::default() }),
-        seccomp_profile: Some(runtime_default()),
+        seccomp_profile: Some(seccomp(profile)),
         ..SecurityContext::default()
     }
 }
 
-fn runtime_default() -> SeccompProfile {
-    SeccompProfile { type_: "RuntimeDefault".into(), ..SeccompProfile::default() }
-}
-
-/// Preferred (not required) anti-affinity, so a small cluster can still schedule every replica.
-fn spread_across_nodes(xagent: &XAgent, component: Component) -> Affinity {
-    Affinity {
-        pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
-                weight: 100,
-                pod_affinity_term: PodAffinityTerm {
-                    label_selector: Some(selector(xagent, component)),
-                    topology_key: "kubernetes.io/hostname".into(),
-                    ..PodAffinityTerm::default()
-                },
-            }]),
-            ..PodAntiAffinity::default()
-        }),
-        ..Affinity::default()
+fn seccomp(profile: &SeccompSpec) -> SeccompProfile {
+    SeccompProfile {
+        type_: profile.type_.as_str().into(),
+        localhost_profile: profile.localhost_profile.clone(),
     }
 }
 
-/// A container with the security context, /tmp mount and probes every component shares.
+/// One spread constraint over this component's pods of the current rollout
+/// (`pod-template-hash`), so a rollout's new pods spread among themselves.
+fn topology_spread(xagent: &XAgent, component: Component, c: &SpreadConstraint) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        topology_key: c.topology_key.clone(),
+        max_skew: c.max_skew,
+        when_unsatisfiable: c.when_unsatisfiable.as_str().into(),
+        label_selector: Some(selector(xagent, component)),
+        match_label_keys: Some(vec!["pod-template-hash".into()]),
+        ..TopologySpreadConstraint::default()
+    }
+}
+
+fn volume(v: &PodVolume) -> Volume {
+    Volume {
+        name: v.name.clone(),
+        config_map: v.config_map.clone(),
+        secret: v.secret.clone(),
+        empty_dir: v.empty_dir.clone(),
+        projected: v.projected.clone(),
+        csi: v.csi.clone(),
+        ..Volume::default()
+    }
+}
+
+fn volume_mount(m: &PodVolumeMount) -> VolumeMount {
+    VolumeMount {
+        name: m.name.clone(),
+        mount_path: m.mount_path.clone(),
+        read_only: m.read_only.then_some(true),
+        sub_path: m.sub_path.clone(),
+        ..VolumeMount::default()
+    }
+}
+
+/// A container with the /tmp mount, resources and probes every component shares.
+/// [`pod_template`] adds its security context and the extra mounts.
 pub fn base_container(
     name: &str,
     image: String,
     ports: Vec<ContainerPort>,
     resources: &Resources,
-    probes: &ProbePaths,
+    probes: &ProbesSpec,
 ) -> Container {
     Container {
         name: name.into(),
         image: Some(image),
         ports: Some(ports),
         resources: Some(resource_requirements(resources)),
-        security_context: Some(container_security_context()),
         volume_mounts: Some(vec![VolumeMount {
             name: "tmp".into(),
             mount_path: "/tmp".into(),
             ..VolumeMount::default()
         }]),
-        liveness_probe: Some(http_probe(probes.liveness, probes.port, 10, 3)),
-        readiness_probe: Some(http_probe(probes.readiness, probes.port, 5, 3)),
-        // Up to 5 s x 30 = 150 s to start before liveness takes over.
-        startup_probe: Some(http_probe(probes.liveness, probes.port, 5, 30)),
+        liveness_probe: Some(probe(HttpProbe::from(&probes.liveness))),
+        readiness_probe: Some(probe(HttpProbe::from(&probes.readiness))),
+        startup_probe: Some(probe(HttpProbe::from(&probes.startup))),
         ..Container::default()
     }
 }
@@ -150,17 +197,19 @@ pub fn container_port(name: &str, port: i32) -> ContainerPort {
     }
 }
 
-fn http_probe(path: &str, port: &str, period: i32, failure_threshold: i32) -> Probe {
+/// An HTTP GET probe of the traffic port (named `http`) unless it names its own.
+fn probe(p: HttpProbe<'_>) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
-            path: Some(path.into()),
-            port: IntOrString::String(port.into()),
+            path: Some(p.path.into()),
+            port: p.port.map_or_else(|| IntOrString::String("http".into()), IntOrString::Int),
             scheme: Some("HTTP".into()),
             ..HTTPGetAction::default()
         }),
-        period_seconds: Some(period),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(failure_threshold),
+        initial_delay_seconds: (p.initial_delay_seconds > 0).then_some(p.initial_delay_seconds),
+        period_seconds: Some(p.period_seconds),
+        timeout_seconds: Some(p.timeout_seconds),
+        failure_threshold: Some(p.failure_threshold),
         success_threshold: Some(1),
         ..Probe::default()
     }

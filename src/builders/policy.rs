@@ -1,16 +1,19 @@
 //! Autoscaling (autoscaling/v2) and disruption budgets (policy/v1).
 
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
-    MetricTarget, ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricIdentifier,
+    MetricSpec, MetricTarget, PodsMetricSource, ResourceMetricSource,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{Component, object_meta, selector};
-use crate::crd::{ComponentSpec, XAgent};
+use super::quantity::canonical;
+use crate::crd::{ComponentSpec, PodsMetric, XAgent};
 
-/// HPA for a component's Deployment, scaling on the configured utilization targets.
+/// HPA for a component's Deployment, scaling on the configured utilization
+/// targets and custom metrics, with the configured behavior.
 pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> HorizontalPodAutoscaler {
     let scaling = &spec.autoscaling;
     let metrics: Vec<MetricSpec> =
@@ -18,6 +21,7 @@ pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> Horiz
             .into_iter()
             .filter(|(_, target)| *target > 0)
             .map(|(name, target)| utilization(name, target))
+            .chain(scaling.custom_metrics.iter().map(pods_metric))
             .collect();
     let name = component.child_name(xagent);
     HorizontalPodAutoscaler {
@@ -31,7 +35,7 @@ pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> Horiz
             min_replicas: Some(scaling.min_replicas),
             max_replicas: scaling.max_replicas,
             metrics: (!metrics.is_empty()).then_some(metrics),
-            ..HorizontalPodAutoscalerSpec::default()
+            behavior: scaling.behavior.clone(),
         }),
         ..HorizontalPodAutoscaler::default()
     }
@@ -45,6 +49,23 @@ fn utilization(resource: &str, percent: i32) -> MetricSpec {
             target: MetricTarget {
                 type_: "Utilization".into(),
                 average_utilization: Some(percent),
+                ..MetricTarget::default()
+            },
+        }),
+        ..MetricSpec::default()
+    }
+}
+
+/// A Pods metric: the average of `metric.name` over the component's pods,
+/// served by the custom metrics API, kept at `targetAverageValue`.
+fn pods_metric(metric: &PodsMetric) -> MetricSpec {
+    MetricSpec {
+        type_: "Pods".into(),
+        pods: Some(PodsMetricSource {
+            metric: MetricIdentifier { name: metric.name.clone(), selector: None },
+            target: MetricTarget {
+                type_: "AverageValue".into(),
+                average_value: Some(Quantity(canonical(&metric.target_average_value))),
                 ..MetricTarget::default()
             },
         }),

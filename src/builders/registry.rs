@@ -31,6 +31,11 @@ macro_rules! child_kinds {
                 Service(k8s_openapi::api::core::v1::Service) services "Service",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
                     state: no_workload;
+                /// A component's own ServiceAccount (`serviceAccount.create`). Its
+                /// annotations are applied, but the stamp says when they changed.
+                ServiceAccount(k8s_openapi::api::core::v1::ServiceAccount) service_accounts "ServiceAccount",
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.secrets = None; o.image_pull_secrets = None; },
+                    state: no_workload;
                 /// The XAgent's Grafana dashboard. Its data is not cached: it is
                 /// tens of kilobytes, and the version memo says when it changed.
                 ConfigMap(k8s_openapi::api::core::v1::ConfigMap) config_maps "ConfigMap",

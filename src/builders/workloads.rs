@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
+};
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeMount, VolumeResourceRequirements,
 };
@@ -10,9 +12,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::meta::{Component, object_meta, selector};
-use super::pod::{ProbePaths, app_env, base_container, container_port, plain, pod_template};
+use super::pod::{app_env, base_container, container_port, plain, pod_template};
 use super::quantity::canonical;
-use crate::crd::{ComponentSpec, XAgent};
+use crate::crd::{ComponentSpec, ProbesSpec, RolloutStrategy, StrategyType, XAgent};
 
 /// Deployment of a stateless component. `spec.replicas` is left out while an HPA
 /// owns the component, so server-side apply never takes the field back from it.
@@ -23,17 +25,13 @@ pub fn deployment(xagent: &XAgent, component: Component, spec: &ComponentSpec) -
         image.reference(),
         vec![container_port("http", spec.port), container_port("metrics", spec.metrics_port)],
         &spec.resources,
-        &ProbePaths {
-            liveness: super::pod::LIVENESS_PATH,
-            readiness: super::pod::READINESS_PATH,
-            port: "http",
-        },
+        &spec.probes,
     );
     container.image_pull_policy = Some(image.pull_policy.as_str().into());
     container.env = Some(app_env(xagent, component, &spec.env));
     container.env_from = (!xagent.spec.env_from.is_empty()).then(|| xagent.spec.env_from.clone());
     container.volume_mounts.get_or_insert_with(Vec::new).extend(super::trust::mounts(xagent));
-    let mut template = pod_template(xagent, component, container);
+    let mut template = pod_template(xagent, component, container, &spec.pod);
     if let Some(pod) = template.spec.as_mut() {
         pod.volumes.get_or_insert_with(Vec::new).extend(super::trust::volumes(xagent));
     }
@@ -43,10 +41,35 @@ pub fn deployment(xagent: &XAgent, component: Component, spec: &ComponentSpec) -
             replicas: (!spec.autoscaling.enabled).then_some(spec.replicas),
             selector: selector(xagent, component),
             template,
+            strategy: Some(strategy(&spec.strategy)),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
     }
+}
+
+/// The Deployment strategy; Recreate takes no rollingUpdate (the API server refuses one).
+fn strategy(rollout: &RolloutStrategy) -> DeploymentStrategy {
+    match rollout.type_ {
+        StrategyType::Recreate => DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None },
+        StrategyType::RollingUpdate => DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(RollingUpdateDeployment {
+                max_surge: Some(rollout.max_surge.clone()),
+                max_unavailable: Some(rollout.max_unavailable.clone()),
+            }),
+        },
+    }
+}
+
+/// ChromaDB's probes: its heartbeat on the HTTP port, with the components' timings.
+fn chromadb_probes() -> ProbesSpec {
+    const HEARTBEAT: &str = "/api/v1/heartbeat";
+    let mut probes = ProbesSpec::default();
+    probes.liveness.path = HEARTBEAT.into();
+    probes.readiness.path = HEARTBEAT.into();
+    probes.startup.path = HEARTBEAT.into();
+    probes
 }
 
 /// Where ChromaDB keeps its data inside the container.
@@ -61,7 +84,7 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
         chroma.reference(),
         vec![container_port("http", chroma.port)],
         &chroma.resources,
-        &ProbePaths { liveness: "/api/v1/heartbeat", readiness: "/api/v1/heartbeat", port: "http" },
+        &chromadb_probes(),
     );
     // The chromadb/chroma 0.5 image starts uvicorn from /chroma with
     // CHROMA_HOST_PORT and a log config that writes chroma.log into its working
@@ -90,7 +113,7 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
             replicas: Some(chroma.replicas),
             service_name: Some(name),
             selector: selector(xagent, component),
-            template: pod_template(xagent, component, container),
+            template: pod_template(xagent, component, container, &chroma.pod()),
             volume_claim_templates: Some(vec![data_claim(xagent)]),
             ..StatefulSetSpec::default()
         }),

@@ -127,6 +127,7 @@ async fn reconcile_with_crds(
 fn path_of(child: &Child) -> String {
     let (prefix, plural) = match child {
         Child::Service(_) => ("/api/v1", "services"),
+        Child::ServiceAccount(_) => ("/api/v1", "serviceaccounts"),
         Child::ConfigMap(_) => ("/api/v1", "configmaps"),
         Child::Deployment(_) => ("/apis/apps/v1", "deployments"),
         Child::StatefulSet(_) => ("/apis/apps/v1", "statefulsets"),
@@ -166,6 +167,7 @@ fn stamped_child(child: &Child) -> Child {
     let json = apply::stamped(child);
     match child {
         Child::Service(_) => Child::Service(back(json)),
+        Child::ServiceAccount(_) => Child::ServiceAccount(back(json)),
         Child::ConfigMap(_) => Child::ConfigMap(back(json)),
         Child::Deployment(_) => Child::Deployment(back(json)),
         Child::StatefulSet(_) => Child::StatefulSet(back(json)),

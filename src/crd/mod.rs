@@ -2,11 +2,13 @@
 
 mod alerting;
 mod monitoring;
+mod pod;
 mod spec;
 mod status;
 
 pub use alerting::*;
 pub use monitoring::*;
+pub use pod::*;
 
 pub use spec::*;
 pub use status::*;

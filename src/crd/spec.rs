@@ -5,6 +5,7 @@
 //! derive turns that into the schema default the API server applies: a minimal
 //! XAgent is a few lines and the stored object still shows every setting.
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, Toleration};
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use kube::{CustomResource, KubeSchema};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::monitoring::MonitoringSpec;
+use super::pod::*;
 use super::status::XAgentStatus;
 
 /// Desired state of one X-Agent installation.
@@ -236,6 +238,9 @@ macro_rules! component_spec {
         }, {
             "rule": "self.port != self.metricsPort",
             "message": "port and metricsPort must differ: the Service exposes both"
+        }, {
+            "rule": "!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))",
+            "message": "every volumeMounts entry must name one of the component's volumes"
         }]))]
         pub struct $spec {
             /// Replica count when autoscaling is disabled. Ignored while an HPA owns the replica count.
@@ -256,6 +261,52 @@ macro_rules! component_spec {
             /// Extra environment variables for this component only; they override spec.env entries of the same name.
             #[serde(skip_serializing_if = "Vec::is_empty")]
             pub env: Vec<EnvVar>,
+            /// HTTP liveness, readiness and startup probes of the container.
+            pub probes: ProbesSpec,
+            /// Annotations on the pods (service mesh injection, Vault agent, cost allocation, ...).
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            #[schemars(extend("maxProperties" = 64, "x-kubernetes-validations" = [{
+                "rule": keys_rule(), "message": "podAnnotations keys must be qualified names, e.g. example.com/key"
+            }]))]
+            pub pod_annotations: BTreeMap<String, String>,
+            /// Extra labels on the pods. The app.kubernetes.io labels the operator sets select the pods and stay its own.
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            // The values' maxLength bounds the values rule's estimated cost: without
+            // it the API server refuses the CRD (cost budget exceeded).
+            #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}, "x-kubernetes-validations" = [{
+                "rule": keys_rule(), "message": "podLabels keys must be qualified names, e.g. example.com/key"
+            }, {
+                "rule": label_values_rule(), "message": "podLabels values must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+            }, {
+                "rule": reserved_labels_rule(), "message": "podLabels may not set the app.kubernetes.io labels the operator selects its pods by"
+            }]))]
+            pub pod_labels: BTreeMap<String, String>,
+            /// The ServiceAccount the pods run as: the namespace's default, an existing one, or one the operator creates.
+            pub service_account: ServiceAccountSpec,
+            /// Whether the pods get their ServiceAccount's API token mounted. Off unless the component calls the Kubernetes API.
+            pub automount_service_account_token: bool,
+            /// PriorityClass of the pods; omit for the cluster's default.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            #[schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN))]
+            pub priority_class_name: Option<String>,
+            /// How the pods spread over topology domains, each over this component's pods. Default: across zones, then nodes, best-effort; [] for none.
+            #[schemars(length(max = 8))]
+            #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["topologyKey", "whenUnsatisfiable"]))]
+            pub topology_spread_constraints: Vec<SpreadConstraint>,
+            /// Extra pod volumes: configMap, secret, emptyDir, projected or csi.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            #[schemars(length(max = 32))]
+            #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+            pub volumes: Vec<PodVolume>,
+            /// Where the container mounts the extra volumes.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            #[schemars(length(max = 32))]
+            #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["mountPath"]))]
+            pub volume_mounts: Vec<PodVolumeMount>,
+            /// How the Deployment replaces its pods.
+            pub strategy: RolloutStrategy,
+            /// User, groups and seccomp profile of the pods, within the restricted Pod Security profile.
+            pub pod_security_context: PodSecurity,
         }
 
         impl Default for $spec {
@@ -268,6 +319,17 @@ macro_rules! component_spec {
                     resources: Resources::default(),
                     pod_disruption_budget: PdbSpec::default(),
                     env: Vec::new(),
+                    probes: ProbesSpec::default(),
+                    pod_annotations: BTreeMap::new(),
+                    pod_labels: BTreeMap::new(),
+                    service_account: ServiceAccountSpec::default(),
+                    automount_service_account_token: false,
+                    priority_class_name: None,
+                    topology_spread_constraints: default_spread(),
+                    volumes: Vec::new(),
+                    volume_mounts: Vec::new(),
+                    strategy: RolloutStrategy::default(),
+                    pod_security_context: PodSecurity::default(),
                 }
             }
         }
@@ -283,12 +345,27 @@ macro_rules! component_spec {
                         max_replicas: self.autoscaling.max_replicas,
                         target_cpu_utilization: self.autoscaling.target_cpu_utilization,
                         target_memory_utilization: self.autoscaling.target_memory_utilization,
+                        custom_metrics: self.autoscaling.custom_metrics.clone(),
+                        behavior: self.autoscaling.behavior.clone(),
                     },
                     port: self.port,
                     metrics_port: self.metrics_port,
                     resources: self.resources.clone(),
                     pod_disruption_budget: self.pod_disruption_budget.clone(),
                     env: self.env.clone(),
+                    probes: self.probes.clone(),
+                    pod: PodSettings {
+                        annotations: self.pod_annotations.clone(),
+                        labels: self.pod_labels.clone(),
+                        service_account: self.service_account.clone(),
+                        automount_service_account_token: self.automount_service_account_token,
+                        priority_class_name: self.priority_class_name.clone(),
+                        topology_spread_constraints: self.topology_spread_constraints.clone(),
+                        volumes: self.volumes.clone(),
+                        volume_mounts: self.volume_mounts.clone(),
+                        security: self.pod_security_context.clone(),
+                    },
+                    strategy: self.strategy.clone(),
                 }
             }
         }
@@ -297,8 +374,8 @@ macro_rules! component_spec {
         #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
         #[serde(default, rename_all = "camelCase")]
         #[schemars(extend("x-kubernetes-validations" = [{
-            "rule": "!self.enabled || self.targetCpuUtilization > 0 || self.targetMemoryUtilization > 0",
-            "message": "autoscaling needs targetCpuUtilization or targetMemoryUtilization above 0"
+            "rule": "!self.enabled || self.targetCpuUtilization > 0 || self.targetMemoryUtilization > 0 || has(self.customMetrics)",
+            "message": "autoscaling needs targetCpuUtilization or targetMemoryUtilization above 0, or customMetrics"
         }]))]
         pub struct $autoscaling {
             /// Whether an HPA owns the replica count.
@@ -315,6 +392,14 @@ macro_rules! component_spec {
             /// Target average memory utilization, percent of requests; 0 does not scale on memory.
             #[schemars(range(min = 0, max = 100))]
             pub target_memory_utilization: i32,
+            /// Per-pod metrics from the custom metrics API to scale on as well (HPA Pods metrics), e.g. http_requests_per_second served by the Prometheus Adapter.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            #[schemars(length(min = 1, max = 8))]
+            #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+            pub custom_metrics: Vec<PodsMetric>,
+            /// Scale-up and scale-down behavior (autoscaling/v2 HorizontalPodAutoscalerBehavior); omit for the HPA's defaults.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub behavior: Option<HorizontalPodAutoscalerBehavior>,
         }
 
         impl Default for $autoscaling {
@@ -325,6 +410,8 @@ macro_rules! component_spec {
                     max_replicas: $max,
                     target_cpu_utilization: 70,
                     target_memory_utilization: 80,
+                    custom_metrics: Vec::new(),
+                    behavior: None,
                 }
             }
         }
@@ -372,6 +459,36 @@ pub struct ComponentSpec {
     pub pod_disruption_budget: PdbSpec,
     /// Component-only environment.
     pub env: Vec<EnvVar>,
+    /// HTTP probes of the container.
+    pub probes: ProbesSpec,
+    /// Pod-level settings.
+    pub pod: PodSettings,
+    /// Rollout strategy.
+    pub strategy: RolloutStrategy,
+}
+
+/// The pod-level settings of a component as the pod builder sees them,
+/// whichever spec block (or ChromaDB's fixed choices) they came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodSettings {
+    /// Pod annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Extra pod labels.
+    pub labels: BTreeMap<String, String>,
+    /// The pods' ServiceAccount.
+    pub service_account: ServiceAccountSpec,
+    /// Whether the API token is mounted.
+    pub automount_service_account_token: bool,
+    /// PriorityClass, if any.
+    pub priority_class_name: Option<String>,
+    /// Spread over topology domains.
+    pub topology_spread_constraints: Vec<SpreadConstraint>,
+    /// Extra volumes.
+    pub volumes: Vec<PodVolume>,
+    /// Their mounts in the container.
+    pub volume_mounts: Vec<PodVolumeMount>,
+    /// Pod security context overrides.
+    pub security: PodSecurity,
 }
 
 /// Autoscaling as the builders see it.
@@ -387,6 +504,10 @@ pub struct AutoscalingSpec {
     pub target_cpu_utilization: i32,
     /// Memory utilization target in percent; 0 means none.
     pub target_memory_utilization: i32,
+    /// Per-pod custom metrics.
+    pub custom_metrics: Vec<PodsMetric>,
+    /// HPA behavior, if set.
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 /// Container CPU and memory. Quantities use Kubernetes notation (e.g. 250m, 1, 512Mi, 2Gi).
@@ -480,6 +601,27 @@ pub struct ChromaDbSpec {
     /// CPU and memory of the ChromaDB container.
     #[serde(default)]
     pub resources: Resources,
+    /// Annotations on the ChromaDB pod (service mesh injection, backup agents, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(validation = Rule::new(keys_rule()).message("podAnnotations keys must be qualified names, e.g. example.com/key"))]
+    #[schemars(extend("maxProperties" = 64))]
+    pub pod_annotations: BTreeMap<String, String>,
+    /// Extra labels on the ChromaDB pod. The app.kubernetes.io labels the operator sets select the pods and stay its own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[x_kube(
+        validation = Rule::new(keys_rule()).message("podLabels keys must be qualified names, e.g. example.com/key"),
+        validation = Rule::new(label_values_rule()).message("podLabels values must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric"),
+        validation = Rule::new(reserved_labels_rule()).message("podLabels may not set the app.kubernetes.io labels the operator selects its pods by"),
+    )]
+    #[schemars(extend("maxProperties" = 64, "additionalProperties" = {"type": "string", "maxLength": 63}))]
+    pub pod_labels: BTreeMap<String, String>,
+    /// PriorityClass of the ChromaDB pod; omit for the cluster's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN))]
+    pub priority_class_name: Option<String>,
+    /// User, groups and seccomp profile of the ChromaDB pod, within the restricted Pod Security profile.
+    #[serde(default)]
+    pub pod_security_context: PodSecurity,
 }
 
 fn default_one() -> i32 {
@@ -497,6 +639,23 @@ impl ChromaDbSpec {
     pub fn reference(&self) -> String {
         format!("{}:{}", self.repository, self.tag)
     }
+
+    /// ChromaDB's pod settings: its own labels, annotations, priority and
+    /// security context; the namespace's ServiceAccount without a token, no
+    /// spread (one replica) and no extra volumes.
+    pub fn pod(&self) -> PodSettings {
+        PodSettings {
+            annotations: self.pod_annotations.clone(),
+            labels: self.pod_labels.clone(),
+            service_account: ServiceAccountSpec::default(),
+            automount_service_account_token: false,
+            priority_class_name: self.priority_class_name.clone(),
+            topology_spread_constraints: Vec::new(),
+            volumes: Vec::new(),
+            volume_mounts: Vec::new(),
+            security: self.pod_security_context.clone(),
+        }
+    }
 }
 
 impl Default for ChromaDbSpec {
@@ -509,6 +668,10 @@ impl Default for ChromaDbSpec {
             port: default_http_port(),
             storage: StorageSpec::default(),
             resources: Resources::default(),
+            pod_annotations: BTreeMap::new(),
+            pod_labels: BTreeMap::new(),
+            priority_class_name: None,
+            pod_security_context: PodSecurity::default(),
         }
     }
 }

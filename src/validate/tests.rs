@@ -665,3 +665,5 @@ fn unknown_fields_are_rejected_by_validation_but_tolerated_when_reading_from_the
     let e = parse_xagent(stored, "x").unwrap_err();
     assert_eq!(e.errors[0].path, "spec.api.futureKnob");
 }
+
+mod pod_settings;

@@ -4,6 +4,7 @@ mod build;
 mod exposure;
 mod network;
 mod pod;
+mod pod_settings;
 mod policy;
 mod quantity;
 mod workloads;

@@ -134,20 +134,43 @@ fn startup_probe_gives_slow_starts_more_time_than_liveness() {
 }
 
 #[test]
-fn pods_prefer_to_spread_across_nodes() {
+fn pods_spread_across_zones_then_nodes_by_default_each_over_its_own_rollout() {
     let children = build(&with_chromadb());
     for (name, template) in pod_templates(&children) {
         let component = name.strip_prefix("demo-").unwrap();
-        let affinity = template.spec.as_ref().unwrap().affinity.as_ref().expect("affinity");
-        let anti = affinity.pod_anti_affinity.as_ref().expect("pod anti-affinity");
-        assert_eq!(anti.required_during_scheduling_ignored_during_execution, None, "{name}: only preferred");
-        let terms = anti.preferred_during_scheduling_ignored_during_execution.as_ref().expect("preferred");
-        assert_eq!(terms.len(), 1, "{name}");
-        let term = &terms[0].pod_affinity_term;
-        assert_eq!(term.topology_key, "kubernetes.io/hostname", "{name}");
-        assert_eq!(term.label_selector.as_ref(), Some(&match_labels(component)), "{name}: its own pods");
-        assert!((1..=100).contains(&terms[0].weight), "{name}");
+        let spec = template.spec.as_ref().unwrap();
+        assert_eq!(spec.affinity, None, "{name}: spread constraints replace anti-affinity");
+        let spread = spec.topology_spread_constraints.as_deref().unwrap_or_default();
+        if component == "chromadb" {
+            assert!(spread.is_empty(), "one ChromaDB replica has nothing to spread");
+            continue;
+        }
+        let keys: Vec<&str> = spread.iter().map(|c| c.topology_key.as_str()).collect();
+        assert_eq!(keys, ["topology.kubernetes.io/zone", "kubernetes.io/hostname"], "{name}");
+        for c in spread {
+            assert_eq!((c.max_skew, c.when_unsatisfiable.as_str()), (1, "ScheduleAnyway"), "{name}");
+            assert_eq!(c.label_selector.as_ref(), Some(&match_labels(component)), "{name}: its own pods");
+            assert_eq!(c.match_label_keys.as_deref(), Some(&["pod-template-hash".to_string()][..]));
+        }
     }
+}
+
+#[test]
+fn spread_constraints_are_replaced_or_turned_off_per_component() {
+    let children = build(&xagent(json!({
+        "api": {"topologySpreadConstraints": [
+            {"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 2, "whenUnsatisfiable": "DoNotSchedule"}]},
+        "worker": {"topologySpreadConstraints": []},
+    })));
+    let spread = |name: &str| {
+        let d = deployment(&children, name);
+        d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().topology_spread_constraints.clone()
+    };
+    let api = spread("demo-api").expect("the api's own constraint");
+    assert_eq!(api.len(), 1);
+    assert_eq!((api[0].max_skew, api[0].when_unsatisfiable.as_str()), (2, "DoNotSchedule"));
+    assert_eq!(spread("demo-worker"), None, "[] sends no constraints");
+    assert_eq!(spread("demo-websocket").map(|s| s.len()), Some(2), "the others keep the default");
 }
 
 #[test]
