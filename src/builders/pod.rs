@@ -46,7 +46,7 @@ pub fn pod_template(
         }),
         spec: Some(PodSpec {
             containers: vec![container],
-            service_account_name: service_account_name(xagent, component, &pod.service_account),
+            service_account_name: Some(service_account_name(xagent, component, &pod.service_account)),
             automount_service_account_token: Some(pod.automount_service_account_token),
             security_context: Some(pod_security_context(&pod.security)),
             priority_class_name: pod.priority_class_name.clone(),
@@ -73,14 +73,20 @@ fn pod_labels(
     all
 }
 
+/// The namespace's own ServiceAccount, which pods run as when none is named.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+
 /// The ServiceAccount the pods run as: the operator's own with `create`,
-/// else the named one, else none (the namespace's `default`).
-pub fn service_account_name(
-    xagent: &XAgent,
-    component: Component,
-    account: &ServiceAccountSpec,
-) -> Option<String> {
-    if account.create { Some(component.child_name(xagent)) } else { account.name.clone() }
+/// else the named one, else `default`, always spelled out. The server
+/// mirrors `serviceAccountName` into the deprecated `serviceAccount` and
+/// reads it back when the former is missing, so a name the operator stopped
+/// sending would otherwise stay: only sending `default` takes it back.
+pub fn service_account_name(xagent: &XAgent, component: Component, account: &ServiceAccountSpec) -> String {
+    match (&account.name, account.create) {
+        (_, true) => component.child_name(xagent),
+        (Some(name), false) => name.clone(),
+        (None, false) => DEFAULT_SERVICE_ACCOUNT.into(),
+    }
 }
 
 fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, PostParams};
@@ -306,21 +306,6 @@ async fn untouched(client: &Client) -> Vec<(String, String)> {
     ]
 }
 
-/// Creates `name` with the `restricted` Pod Security profile enforced.
-async fn restricted_namespace(client: &Client, name: &str) {
-    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": {
-        "pod-security.kubernetes.io/enforce": "restricted",
-        "pod-security.kubernetes.io/enforce-version": "latest",
-        "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/warn-version": "latest",
-    }}}))
-    .expect("a Namespace");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &namespace)
-        .await
-        .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
-}
-
 /// Whether the API server's RBAC authorizer lets `user` do `verb` on
 /// `resource` (`plural` or `plural/subresource`) of `group` in `namespace`
 /// (empty: cluster-wide).
@@ -506,7 +491,7 @@ fn install_and_check(cluster: &Cluster, client: &Client, case: &Case) {
     let scratch = cluster.scratch("chart");
     runtime().block_on(async {
         for ns in std::iter::once(&case.namespace).chain(case.watch) {
-            restricted_namespace(client, ns).await;
+            crate::kit::restricted_namespace(client, ns).await;
         }
     });
     let before = runtime().block_on(untouched(client));

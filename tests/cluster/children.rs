@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
@@ -15,6 +15,7 @@ pub fn kinds() -> Vec<ApiResource> {
         ApiResource::erase::<Deployment>(&()),
         ApiResource::erase::<StatefulSet>(&()),
         ApiResource::erase::<Service>(&()),
+        ApiResource::erase::<ServiceAccount>(&()),
         ApiResource::erase::<HorizontalPodAutoscaler>(&()),
         ApiResource::erase::<PodDisruptionBudget>(&()),
         ApiResource::erase::<NetworkPolicy>(&()),

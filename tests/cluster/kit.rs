@@ -22,6 +22,22 @@ pub async fn namespace(client: &Client, name: &str) {
         .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
 }
 
+/// Creates namespace `name` (as admin) with the `restricted` Pod Security
+/// profile enforced, so a pod template outside it never gets a pod.
+pub async fn restricted_namespace(client: &Client, name: &str) {
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+    }}}))
+    .expect("a Namespace");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+}
+
 /// Applies an XAgent `name` in `ns` with `spec` (server-side apply, as `TESTER`).
 pub async fn apply_xagent(client: &Client, ns: &str, name: &str, spec: Value) -> XAgent {
     let body = json!({

@@ -25,6 +25,7 @@ mod kit;
 mod lifecycle;
 mod operator;
 mod security;
+mod settings;
 mod stall;
 #[path = "../support/mod.rs"]
 mod support;
@@ -58,6 +59,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(security::scenarios());
     all.extend(tls::scenarios());
     all.extend(alerting::scenarios());
+    all.extend(settings::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());
