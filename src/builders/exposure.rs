@@ -13,7 +13,7 @@ use kube::ResourceExt;
 
 use super::meta::{APP, Component, object_meta, selector};
 use super::settings::AnnotationPolicy;
-use crate::crd::XAgent;
+use crate::crd::{IngressSpec, XAgent};
 
 fn port(name: &str) -> NetworkPolicyPort {
     NetworkPolicyPort {
@@ -90,18 +90,67 @@ fn route(path: &str, service: String) -> HTTPIngressPath {
     }
 }
 
-/// Ingress NAME: the WebSocket path to NAME-websocket, everything else to
-/// NAME-api; with the annotations `annotations` lets through.
-pub fn ingress(xagent: &XAgent, annotations: &AnnotationPolicy) -> Option<Ingress> {
-    let spec = xagent.spec.ingress.as_ref()?;
-    let mut metadata = object_meta(xagent, Component::Api, xagent.name_any());
+/// The IngressClass whose controller (ingress-nginx) the operator writes annotations for.
+pub const NGINX_CLASS: &str = "nginx";
+
+/// Name of ingress-nginx's affinity cookie for the WebSocket path.
+pub const AFFINITY_COOKIE: &str = "xagent-websocket";
+
+/// The Ingresses: NAME routes the WebSocket path to NAME-websocket and
+/// everything else to NAME-api; with className nginx the WebSocket path
+/// moves to an Ingress of its own, NAME-websocket, because ingress-nginx
+/// applies affinity and timeouts to every path of one Ingress, and the API
+/// needs neither. Each carries the annotations `annotations` lets through.
+pub fn ingresses(xagent: &XAgent, annotations: &AnnotationPolicy) -> Vec<(Component, Ingress)> {
+    let Some(spec) = xagent.spec.ingress.as_ref() else { return Vec::new() };
     let (passed, _) = annotations.split(&spec.annotations);
-    metadata.annotations = (!passed.is_empty()).then_some(passed);
-    let paths = vec![
-        route(&spec.websocket_path, Component::Websocket.child_name(xagent)),
-        route("/", Component::Api.child_name(xagent)),
-    ];
-    Some(Ingress {
+    let websocket = route(&spec.websocket_path, Component::Websocket.child_name(xagent));
+    let api = route("/", Component::Api.child_name(xagent));
+    if spec.class_name.as_deref() != Some(NGINX_CLASS) {
+        return vec![(Component::Api, ingress(xagent, spec, Component::Api, vec![websocket, api], passed))];
+    }
+    let mut own = nginx_websocket_annotations(spec);
+    own.extend(passed.clone());
+    vec![
+        (Component::Api, ingress(xagent, spec, Component::Api, vec![api], passed)),
+        (Component::Websocket, ingress(xagent, spec, Component::Websocket, vec![websocket], own)),
+    ]
+}
+
+/// ingress-nginx's cookie affinity, scoped to the WebSocket path, and its
+/// read and send timeouts, so idle connections stay open.
+fn nginx_websocket_annotations(spec: &IngressSpec) -> BTreeMap<String, String> {
+    let key = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
+    let timeout = spec.websocket.read_timeout_seconds.to_string();
+    let mut out =
+        BTreeMap::from([(key("proxy-read-timeout"), timeout.clone()), (key("proxy-send-timeout"), timeout)]);
+    if spec.websocket.sticky_sessions {
+        out.extend([
+            (key("affinity"), "cookie".to_string()),
+            (key("affinity-mode"), "persistent".to_string()),
+            (key("session-cookie-name"), AFFINITY_COOKIE.to_string()),
+            (key("session-cookie-path"), spec.websocket_path.clone()),
+        ]);
+    }
+    out
+}
+
+/// The Ingress of `component`: NAME for the API (and, in the single-Ingress
+/// form, the WebSocket path too), NAME-websocket for the WebSocket path.
+fn ingress(
+    xagent: &XAgent,
+    spec: &IngressSpec,
+    component: Component,
+    paths: Vec<HTTPIngressPath>,
+    annotations: BTreeMap<String, String>,
+) -> Ingress {
+    let name = match component {
+        Component::Websocket => component.child_name(xagent),
+        _ => xagent.name_any(),
+    };
+    let mut metadata = object_meta(xagent, component, name);
+    metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    Ingress {
         metadata,
         spec: Some(K8sIngressSpec {
             ingress_class_name: spec.class_name.clone(),
@@ -115,5 +164,5 @@ pub fn ingress(xagent: &XAgent, annotations: &AnnotationPolicy) -> Option<Ingres
             ..K8sIngressSpec::default()
         }),
         ..Ingress::default()
-    })
+    }
 }

@@ -179,8 +179,8 @@ pub fn desired_with(xagent: &XAgent, settings: &Settings) -> Vec<Desired> {
             push(component, Child::NetworkPolicy(policy));
         }
     }
-    if let Some(ingress) = exposure::ingress(xagent, &settings.ingress_annotations) {
-        push(Component::Api, Child::Ingress(ingress));
+    for (component, ingress) in exposure::ingresses(xagent, &settings.ingress_annotations) {
+        push(component, Child::Ingress(ingress));
     }
     let monitoring = &spec.monitoring;
     if monitoring.dashboard.enabled {

@@ -137,14 +137,42 @@ pub struct IngressSpec {
     #[serde(default = "IngressSpec::default_websocket_path")]
     #[schemars(regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"))]
     pub websocket_path: String,
-    /// Annotations for the Ingress controller (timeouts for long-lived WebSockets, certificate issuers, ...).
+    /// Annotations for the Ingress controller (certificate issuers, ...). They go on every Ingress of the XAgent and win over the operator's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Sticky sessions and the read timeout of the WebSocket path. With className nginx the path gets an Ingress of its own, NAME-websocket, carrying the ingress-nginx annotations for both; other controllers need their own annotations (see docs/websocket.md).
+    #[serde(default)]
+    pub websocket: IngressWebsocketSpec,
 }
 
 impl IngressSpec {
     fn default_websocket_path() -> String {
         "/ws".into()
+    }
+}
+
+/// How the Ingress controller treats the WebSocket path.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressWebsocketSpec {
+    /// Whether a client's WebSocket connections keep reaching the same pod (a cookie scoped to the WebSocket path). The Service's ClientIP affinity does not help behind an Ingress controller, which connects to pod IPs itself.
+    #[serde(default = "default_true")]
+    pub sticky_sessions: bool,
+    /// Seconds a WebSocket may stay silent before the Ingress controller closes it.
+    #[serde(default = "IngressWebsocketSpec::default_read_timeout")]
+    #[schemars(range(min = 60, max = 86400))]
+    pub read_timeout_seconds: i32,
+}
+
+impl IngressWebsocketSpec {
+    fn default_read_timeout() -> i32 {
+        3600
+    }
+}
+
+impl Default for IngressWebsocketSpec {
+    fn default() -> Self {
+        Self { sticky_sessions: true, read_timeout_seconds: Self::default_read_timeout() }
     }
 }
 

@@ -90,7 +90,7 @@ fn written_fields(kind: &str) -> Vec<String> {
         // Not /spec/behavior: the server fills the direction left out with
         // its defaults. It is checked as sent, and as gone once not sent.
         "HorizontalPodAutoscaler" => vec!["/spec/metrics".into()],
-        "ServiceAccount" => vec!["/metadata/annotations".into()],
+        "ServiceAccount" | "Ingress" => vec!["/metadata/annotations".into()],
         _ => vec![],
     }
 }

@@ -1,5 +1,7 @@
 //! Tests of the NetworkPolicies and the Ingress.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
@@ -65,36 +67,75 @@ fn network_policies_admit_only_what_each_component_serves() {
     );
 }
 
+/// `(path, backend Service)` of each route of Ingress `name`, its annotations, and the Ingress.
+fn routes_of<'a>(
+    children: &'a [Child],
+    name: &str,
+) -> (Vec<(String, String)>, BTreeMap<String, String>, &'a k8s_openapi::api::networking::v1::Ingress) {
+    let Some(Child::Ingress(ingress)) = find(children, ChildKind::Ingress, name) else {
+        panic!("no Ingress {name}");
+    };
+    let spec = ingress.spec.as_ref().unwrap();
+    let rule = &spec.rules.as_ref().unwrap()[0];
+    assert_eq!(rule.host.as_deref(), Some("agents.example.com"));
+    let routes = rule.http.as_ref().unwrap().paths.iter();
+    let routes = routes.map(|p| (p.path.clone().unwrap(), p.backend.service.as_ref().unwrap().name.clone()));
+    (routes.collect(), ingress.metadata.annotations.clone().unwrap_or_default(), ingress)
+}
+
 #[test]
 fn ingress_routes_the_websocket_path_and_everything_else_to_the_api() {
-    let x = xagent(json!({"ingress": {"host": "agents.example.com", "className": "nginx",
-        "tlsSecretName": "agents-tls", "annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"}}}));
+    let x = xagent(json!({"ingress": {"host": "agents.example.com", "className": "traefik",
+        "tlsSecretName": "agents-tls", "annotations": {"cert-manager.io/cluster-issuer": "public"}}}));
     let children = build(&x);
-    let Some(Child::Ingress(ingress)) = find(&children, ChildKind::Ingress, "demo") else {
-        panic!("no Ingress demo");
-    };
+    let (routes, annotations, ingress) = routes_of(&children, "demo");
     let spec = ingress.spec.clone().unwrap();
-    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("traefik"));
     let tls = spec.tls.unwrap();
     assert_eq!(tls[0].secret_name.as_deref(), Some("agents-tls"));
     assert_eq!(tls[0].hosts, Some(vec!["agents.example.com".to_string()]));
-    let rule = &spec.rules.unwrap()[0];
-    assert_eq!(rule.host.as_deref(), Some("agents.example.com"));
-    let routes: Vec<(String, String)> = rule
-        .http
-        .as_ref()
-        .unwrap()
-        .paths
-        .iter()
-        .map(|p| (p.path.clone().unwrap(), p.backend.service.as_ref().unwrap().name.clone()))
-        .collect();
     assert_eq!(
         routes,
         [("/ws".to_string(), "demo-websocket".to_string()), ("/".to_string(), "demo-api".to_string())]
     );
-    assert_eq!(
-        ingress.metadata.annotations.as_ref().unwrap()["nginx.ingress.kubernetes.io/proxy-read-timeout"],
-        "3600"
-    );
+    assert_eq!(annotations.len(), 1, "no controller-specific annotation for another class: {annotations:?}");
     assert!(ingress.metadata.owner_references.is_some());
+    assert_eq!(children.iter().filter(|c| c.kind() == ChildKind::Ingress).count(), 1);
+}
+
+#[test]
+fn with_ingress_nginx_the_websocket_path_gets_its_own_sticky_long_lived_ingress() {
+    let x = xagent(
+        json!({"ingress": {"host": "agents.example.com", "className": "nginx", "websocketPath": "/live",
+        "tlsSecretName": "agents-tls", "annotations": {
+            "cert-manager.io/cluster-issuer": "public", "nginx.ingress.kubernetes.io/proxy-send-timeout": "600"}}}),
+    );
+    let children = build(&x);
+    let (api, api_annotations, _) = routes_of(&children, "demo");
+    assert_eq!(api, [("/".to_string(), "demo-api".to_string())]);
+    assert_eq!(
+        api_annotations.keys().collect::<Vec<_>>(),
+        ["cert-manager.io/cluster-issuer", "nginx.ingress.kubernetes.io/proxy-send-timeout"]
+    );
+    let (ws, ws_annotations, ingress) = routes_of(&children, "demo-websocket");
+    assert_eq!(ws, [("/live".to_string(), "demo-websocket".to_string())]);
+    assert!(ingress.spec.as_ref().unwrap().tls.is_some(), "the same host, the same certificate");
+    let nginx = |k: &str| ws_annotations.get(&format!("nginx.ingress.kubernetes.io/{k}")).map(String::as_str);
+    assert_eq!(nginx("affinity"), Some("cookie"));
+    assert_eq!(nginx("affinity-mode"), Some("persistent"));
+    assert_eq!(nginx("session-cookie-name"), Some("xagent-websocket"));
+    assert_eq!(nginx("session-cookie-path"), Some("/live"), "the cookie goes only with WebSocket requests");
+    assert_eq!(nginx("proxy-read-timeout"), Some("3600"));
+    assert_eq!(nginx("proxy-send-timeout"), Some("600"), "the user's annotation wins");
+    assert_eq!(ws_annotations["cert-manager.io/cluster-issuer"], "public");
+
+    let x = xagent(json!({"ingress": {"host": "agents.example.com", "className": "nginx",
+        "websocket": {"stickySessions": false, "readTimeoutSeconds": 86400}}}));
+    let children = build(&x);
+    let (_, ws_annotations, _) = routes_of(&children, "demo-websocket");
+    assert_eq!(
+        ws_annotations.keys().collect::<Vec<_>>(),
+        ["nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout"]
+    );
+    assert_eq!(ws_annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"], "86400");
 }

@@ -121,3 +121,12 @@ fn custom_metrics_alone_are_a_scaling_target_and_are_well_formed() {
     ));
     assert_single(&e, "spec.api.autoscaling.customMetrics[1]", "Duplicate value");
 }
+
+#[test]
+fn the_websocket_read_timeout_is_bounded() {
+    let e = invalid(&doc("{ingress: {host: a.example.com, websocket: {readTimeoutSeconds: 5}}}"));
+    assert_single(&e, "spec.ingress.websocket.readTimeoutSeconds", "greater than or equal to 60");
+    let xa = valid(&doc("{ingress: {host: a.example.com}}"));
+    let websocket = &xa.spec.ingress.unwrap().websocket;
+    assert_eq!((websocket.sticky_sessions, websocket.read_timeout_seconds), (true, 3600));
+}
