@@ -239,3 +239,19 @@ fn the_secret_access_policy_covers_every_secret_reference_of_the_spec() {
     assert!(!found.is_empty(), "the walk found no Secret reference at all");
     assert_eq!(found, covered, "add new Secret references to policy::SECRET_REFERENCES");
 }
+
+/// What client-side `kubectl apply` (and so `kubectl apply -k config/default`)
+/// stores of an object in its last-applied-configuration annotation: the
+/// object as compact JSON. The API server refuses annotations above 256 KiB,
+/// so a CRD above it installs only with `--server-side`.
+const LAST_APPLIED_LIMIT: usize = 262_144;
+
+#[test]
+fn the_crd_still_installs_with_client_side_kubectl_apply() {
+    let size = serde_json::to_string(&crd()).expect("the CRD serializes").len();
+    assert!(
+        size < LAST_APPLIED_LIMIT * 9 / 10,
+        "the CRD is {size} bytes as compact JSON, within 10 % of the {LAST_APPLIED_LIMIT}-byte annotation \
+         limit that `kubectl apply` without --server-side hits: share a schema, or trim upstream descriptions"
+    );
+}

@@ -205,6 +205,7 @@ fn golden_files_hold_the_expected_children() {
         ("PodDisruptionBudget", "production-worker"),
         ("Service", "production-chromadb"),
         ("StatefulSet", "production-chromadb"),
+        ("PodDisruptionBudget", "production-chromadb"),
     ]
     .iter()
     .map(|(kind, name)| format!("{kind}/{ns}/{name}"))
@@ -291,7 +292,7 @@ fn multi_document_input_renders_the_children_of_every_xagent() {
 
     let out = render(&input).expect("render");
     let refs = core_references(&out);
-    assert_eq!(refs.len(), 11 + 13, "{refs:#?}");
+    assert_eq!(refs.len(), 11 + 14, "{refs:#?}");
     assert!(refs[..11].iter().all(|r| r.contains("/default/good-")), "first XAgent first: {refs:#?}");
     assert!(refs[11..].iter().all(|r| r.contains("/other/second-")), "{refs:#?}");
     assert!(refs.contains(&"StatefulSet/other/second-chromadb".to_string()), "{refs:#?}");

@@ -173,6 +173,13 @@ pub fn desired_with(xagent: &XAgent, settings: &Settings) -> Vec<Desired> {
     if spec.chromadb.enabled {
         push(Component::Chromadb, Child::Service(network::chromadb_service(xagent)));
         push(Component::Chromadb, Child::StatefulSet(workloads::chromadb_statefulset(xagent)));
+        let budget = &spec.chromadb.pod_disruption_budget;
+        if budget.enabled {
+            push(
+                Component::Chromadb,
+                Child::Pdb(policy::pdb(xagent, Component::Chromadb, budget.max_unavailable)),
+            );
+        }
     }
     if spec.network_policy.enabled {
         for (component, policy) in exposure::network_policies(xagent) {
@@ -224,7 +231,10 @@ fn stateless(
         push(component, Child::Hpa(policy::hpa(xagent, component, spec)));
     }
     if spec.pod_disruption_budget.enabled {
-        push(component, Child::Pdb(policy::pdb(xagent, component, spec)));
+        push(
+            component,
+            Child::Pdb(policy::pdb(xagent, component, spec.pod_disruption_budget.max_unavailable)),
+        );
     }
 }
 

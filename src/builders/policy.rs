@@ -73,12 +73,12 @@ fn pods_metric(metric: &PodsMetric) -> MetricSpec {
     }
 }
 
-/// PDB that lets drains take at most `maxUnavailable` pods of the component at once.
-pub fn pdb(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> PodDisruptionBudget {
+/// PDB that lets drains take at most `max_unavailable` pods of the component at once.
+pub fn pdb(xagent: &XAgent, component: Component, max_unavailable: i32) -> PodDisruptionBudget {
     PodDisruptionBudget {
         metadata: object_meta(xagent, component, component.child_name(xagent)),
         spec: Some(PodDisruptionBudgetSpec {
-            max_unavailable: Some(IntOrString::Int(spec.pod_disruption_budget.max_unavailable)),
+            max_unavailable: Some(IntOrString::Int(max_unavailable)),
             selector: Some(selector(xagent, component)),
             ..PodDisruptionBudgetSpec::default()
         }),

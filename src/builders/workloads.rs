@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet, StatefulSetSpec,
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
+    StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeMount, VolumeResourceRequirements,
@@ -14,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::meta::{Component, object_meta, selector};
 use super::pod::{app_env, base_container, container_port, plain, pod_template};
 use super::quantity::canonical;
-use crate::crd::{ComponentSpec, ProbesSpec, RolloutStrategy, StrategyType, XAgent};
+use crate::crd::{ClaimRetentionPolicy, ComponentSpec, ProbesSpec, RolloutStrategy, StrategyType, XAgent};
 
 /// Deployment of a stateless component. `spec.replicas` is left out while an HPA
 /// owns the component, so server-side apply never takes the field back from it.
@@ -115,9 +116,19 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
             selector: selector(xagent, component),
             template: pod_template(xagent, component, container, &chroma.pod()),
             volume_claim_templates: Some(vec![data_claim(xagent)]),
+            persistent_volume_claim_retention_policy: Some(retention(
+                &chroma.persistent_volume_claim_retention_policy,
+            )),
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()
+    }
+}
+
+fn retention(policy: &ClaimRetentionPolicy) -> StatefulSetPersistentVolumeClaimRetentionPolicy {
+    StatefulSetPersistentVolumeClaimRetentionPolicy {
+        when_deleted: Some(policy.when_deleted.as_str().into()),
+        when_scaled: Some(policy.when_scaled.as_str().into()),
     }
 }
 

@@ -650,6 +650,64 @@ pub struct ChromaDbSpec {
     /// User, groups and seccomp profile of the ChromaDB pod, within the restricted Pod Security profile.
     #[serde(default)]
     pub pod_security_context: PodSecurity,
+    /// What happens to ChromaDB's PersistentVolumeClaims when the XAgent (and so the StatefulSet) is deleted, or ChromaDB scaled down. Retain by default: the data outlives a mistaken delete.
+    #[serde(default)]
+    pub persistent_volume_claim_retention_policy: ClaimRetentionPolicy,
+    /// PodDisruptionBudget (policy/v1) NAME-chromadb.
+    #[serde(default)]
+    pub pod_disruption_budget: ChromaDbPdbSpec,
+}
+
+/// What the StatefulSet controller does with a replica's claim.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ClaimRetention {
+    /// Keep the claim and its volume; delete them yourself when the data is no longer wanted.
+    #[default]
+    Retain,
+    /// Delete the claim, and with most StorageClasses the volume and its data.
+    Delete,
+}
+
+impl ClaimRetention {
+    /// The string the StatefulSet expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retain => "Retain",
+            Self::Delete => "Delete",
+        }
+    }
+}
+
+/// The StatefulSet's persistentVolumeClaimRetentionPolicy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRetentionPolicy {
+    /// When the StatefulSet is deleted (with the XAgent).
+    #[serde(default)]
+    pub when_deleted: ClaimRetention,
+    /// When a replica is removed by scaling down.
+    #[serde(default)]
+    pub when_scaled: ClaimRetention,
+}
+
+/// ChromaDB's disruption budget. It runs one replica, so the choice is
+/// whether a node drain may evict it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChromaDbPdbSpec {
+    /// Whether to create the PodDisruptionBudget.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// 1 lets a drain evict ChromaDB (a short outage while it restarts elsewhere); 0 refuses every voluntary eviction, so a drain waits until you move ChromaDB yourself.
+    #[serde(default = "default_max_unavailable")]
+    #[schemars(range(min = 0, max = 1))]
+    pub max_unavailable: i32,
+}
+
+impl Default for ChromaDbPdbSpec {
+    fn default() -> Self {
+        Self { enabled: true, max_unavailable: default_max_unavailable() }
+    }
 }
 
 fn default_one() -> i32 {
@@ -700,6 +758,8 @@ impl Default for ChromaDbSpec {
             pod_labels: BTreeMap::new(),
             priority_class_name: None,
             pod_security_context: PodSecurity::default(),
+            persistent_volume_claim_retention_policy: ClaimRetentionPolicy::default(),
+            pod_disruption_budget: ChromaDbPdbSpec::default(),
         }
     }
 }

@@ -251,6 +251,7 @@ async fn assert_hpas_worked_on(admin: &Client, ns: &str) {
 /// An XAgent that owns one object of every kind.
 fn every_kind_spec() -> Value {
     json!({
+        "api": {"serviceAccount": {"create": true}},
         "chromadb": {"enabled": true},
         "networkPolicy": {"enabled": true},
         "ingress": {"host": "agents.example.com"},
@@ -286,6 +287,13 @@ fn disturbances() -> Vec<Disturbance> {
             json!(10),
         ),
         delete("PodDisruptionBudget", "demo-worker"),
+        edit(
+            "ServiceAccount",
+            "demo-api",
+            json!({"automountServiceAccountToken": true}),
+            "/automountServiceAccountToken",
+            json!(false),
+        ),
         delete("StatefulSet", "demo-chromadb"),
         delete("NetworkPolicy", "demo-api"),
         edit(

@@ -60,13 +60,17 @@ fn minimal_xagent_builds_every_default_child_in_order() {
 }
 
 #[test]
-fn chromadb_adds_a_headless_service_and_a_statefulset_last() {
+fn chromadb_adds_a_headless_service_a_statefulset_and_its_budget_last() {
     let children = platform(build(&with_chromadb()));
     let names = kinds_and_names(&children);
-    assert_eq!(names.len(), 13);
+    assert_eq!(names.len(), 14);
     assert_eq!(
         names[11..],
-        [("Service", "demo-chromadb".to_string()), ("StatefulSet", "demo-chromadb".to_string())]
+        [
+            ("Service", "demo-chromadb".to_string()),
+            ("StatefulSet", "demo-chromadb".to_string()),
+            ("PodDisruptionBudget", "demo-chromadb".to_string())
+        ]
     );
     // Everything before it is unchanged by enabling ChromaDB.
     assert_eq!(names[..11], kinds_and_names(&platform(build(&minimal())))[..]);
@@ -152,7 +156,7 @@ fn each_child_carries_the_component_its_builder_gave_it() {
         components,
         [
             Api, Api, Api, Api, Websocket, Websocket, Websocket, Worker, Worker, Worker, Worker, Chromadb,
-            Chromadb
+            Chromadb, Chromadb
         ]
     );
     for d in all.iter().filter(|d| d.child.kind().is_monitoring()) {
@@ -168,7 +172,7 @@ fn each_child_carries_the_component_its_builder_gave_it() {
 #[test]
 fn every_child_is_controlled_by_the_xagent() {
     let children = build(&with_chromadb());
-    assert_eq!(platform(children.clone()).len(), 13);
+    assert_eq!(platform(children.clone()).len(), 14);
     for child in &children {
         let owners = child.meta().owner_references.as_ref().expect("owner references");
         assert_eq!(owners.len(), 1, "{}", child.reference());
@@ -192,7 +196,7 @@ fn an_xagent_without_uid_yields_children_without_owner() {
     }))
     .unwrap();
     let children = build(&offline);
-    assert_eq!(platform(children.clone()).len(), 13);
+    assert_eq!(platform(children.clone()).len(), 14);
     for Desired { component, child } in &desired(&offline) {
         assert_eq!(child.meta().owner_references, None, "{}", child.reference());
         assert_eq!(child.meta().labels.as_ref(), Some(&full_labels(component.as_str())));

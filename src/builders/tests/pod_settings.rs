@@ -236,3 +236,41 @@ fn security_context_defaults_to_10001_and_null_leaves_ids_to_the_platform() {
     let sc = chroma.spec.as_ref().unwrap().security_context.as_ref().unwrap();
     assert_eq!((sc.run_as_user, sc.fs_group), (None, None));
 }
+
+#[test]
+fn chromadb_claims_are_retained_by_default_and_its_budget_lets_a_drain_through() {
+    let children = build(&xagent(json!({"chromadb": {"enabled": true}})));
+    let sts = statefulset(&children, "demo-chromadb").spec.as_ref().unwrap();
+    let policy = sts.persistent_volume_claim_retention_policy.as_ref().unwrap();
+    assert_eq!(
+        (policy.when_deleted.as_deref(), policy.when_scaled.as_deref()),
+        (Some("Retain"), Some("Retain"))
+    );
+    let Some(Child::Pdb(pdb)) = find(&children, ChildKind::Pdb, "demo-chromadb") else { panic!("no PDB") };
+    let spec = pdb.spec.as_ref().unwrap();
+    assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
+    assert_eq!(
+        spec.selector.as_ref().unwrap().match_labels.as_ref().unwrap()["app.kubernetes.io/component"],
+        "chromadb"
+    );
+
+    let children = build(&xagent(json!({"chromadb": {"enabled": true,
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"},
+        "podDisruptionBudget": {"maxUnavailable": 0}}})));
+    let sts = statefulset(&children, "demo-chromadb").spec.as_ref().unwrap();
+    let policy = sts.persistent_volume_claim_retention_policy.as_ref().unwrap();
+    assert_eq!(
+        (policy.when_deleted.as_deref(), policy.when_scaled.as_deref()),
+        (Some("Delete"), Some("Retain"))
+    );
+    let Some(Child::Pdb(pdb)) = find(&children, ChildKind::Pdb, "demo-chromadb") else { panic!("no PDB") };
+    assert_eq!(
+        pdb.spec.as_ref().unwrap().max_unavailable,
+        Some(IntOrString::Int(0)),
+        "no voluntary eviction"
+    );
+
+    let children =
+        build(&xagent(json!({"chromadb": {"enabled": true, "podDisruptionBudget": {"enabled": false}}})));
+    assert!(find(&children, ChildKind::Pdb, "demo-chromadb").is_none());
+}

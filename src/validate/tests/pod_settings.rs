@@ -130,3 +130,11 @@ fn the_websocket_read_timeout_is_bounded() {
     let websocket = &xa.spec.ingress.unwrap().websocket;
     assert_eq!((websocket.sticky_sessions, websocket.read_timeout_seconds), (true, 3600));
 }
+
+#[test]
+fn chromadb_claim_retention_and_budget_are_bounded() {
+    let e = invalid(&doc("{chromadb: {persistentVolumeClaimRetentionPolicy: {whenDeleted: Forget}}}"));
+    assert_single(&e, "spec.chromadb.persistentVolumeClaimRetentionPolicy.whenDeleted", "Unsupported value");
+    let e = invalid(&doc("{chromadb: {podDisruptionBudget: {maxUnavailable: 2}}}"));
+    assert_single(&e, "spec.chromadb.podDisruptionBudget.maxUnavailable", "less than or equal to 1");
+}
