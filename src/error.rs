@@ -37,6 +37,27 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Reading or resizing one of ChromaDB's PersistentVolumeClaims, or
+    /// reading its StorageClass, failed.
+    #[error("{action} {object} failed: {}", brief(.source))]
+    #[strum(serialize = "StorageFailed")]
+    Storage {
+        /// What was being done: "reading", "resizing", "relabelling".
+        action: &'static str,
+        /// Which object, e.g. `PersistentVolumeClaim/data-demo-chromadb-0`.
+        object: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The StatefulSet did not finish its orphaning deletion in time to be
+    /// recreated with new volumeClaimTemplates (retried).
+    #[error("{child} is still being deleted to be recreated with new volumeClaimTemplates")]
+    #[strum(serialize = "RecreatePending")]
+    RecreatePending {
+        /// Which child.
+        child: ChildRef,
+    },
     /// Writing the XAgent's status failed.
     #[error("writing status failed: {}", brief(.0))]
     #[strum(serialize = "StatusWriteFailed")]
@@ -70,7 +91,9 @@ impl Error {
             Self::GetChild { source, .. }
             | Self::ApplyChild { source, .. }
             | Self::DeleteChild { source, .. }
+            | Self::Storage { source, .. }
             | Self::WriteStatus(source) => transient(source),
+            Self::RecreatePending { .. } => true,
             Self::MissingMetadata(_) => false,
             Self::Timeout(_) => true,
         }

@@ -40,6 +40,11 @@ pub fn namespaced_rules() -> Vec<PolicyRule> {
         // (CA bundles in ConfigMaps are read with the rights on the owned
         // dashboard ConfigMaps.)
         rule("", &["secrets"], &["get"]),
+        // ChromaDB's claims, made by the StatefulSet controller: read to
+        // refuse another XAgent's, patched to grow them and label them ours.
+        rule("", &["persistentvolumeclaims"], &["get", "patch"]),
+        // Whether a claim's StorageClass allows expansion.
+        rule("storage.k8s.io", &["storageclasses"], &["get"]),
         rule("events.k8s.io", &["events"], &["create", "patch"]),
     ])
     .collect()

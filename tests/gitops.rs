@@ -38,7 +38,7 @@ fn children(state: WorkloadState) -> Vec<(Component, ChildReport)> {
 
 fn applied(children: Vec<(Component, ChildReport)>) -> Applied {
     let monitoring = MonitoringObservation { wanted: true, installed: true, routing_missing: false };
-    Applied { children, pruned: Vec::new(), monitoring, first_failure: None }
+    Applied { children, pruned: Vec::new(), monitoring, storage: None, first_failure: None }
 }
 
 fn redis(healthy: bool) -> DependencyObservation {

@@ -14,6 +14,19 @@ pub fn canonical(q: &str) -> String {
 }
 
 fn canonicalize(q: &str) -> Option<String> {
+    let (millis, binary) = parse(q)?;
+    Some(format_millis(millis, binary))
+}
+
+/// The quantity in thousandths of its unit, so two spellings compare as
+/// numbers ("10Gi" < "20Gi", "1024Mi" == "1Gi"); `None` for what
+/// [`canonical`] does not understand either.
+pub fn millis(q: &str) -> Option<u128> {
+    parse(q).map(|(millis, _)| millis)
+}
+
+/// The quantity in thousandths, and whether it was spelled with a binary suffix.
+fn parse(q: &str) -> Option<(u128, bool)> {
     let number_end = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
     let (number, suffix) = q.split_at(number_end);
     let (binary, base_exp) = match suffix {
@@ -32,7 +45,7 @@ fn canonicalize(q: &str) -> Option<String> {
     if !scaled.is_multiple_of(divisor) {
         return None;
     }
-    Some(format_millis(scaled / divisor, binary))
+    Some((scaled / divisor, binary))
 }
 
 /// "1.25" as (125, 2).
@@ -71,7 +84,16 @@ fn rescale(mut value: u128, base: u128, table: &[(&str, u32); 6]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::canonical;
+    use super::{canonical, millis};
+
+    #[test]
+    fn sizes_compare_as_numbers_whatever_their_spelling() {
+        assert!(millis("10Gi") < millis("20Gi"));
+        assert_eq!(millis("1024Mi"), millis("1Gi"));
+        assert!(millis("1G") < millis("1Gi"));
+        assert_eq!(millis("1500m"), millis("1.5"));
+        assert_eq!(millis("lots"), None);
+    }
 
     #[test]
     fn cpu_millis_fold_into_cores() {

@@ -103,7 +103,7 @@ pub fn chromadb_statefulset(xagent: &XAgent) -> StatefulSet {
     container.working_dir = Some("/tmp".into());
     container.image_pull_policy = Some("IfNotPresent".into());
     container.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
-        name: "data".into(),
+        name: DATA_CLAIM.into(),
         mount_path: CHROMADB_DATA_PATH.into(),
         ..VolumeMount::default()
     });
@@ -132,10 +132,26 @@ fn retention(policy: &ClaimRetentionPolicy) -> StatefulSetPersistentVolumeClaimR
     }
 }
 
+/// Label of ChromaDB's claims naming the uid of the XAgent they were made
+/// for: claims outlive their XAgent (Retain), and a new XAgent of the same
+/// name must not take them over unknowingly.
+pub const CLAIM_OWNER_LABEL: &str = "xagent.io/owner-uid";
+
+/// Name of the volumeClaimTemplate, and so the prefix of every claim.
+pub const DATA_CLAIM: &str = "data";
+
+/// The claims the StatefulSet controller makes for ChromaDB, one per replica.
+pub fn chromadb_claim_names(xagent: &XAgent) -> Vec<String> {
+    let sts = Component::Chromadb.child_name(xagent);
+    (0..xagent.spec.chromadb.replicas).map(|i| format!("{DATA_CLAIM}-{sts}-{i}")).collect()
+}
+
 fn data_claim(xagent: &XAgent) -> PersistentVolumeClaim {
     let storage = &xagent.spec.chromadb.storage;
+    let mut labels = super::meta::labels(xagent, Component::Chromadb);
+    labels.extend(xagent.metadata.uid.clone().map(|uid| (CLAIM_OWNER_LABEL.to_string(), uid)));
     PersistentVolumeClaim {
-        metadata: ObjectMeta { name: Some("data".into()), ..ObjectMeta::default() },
+        metadata: ObjectMeta { name: Some(DATA_CLAIM.into()), labels: Some(labels), ..ObjectMeta::default() },
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: storage.storage_class_name.clone(),

@@ -85,6 +85,8 @@ pub struct Applied {
     pub pruned: Vec<ChildRef>,
     /// Whether monitoring was wanted and could be applied.
     pub monitoring: MonitoringObservation,
+    /// ChromaDB's claims, when ChromaDB is enabled.
+    pub storage: Option<super::storage::StorageReport>,
     /// The first child the API server refused, if any.
     pub first_failure: Option<Error>,
 }
@@ -293,8 +295,9 @@ where
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     // Always confirmed with the API server: the slim caches cannot tell a
     // foreign object from ours, nor hold the spec to compare.
-    let observed =
+    let mut observed =
         api.get_opt(&name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?;
+    let existed = observed.is_some();
     if let Some(existing) = &observed {
         if controller_uid(existing) != Some(owner.uid) {
             return Ok((Outcome::Conflict(conflict_message(&reference, existing)), None));
@@ -305,6 +308,10 @@ where
         }
         if let Some(replicas) = replicas_to_hand_off(&existing_json, desired_json) {
             hand_off_replicas(&api, &name, &reference, replicas).await?;
+        }
+        if claim_templates_changed(&existing_json, desired_json) {
+            recreate_orphaning(&api, existing, &reference).await?;
+            observed = None;
         }
     }
     let body = match (&observed, initial_replicas) {
@@ -320,8 +327,55 @@ where
         .patch(&name, &params, &Patch::Apply(body.as_ref()))
         .await
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
-    let outcome = if observed.is_some() { Outcome::Updated } else { Outcome::Created };
+    let outcome = if existed { Outcome::Updated } else { Outcome::Created };
     Ok((outcome, Some(applied)))
+}
+
+/// Whether a StatefulSet's volumeClaimTemplates (immutable) no longer hold
+/// the desired ones, e.g. a larger `storage.size`.
+fn claim_templates_changed(existing: &serde_json::Value, desired: &serde_json::Value) -> bool {
+    const TEMPLATES: &str = "/spec/volumeClaimTemplates";
+    match (existing.pointer(TEMPLATES), desired.pointer(TEMPLATES)) {
+        (Some(live), Some(want)) => !contains(live, want),
+        _ => false,
+    }
+}
+
+/// How long the garbage collector gets to finish an orphaning deletion.
+const ORPHANING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Deletes `existing` leaving its pods and claims in place (`Orphan`), so
+/// it can be created again with new volumeClaimTemplates: the new
+/// StatefulSet adopts the running pods, whose data stays where it is. Waits
+/// for the garbage collector to let go of it; a retry finishes the job if
+/// it is slower.
+async fn recreate_orphaning<K>(api: &Api<K>, existing: &K, reference: &ChildRef) -> Result<()>
+where
+    K: ChildObject,
+{
+    let name = existing.name_any();
+    let params = DeleteParams {
+        propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+        preconditions: Some(Preconditions { uid: existing.uid(), ..Preconditions::default() }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
+        Err(source) => return Err(Error::DeleteChild { child: reference.clone(), source }),
+    }
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < ORPHANING_WAIT {
+        let now = api
+            .get_opt(&name)
+            .await
+            .map_err(|source| Error::GetChild { child: reference.clone(), source })?;
+        if now.is_none_or(|o| o.uid() != existing.uid()) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Err(Error::RecreatePending { child: reference.clone() })
 }
 
 /// Field manager that keeps `spec.replicas` while it passes from us to an HPA.

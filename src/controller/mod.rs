@@ -7,6 +7,7 @@ pub mod notices;
 pub mod retry;
 pub mod run;
 pub mod status;
+pub mod storage;
 pub mod stores;
 
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ use self::crds::MonitoringCrds;
 use self::status::{Converged, DependencyObservation, Observed};
 use self::stores::Stores;
 use crate::builders::meta::MANAGER;
-use crate::builders::{self, Child, ChildRef, Component, Desired};
+use crate::builders::{self, Child, ChildKind, ChildRef, Component, Desired};
 use crate::crd::{RetryStatus, XAgent, XAgentStatus};
 use crate::error::{Error, Result};
 use crate::metrics::{AppliedLabels, ErrorLabels, Metrics, OutcomeLabels};
@@ -213,7 +214,8 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     let Some(error) = &applied.first_failure else {
         write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
         ctx.retries.clear(&key(xagent));
-        return Ok(Action::requeue(RESYNC));
+        let settling = applied.storage.as_ref().is_some_and(storage::StorageReport::settling);
+        return Ok(Action::requeue(if settling { storage::RECHECK } else { RESYNC }));
     };
     if error.is_namespace_terminating() {
         // Nothing can be created there again; the namespace controller
@@ -245,8 +247,23 @@ async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Re
     let desired = builders::desired_with(xagent, &ctx.settings);
     // Without the Prometheus Operator CRDs the monitoring objects cannot
     // exist; everything else goes ahead.
-    let applicable: Vec<&Desired> = desired.iter().filter(|d| ctx.crds.serves(d.child.kind())).collect();
-    let (children, first_failure) = apply_all(ctx, owner, &applicable).await;
+    let mut applicable: Vec<&Desired> = desired.iter().filter(|d| ctx.crds.serves(d.child.kind())).collect();
+    let refusal = chromadb_refusal(ctx, owner, xagent).await?;
+    if refusal.is_some() {
+        applicable.retain(|d| d.child.kind() != ChildKind::StatefulSet);
+    }
+    let (mut children, first_failure) = apply_all(ctx, owner, &applicable).await;
+    let storage = match refusal {
+        Some(why) => {
+            children.extend(held_statefulset(xagent, &why));
+            Some(storage::refused(why))
+        }
+        None if xagent.spec.chromadb.enabled => match storage::still_sized(xagent) {
+            Some(report) => Some(report),
+            None => Some(storage::grow(&ctx.client, owner.namespace, owner.uid, xagent).await?),
+        },
+        None => None,
+    };
     let wanted: Vec<ChildRef> = desired.iter().map(|d| d.child.reference()).collect();
     let pruned =
         apply::prune(&ctx.client, &ctx.stores, owner, &wanted, &xagent.name_any(), &ctx.crds).await?;
@@ -256,7 +273,28 @@ async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Re
         routing_missing: xagent.spec.monitoring.alertmanager_config.is_some()
             && !ctx.crds.routing_installed(),
     };
-    Ok(Applied { children, pruned, monitoring, first_failure })
+    Ok(Applied { children, pruned, monitoring, storage, first_failure })
+}
+
+/// Why ChromaDB's StatefulSet must not be created, checked only while it
+/// does not exist: a claim it would mount was left by an earlier XAgent.
+async fn chromadb_refusal(ctx: &Context, owner: Owner<'_>, xagent: &XAgent) -> Result<Option<String>> {
+    if !xagent.spec.chromadb.enabled {
+        return Ok(None);
+    }
+    let name = Component::Chromadb.child_name(xagent);
+    if stores::lookup(&ctx.stores.statefulsets, owner.namespace, &name).is_some() {
+        return Ok(None);
+    }
+    storage::refusal(&ctx.client, owner.namespace, owner.uid, xagent).await
+}
+
+/// The report of the StatefulSet held back for `why`: refused on the merits,
+/// so the XAgent is Stalled until a person adopts or deletes the claims.
+fn held_statefulset(xagent: &XAgent, why: &str) -> Option<(Component, ChildReport)> {
+    let child = ChildRef { kind: ChildKind::StatefulSet, name: Component::Chromadb.child_name(xagent) };
+    let outcome = Outcome::Failed { message: format!("{child} not created: {why}"), transient: false };
+    Some((Component::Chromadb, ChildReport { child, outcome, workload: None }))
 }
 
 fn monitoring_wanted(xagent: &XAgent) -> bool {

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::apply::{Applied, ChildReport, MonitoringObservation, Outcome, WorkloadState};
+use super::storage::StorageReport;
 use crate::builders::{ChildKind, Component};
 use crate::crd::{ComponentStatus, ComponentsStatus, RetryStatus, XAgentStatus};
 use crate::probes::state::{Published, PublishedDependencies};
@@ -30,6 +31,8 @@ pub mod types {
     pub const STALLED: &str = "Stalled";
     /// The ServiceMonitor and PrometheusRule are in place (or turned off).
     pub const MONITORING_READY: &str = "MonitoringReady";
+    /// ChromaDB's claims have the requested size, and none was refused.
+    pub const STORAGE_READY: &str = "StorageReady";
     /// The configured Redis answers the operator's probe.
     pub const REDIS_READY: &str = "RedisReady";
     /// The configured PostgreSQL answers the operator's probe.
@@ -80,6 +83,8 @@ struct Observation {
     pub invalid_spec: Option<String>,
     /// Monitoring state; `None` when the spec was invalid and nothing was tried.
     pub monitoring: Option<MonitoringObservation>,
+    /// ChromaDB's claims; `None` without ChromaDB or with an invalid spec.
+    pub storage: Option<StorageReport>,
     /// Dependency health, independent of the spec being valid.
     pub dependencies: DependencyObservation,
     /// The scheduled retry of a failed reconcile.
@@ -96,6 +101,7 @@ impl Observation {
                 children: applied.children.clone(),
                 invalid_spec: None,
                 monitoring: Some(applied.monitoring),
+                storage: applied.storage.clone(),
                 dependencies,
                 retry,
             },
@@ -104,6 +110,7 @@ impl Observation {
                 children: Vec::new(),
                 invalid_spec: Some(why.to_string()),
                 monitoring: None,
+                storage: None,
                 dependencies,
                 retry,
             },
@@ -220,6 +227,11 @@ fn conditions(obs: &Observation, conflicts: &[String]) -> Vec<Cond> {
     // The summary and the kstatus pair first: `kubectl describe` shows them so.
     let mut conds = vec![ready, reconciling, stalled, available, progressing, degraded];
     conds.extend(obs.monitoring.map(|m| monitoring(m, &obs.children)));
+    // Like MonitoringReady it does not feed Ready: ChromaDB runs on its
+    // current volumes. A refused claim holds the StatefulSet back, which does.
+    conds.extend(
+        obs.storage.as_ref().map(|s| cond(types::STORAGE_READY, s.ready, s.reason, s.message.clone())),
+    );
     conds.extend(deps.into_iter().map(|(c, _)| c));
     conds
 }

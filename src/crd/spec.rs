@@ -772,9 +772,12 @@ pub struct StorageSpec {
     #[serde(default = "StorageSpec::default_size")]
     #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"))]
     pub size: String,
-    /// StorageClass to claim from; omit for the cluster default.
+    /// StorageClass to claim from; omit for the cluster default. Growing `size` later expands the claims in place when this class allows volume expansion; volumes never shrink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
+    /// Use claims (data-NAME-chromadb-N) left by an earlier XAgent of the same name, and the data on them. Off: such claims are refused, ChromaDB is not started, and StorageReady says why, so a new XAgent never silently inherits another's data.
+    #[serde(default)]
+    pub adopt_existing_claims: bool,
 }
 
 impl StorageSpec {
@@ -785,7 +788,7 @@ impl StorageSpec {
 
 impl Default for StorageSpec {
     fn default() -> Self {
-        Self { size: Self::default_size(), storage_class_name: None }
+        Self { size: Self::default_size(), storage_class_name: None, adopt_existing_claims: false }
     }
 }
 

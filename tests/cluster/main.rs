@@ -27,6 +27,7 @@ mod operator;
 mod security;
 mod settings;
 mod stall;
+mod storage;
 #[path = "../support/mod.rs"]
 mod support;
 mod tls;
@@ -60,6 +61,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(tls::scenarios());
     all.extend(alerting::scenarios());
     all.extend(settings::scenarios());
+    all.extend(storage::scenarios());
     all.extend(chart::scenarios());
     all.extend(e2e::scenarios());
     all.extend(image::scenarios());

@@ -723,8 +723,13 @@ fn the_summary_and_the_kstatus_pair_come_first() {
 fn the_typed_entry_point_reads_what_was_applied_and_what_was_observed() {
     let view = healthy();
     let monitoring = MonitoringObservation { wanted: true, installed: false, routing_missing: false };
-    let applied =
-        Applied { children: view.children.clone(), pruned: Vec::new(), monitoring, first_failure: None };
+    let applied = Applied {
+        children: view.children.clone(),
+        pruned: Vec::new(),
+        monitoring,
+        storage: view.storage.clone(),
+        first_failure: None,
+    };
     let observed =
         Observed { generation: view.generation, dependencies: view.dependencies.clone(), retry: None };
     let from_applied = compute(None, Converged::Applied(&applied), &observed, at(0));
@@ -741,4 +746,20 @@ fn the_typed_entry_point_reads_what_was_applied_and_what_was_observed() {
     assert_eq!(invalid.conditions, expected.conditions);
     assert_eq!(condition(&invalid, types::READY).reason, "InvalidSpec");
     assert!(invalid.components.api.is_none(), "nothing applied, nothing reported");
+}
+
+#[test]
+fn storage_ready_reports_the_claims_without_holding_ready_back() {
+    let report = crate::controller::storage::StorageReport {
+        ready: false,
+        reason: "ExpansionNotSupported",
+        message: "cannot grow to 20Gi".into(),
+    };
+    let obs = Observation { storage: Some(report), ..healthy() };
+    let status = compute_observation(None, &obs, at(0));
+    assert_eq!(sr(&status, types::STORAGE_READY), ("False", "ExpansionNotSupported"));
+    assert_eq!(condition(&status, types::STORAGE_READY).message, "cannot grow to 20Gi");
+    assert_eq!(sr(&status, types::READY).0, "True", "ChromaDB keeps running on its current volumes");
+    let status = compute_observation(None, &healthy(), at(0));
+    assert!(status.conditions.iter().all(|c| c.type_ != types::STORAGE_READY), "only with ChromaDB");
 }
