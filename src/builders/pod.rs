@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
-    LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
+    HostAlias, LocalObjectReference, PodDNSConfig, PodDNSConfigOption, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -15,8 +16,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::meta::{Component, labels, selector};
 use super::quantity::canonical;
 use crate::crd::{
-    HttpProbe, PodSecurity, PodSettings, PodVolume, PodVolumeMount, ProbesSpec, Resources, SeccompSpec,
-    SecretKeyRef, ServiceAccountSpec, SpreadConstraint, XAgent,
+    DnsConfigSpec, HostAliasSpec, HttpProbe, PodSecurity, PodSettings, PodVolume, PodVolumeMount, ProbesSpec,
+    Resources, SeccompSpec, SecretKeyRef, ServiceAccountSpec, SpreadConstraint, XAgent,
 };
 
 /// Pod template for `component` with `container` as its single container.
@@ -57,6 +58,9 @@ pub fn pod_template(
             image_pull_secrets: non_empty(&spec.image_pull_secrets)
                 .map(|names| names.into_iter().map(|name| LocalObjectReference { name }).collect()),
             volumes: Some(volumes),
+            host_aliases: non_empty(&pod.host_aliases)
+                .map(|aliases| aliases.iter().map(host_alias).collect()),
+            dns_config: pod.dns_config.as_ref().map(dns_config),
             ..PodSpec::default()
         }),
     }
@@ -142,6 +146,23 @@ fn topology_spread(xagent: &XAgent, component: Component, c: &SpreadConstraint) 
         label_selector: Some(selector(xagent, component)),
         match_label_keys: Some(vec!["pod-template-hash".into()]),
         ..TopologySpreadConstraint::default()
+    }
+}
+
+fn host_alias(alias: &HostAliasSpec) -> HostAlias {
+    HostAlias { ip: alias.ip.clone(), hostnames: Some(alias.hostnames.clone()) }
+}
+
+fn dns_config(dns: &DnsConfigSpec) -> PodDNSConfig {
+    PodDNSConfig {
+        nameservers: non_empty(&dns.nameservers),
+        searches: non_empty(&dns.searches),
+        options: non_empty(&dns.options).map(|options| {
+            options
+                .iter()
+                .map(|o| PodDNSConfigOption { name: Some(o.name.clone()), value: o.value.clone() })
+                .collect()
+        }),
     }
 }
 

@@ -442,3 +442,50 @@ pub struct PodsMetric {
     #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"))]
     pub target_average_value: String,
 }
+
+/// Loosely an IPv4 or IPv6 address: digits, hex, dots and colons. The API
+/// server parses it exactly; this keeps a host name out of the field.
+const IP_ADDRESS: &str = r"^[0-9a-fA-F:.]{2,45}$";
+
+/// One /etc/hosts entry.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HostAliasSpec {
+    /// IP address the host names resolve to.
+    #[schemars(regex(pattern = IP_ADDRESS))]
+    pub ip: String,
+    /// Host names for the address.
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN)))]
+    pub hostnames: Vec<String>,
+}
+
+/// One resolver option, e.g. `ndots: "2"`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsOptionSpec {
+    /// Option name.
+    #[schemars(length(min = 1, max = 64))]
+    pub name: String,
+    /// Option value, if it takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub value: Option<String>,
+}
+
+/// DNS settings merged into the cluster's (the pods keep `dnsPolicy: ClusterFirst`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsConfigSpec {
+    /// Extra nameserver addresses (with the cluster's, at most 3 in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2), inner(regex(pattern = IP_ADDRESS)))]
+    pub nameservers: Vec<String>,
+    /// Extra search domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 253)))]
+    pub searches: Vec<String>,
+    /// Resolver options, e.g. ndots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub options: Vec<DnsOptionSpec>,
+}

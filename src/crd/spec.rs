@@ -335,6 +335,13 @@ macro_rules! component_spec {
             pub strategy: RolloutStrategy,
             /// User, groups and seccomp profile of the pods, within the restricted Pod Security profile.
             pub pod_security_context: PodSecurity,
+            /// Extra /etc/hosts entries of the pods (e.g. a private endpoint without DNS).
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            #[schemars(length(max = 16))]
+            pub host_aliases: Vec<HostAliasSpec>,
+            /// DNS settings merged into the cluster's (nameservers, search domains, resolver options such as ndots).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub dns_config: Option<DnsConfigSpec>,
         }
 
         impl Default for $spec {
@@ -358,6 +365,8 @@ macro_rules! component_spec {
                     volume_mounts: Vec::new(),
                     strategy: RolloutStrategy::default(),
                     pod_security_context: PodSecurity::default(),
+                    host_aliases: Vec::new(),
+                    dns_config: None,
                 }
             }
         }
@@ -392,6 +401,8 @@ macro_rules! component_spec {
                         volumes: self.volumes.clone(),
                         volume_mounts: self.volume_mounts.clone(),
                         security: self.pod_security_context.clone(),
+                        host_aliases: self.host_aliases.clone(),
+                        dns_config: self.dns_config.clone(),
                     },
                     strategy: self.strategy.clone(),
                 }
@@ -517,6 +528,10 @@ pub struct PodSettings {
     pub volume_mounts: Vec<PodVolumeMount>,
     /// Pod security context overrides.
     pub security: PodSecurity,
+    /// Extra /etc/hosts entries.
+    pub host_aliases: Vec<HostAliasSpec>,
+    /// DNS settings merged into the cluster's.
+    pub dns_config: Option<DnsConfigSpec>,
 }
 
 /// Autoscaling as the builders see it.
@@ -740,6 +755,8 @@ impl ChromaDbSpec {
             volumes: Vec::new(),
             volume_mounts: Vec::new(),
             security: self.pod_security_context.clone(),
+            host_aliases: Vec::new(),
+            dns_config: None,
         }
     }
 }

@@ -73,6 +73,8 @@ const POD_FIELDS: &[&str] = &[
     "/spec/topologySpreadConstraints",
     "/spec/volumes",
     "/spec/securityContext",
+    "/spec/hostAliases",
+    "/spec/dnsConfig",
     "/spec/containers/0/volumeMounts",
     "/spec/containers/0/livenessProbe",
     "/spec/containers/0/readinessProbe",

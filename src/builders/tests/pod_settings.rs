@@ -274,3 +274,23 @@ fn chromadb_claims_are_retained_by_default_and_its_budget_lets_a_drain_through()
         build(&xagent(json!({"chromadb": {"enabled": true, "podDisruptionBudget": {"enabled": false}}})));
     assert!(find(&children, ChildKind::Pdb, "demo-chromadb").is_none());
 }
+
+#[test]
+fn host_aliases_and_dns_settings_reach_the_pods_that_set_them() {
+    let children = build(&xagent(json!({"worker": {
+        "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["llm.internal", "llm"]}],
+        "dnsConfig": {"searches": ["corp.example.com"], "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]},
+    }})));
+    let worker = pod(&children, "demo-worker");
+    let aliases = worker.host_aliases.as_ref().unwrap();
+    assert_eq!((aliases[0].ip.as_str(), aliases[0].hostnames.as_ref().unwrap().len()), ("10.1.2.3", 2));
+    let dns = worker.dns_config.as_ref().unwrap();
+    assert_eq!(dns.searches.as_deref(), Some(&["corp.example.com".to_string()][..]));
+    assert_eq!(dns.nameservers, None, "no empty list is sent");
+    let options = dns.options.as_ref().unwrap();
+    assert_eq!((options[0].name.as_deref(), options[0].value.as_deref()), (Some("ndots"), Some("2")));
+    assert_eq!((options[1].name.as_deref(), options[1].value.as_deref()), (Some("edns0"), None));
+    assert_eq!(worker.dns_policy, None, "ClusterFirst, the default, merges these in");
+    let api = pod(&children, "demo-api");
+    assert_eq!((api.host_aliases.as_ref(), api.dns_config.as_ref()), (None, None));
+}

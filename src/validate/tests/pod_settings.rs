@@ -138,3 +138,17 @@ fn chromadb_claim_retention_and_budget_are_bounded() {
     let e = invalid(&doc("{chromadb: {podDisruptionBudget: {maxUnavailable: 2}}}"));
     assert_single(&e, "spec.chromadb.podDisruptionBudget.maxUnavailable", "less than or equal to 1");
 }
+
+#[test]
+fn host_aliases_take_addresses_and_dns_settings_stay_within_the_resolvers_limits() {
+    let e = invalid(&doc("{api: {hostAliases: [{ip: llm.internal, hostnames: [llm]}]}}"));
+    assert_single(&e, "spec.api.hostAliases[0].ip", "does not match");
+    let e = invalid(&doc("{api: {hostAliases: [{ip: 10.0.0.1, hostnames: []}]}}"));
+    assert_single(&e, "spec.api.hostAliases[0].hostnames", "at least 1");
+    let e = invalid(&doc("{api: {dnsConfig: {nameservers: [10.0.0.1, 10.0.0.2, 10.0.0.3]}}}"));
+    assert_single(&e, "spec.api.dnsConfig.nameservers", "at most 2");
+    let xa = valid(&doc(
+        "{api: {hostAliases: [{ip: 'fd00::1', hostnames: [llm]}], dnsConfig: {options: [{name: ndots, value: '2'}]}}}",
+    ));
+    assert_eq!(xa.spec.api.host_aliases[0].ip, "fd00::1");
+}
