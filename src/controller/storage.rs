@@ -32,15 +32,16 @@ pub struct StorageReport {
     pub message: String,
 }
 
-/// How soon claims that are still growing or binding are looked at again:
-/// nothing watches them, and the resize finishes on its own.
+/// How soon claims that are growing, binding or refused are looked at
+/// again: nothing watches them.
 pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl StorageReport {
-    /// Whether the claims are on their way to the size (growing, or not bound
-    /// yet), so they are worth another look soon.
+    /// Whether the claims are worth another look soon: on their way to the
+    /// size (growing, or not bound yet), or refused, where deleting the old
+    /// claim is the person's other way out and no watch would tell.
     pub fn settling(&self) -> bool {
-        matches!(self.reason, EXPANDING | WAITING)
+        matches!(self.reason, EXPANDING | WAITING | REFUSED)
     }
 
     fn new(ready: bool, reason: &'static str, message: String) -> Self {
@@ -208,10 +209,12 @@ const SIZED: &str = "Sized";
 const EXPANDING: &str = "Expanding";
 /// Claims to grow that have no volume yet.
 const WAITING: &str = "WaitingForVolume";
+/// A claim of an earlier XAgent holds ChromaDB back.
+const REFUSED: &str = "PreviousClaimsFound";
 
 /// The report when ChromaDB was not started because of `why` (see [`refusal`]).
 pub fn refused(why: String) -> StorageReport {
-    StorageReport::new(false, "PreviousClaimsFound", why)
+    StorageReport::new(false, REFUSED, why)
 }
 
 #[cfg(test)]
