@@ -231,14 +231,19 @@ async fn prerequisites(admin: &Client, ns: &str) {
     accounts.create(&PostParams::default(), &runner).await.expect("ServiceAccount x-agent-runner");
 }
 
-fn round_trip(cluster: &Cluster) {
+/// A namespace `ns` enforcing the `restricted` profile, with an operator in it.
+async fn restricted_setup(cluster: &Cluster, ns: &str) -> (Client, Operator) {
     install_monitoring_crds(cluster);
+    let admin = cluster.client(User::Admin).await;
+    kit::restricted_namespace(&admin, ns).await;
+    (admin, Operator::start(cluster, User::Operator, ns, &[]))
+}
+
+fn round_trip(cluster: &Cluster) {
     runtime().block_on(async {
-        let admin = cluster.client(User::Admin).await;
         let (ns, name) = ("settings", "everything");
-        kit::restricted_namespace(&admin, ns).await;
+        let (admin, _operator) = restricted_setup(cluster, ns).await;
         prerequisites(&admin, ns).await;
-        let _operator = Operator::start(cluster, User::Operator, ns, &[]);
 
         let xagent = kit::apply_xagent(&admin, ns, name, sample_spec("xagent-everything.yaml")).await;
         let stored = wait_stored_as_built(&admin, &xagent).await;
@@ -266,12 +271,9 @@ fn round_trip(cluster: &Cluster) {
 }
 
 fn openshift(cluster: &Cluster) {
-    install_monitoring_crds(cluster);
     runtime().block_on(async {
-        let admin = cluster.client(User::Admin).await;
         let (ns, name) = ("openshift", "openshift");
-        kit::restricted_namespace(&admin, ns).await;
-        let _operator = Operator::start(cluster, User::Operator, ns, &[]);
+        let (admin, _operator) = restricted_setup(cluster, ns).await;
         let xagent = kit::apply_xagent(&admin, ns, name, sample_spec("xagent-openshift.yaml")).await;
         wait_stored_as_built(&admin, &xagent).await;
         let pods =
