@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+use super::pod::LABEL_VALUE;
+
 /// Names of every alert in the catalog, in catalog order; overrides may only name these.
 pub const ALERT_NAMES: [&str; 23] = [
     "XAgentAPIDown",
@@ -55,7 +57,7 @@ pub struct MonitoringSpec {
     pub prometheus_rule: PrometheusRuleSettings,
     /// The `team` label on every alert, for Alertmanager routes by team; omit for the namespace's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE_PATTERN))]
+    #[schemars(length(min = 1, max = 63), regex(pattern = LABEL_VALUE))]
     pub team: Option<String>,
     /// AlertmanagerConfig NAME routing this XAgent's alerts by severity; omit
     /// to leave routing to the cluster's Alertmanager configuration.
@@ -65,9 +67,6 @@ pub struct MonitoringSpec {
     #[serde(default)]
     pub dashboard: super::DashboardSettings,
 }
-
-/// A Kubernetes label value (also a valid Prometheus label value).
-const LABEL_VALUE_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
 
 /// ServiceMonitor settings.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]

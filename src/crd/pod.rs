@@ -14,6 +14,8 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::spec::default_one;
+
 /// A DNS-1123 subdomain: ServiceAccount, PriorityClass names.
 pub const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
@@ -25,7 +27,7 @@ pub const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 pub const QUALIFIED_NAME: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
 
 /// A label value: empty, or up to 63 alphanumerics, `-`, `_` and `.` that
-/// start and end alphanumeric.
+/// start and end alphanumeric (also a valid Prometheus label value).
 pub const LABEL_VALUE: &str = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
 
 /// The labels the operator sets on every pod; selectors rely on them, so
@@ -216,16 +218,12 @@ pub struct SpreadConstraint {
     #[schemars(length(min = 1, max = 316), regex(pattern = QUALIFIED_NAME))]
     pub topology_key: String,
     /// Largest allowed difference in pod count between two domains.
-    #[serde(default = "one")]
+    #[serde(default = "default_one")]
     #[schemars(range(min = 1, max = 100))]
     pub max_skew: i32,
     /// What to do when the constraint cannot be met.
     #[serde(default)]
     pub when_unsatisfiable: Unsatisfiable,
-}
-
-fn one() -> i32 {
-    1
 }
 
 /// Zones, then nodes, both best-effort.

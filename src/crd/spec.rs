@@ -725,7 +725,8 @@ impl Default for ChromaDbPdbSpec {
     }
 }
 
-fn default_one() -> i32 {
+/// Serde default of the fields that default to 1.
+pub(super) fn default_one() -> i32 {
     1
 }
 
