@@ -42,6 +42,10 @@ enum Command {
         #[arg(long, default_value_t = xagent_operator::client::DEFAULT_QPS, env = "XAGENT_KUBE_API_QPS",
               value_parser = clap::value_parser!(u32).range(1..=10_000))]
         kube_api_qps: u32,
+        /// XAgents reconciled at the same time, per watched namespace.
+        #[arg(long, default_value_t = xagent_operator::controller::run::DEFAULT_CONCURRENCY,
+              env = "XAGENT_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
         #[command(flatten)]
         leader: LeaderArgs,
         #[command(flatten)]
@@ -167,17 +171,24 @@ fn main() -> ExitCode {
         }
         Command::Render { file, settings } => render_file(&file, &settings.settings()),
         Command::Probe { .. } => unreachable!("handled above"),
-        Command::Run { namespace, log_format, metrics_address, kube_api_qps, leader, settings } => {
-            leader.lease().and_then(|lease| {
-                let config = RunConfig {
-                    scope: Scope { namespaces: namespace },
-                    metrics_address,
-                    leader_election: lease,
-                    settings: settings.settings(),
-                };
-                run_controller(config, log_format, kube_api_qps)
-            })
-        }
+        Command::Run {
+            namespace,
+            log_format,
+            metrics_address,
+            kube_api_qps,
+            concurrency,
+            leader,
+            settings,
+        } => leader.lease().and_then(|lease| {
+            let config = RunConfig {
+                scope: Scope { namespaces: namespace },
+                metrics_address,
+                leader_election: lease,
+                settings: settings.settings(),
+                concurrency,
+            };
+            run_controller(config, log_format, kube_api_qps)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

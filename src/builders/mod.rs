@@ -27,7 +27,7 @@ pub use settings::{AnnotationPolicy, Settings};
 macro_rules! define_children {
     (
         cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
-        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// One desired child object, typed so the apply layer can pick the right API.
         #[derive(Debug, Clone, PartialEq)]

@@ -16,8 +16,9 @@
 //!   function (`no_workload`, `deployment_state`, `statefulset_state` there)
 //!   reads replica counts for status.
 //! - `watched`: kinds whose CRDs may be absent (the Prometheus Operator's):
-//!   watched metadata-only once installed, read with a GET when applied, and
-//!   named after the XAgent. Entry: `Variant(Type) "Kind";`.
+//!   watched metadata-only into a cache once installed (read with a GET
+//!   until that cache is filled), and named after the XAgent. Entry:
+//!   `Variant(Type) store_field "Kind";`.
 //!
 //! Use: `child_kinds!(some_expansion_macro);`, where the expansion macro
 //! matches the two sections.
@@ -74,9 +75,11 @@ macro_rules! child_kinds {
                         }
                     },
                     state: statefulset_state;
-                /// A component's autoscaler.
+                /// A component's autoscaler. It has no generation, and its status
+                /// moves its resourceVersion every few seconds: its (small) spec
+                /// is cached, and its digest tells a change of it.
                 Hpa(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler) hpas "HorizontalPodAutoscaler",
-                    slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.status = None; },
                     state: no_workload;
                 /// A component's disruption budget.
                 Pdb(k8s_openapi::api::policy::v1::PodDisruptionBudget) pdbs "PodDisruptionBudget",
@@ -93,11 +96,11 @@ macro_rules! child_kinds {
             }
             watched {
                 /// The Prometheus Operator scrape configuration.
-                ServiceMonitor($crate::builders::monitoring::types::ServiceMonitor) "ServiceMonitor";
+                ServiceMonitor($crate::builders::monitoring::types::ServiceMonitor) service_monitors "ServiceMonitor";
                 /// The Prometheus Operator alert catalog.
-                PrometheusRule($crate::builders::monitoring::types::PrometheusRule) "PrometheusRule";
+                PrometheusRule($crate::builders::monitoring::types::PrometheusRule) prometheus_rules "PrometheusRule";
                 /// Alertmanager routing of the XAgent's alerts.
-                AlertmanagerConfig($crate::builders::monitoring::types::AlertmanagerConfig) "AlertmanagerConfig";
+                AlertmanagerConfig($crate::builders::monitoring::types::AlertmanagerConfig) alertmanager_configs "AlertmanagerConfig";
             }
         }
     };

@@ -5,13 +5,14 @@ use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::diff::contains;
-use super::stores::{self, AppliedMemo, Stores, lookup};
+use super::stores::{self, AppliedMemo, Slim, Stores, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
 use crate::error::{Error, Result};
@@ -130,7 +131,7 @@ fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
 macro_rules! define_apply {
     (
         cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
-        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// Makes the child exist as desired, unless a foreign object holds its name.
         ///
@@ -149,12 +150,12 @@ macro_rules! define_apply {
                     let (outcome, seen) = ensure_cached(client, &stores.$field, &stores.applied, how, o).await?;
                     (outcome, seen.as_ref().and_then(stores::$state))
                 } )*
-                // Not cached: their CRDs may come and go, and a cache of a
-                // missing kind never fills. A GET per reconcile is the price.
+                // Cached metadata-only once their CRDs are served; read with
+                // a GET until then.
                 $( Child::$wv(o) => {
                     stores.absent.forget(owner.uid, ChildKind::$wv);
                     let how = How { owner, kind: ChildKind::$wv, initial_replicas: None };
-                    (ensure_one(client, how, o, &stamped(o)).await?.0, None)
+                    (ensure_watched(client, &stores.$wfield, &stores.applied, how, o).await?, None)
                 } )*
             };
             Ok(ChildReport { child: child.reference(), outcome, workload })
@@ -176,9 +177,13 @@ macro_rules! define_apply {
             let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind == kind && c.name == name);
             let mut removed = Vec::new();
             $( removed.extend(
-                prune_kind(client, &stores.$field, owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
+                prune_kind::<$ct, _>(client, &stores.$field, owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
             ); )*
-            $( if crds.serves(ChildKind::$wv)
+            $( if crds.serves(ChildKind::$wv) && stores::synced(&stores.$wfield) {
+                removed.extend(
+                    prune_kind::<$wt, _>(client, &stores.$wfield, owner, ChildKind::$wv, |n| keep(ChildKind::$wv, n)).await?,
+                );
+            } else if crds.serves(ChildKind::$wv)
                 && !keep(ChildKind::$wv, xagent_name)
                 && !stores.absent.knows(owner.uid, ChildKind::$wv)
             {
@@ -193,10 +198,46 @@ macro_rules! define_apply {
 
 crate::builders::registry::child_kinds!(define_apply);
 
+/// What a cache says of a child.
+enum Cached<S> {
+    /// Ours, and still what we last applied: nothing to send.
+    Unchanged(std::sync::Arc<S>),
+    /// Present, but changed, foreign or not known to the memo: read it.
+    Changed,
+    /// Not there: create it.
+    Absent,
+}
+
+/// Looks `desired_json` up in `store`: unchanged when the cached metadata
+/// still holds ours and the object's version is the one at which it last
+/// matched the same desired object (`print`).
+fn look_up<S>(
+    store: &Store<S>,
+    memo: &AppliedMemo,
+    how: How<'_>,
+    key: &str,
+    desired: (&serde_json::Value, u64),
+) -> Cached<S>
+where
+    S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + 'static,
+{
+    let (desired_json, print) = desired;
+    let name = desired_json["metadata"]["name"].as_str().unwrap_or_default();
+    let Some(cached) = lookup(store, how.owner.namespace, name) else { return Cached::Absent };
+    let ours = controller_uid(cached.as_ref()) == Some(how.owner.uid);
+    let spec_holds = memo.holds(key, print, &version(cached.as_ref()));
+    let meta_holds = contains(&to_json(cached.meta()), &desired_json["metadata"]);
+    if ours && spec_holds && meta_holds { Cached::Unchanged(cached) } else { Cached::Changed }
+}
+
+/// The memo's key of child `name` of kind `K`.
+fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> String {
+    format!("{}/{}/{}", K::kind(&()), namespace, name)
+}
+
 /// A child whose cache entry is slim (metadata, plus status for workloads):
-/// unchanged when its metadata still holds ours and its version is the one at
-/// which it last matched the same desired object; otherwise read in full,
-/// compared and applied if needed.
+/// unchanged per [`look_up`]; otherwise created without a read when the cache
+/// has no such object, or read in full, compared and applied if needed.
 async fn ensure_cached<K>(
     client: &Client,
     store: &Store<K>,
@@ -205,36 +246,97 @@ async fn ensure_cached<K>(
     desired: &K,
 ) -> Result<(Outcome, Option<K>)>
 where
+    K: ChildObject + Serialize + Slim,
+{
+    let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
+    let (desired_json, print) = stamp(desired);
+    let absent = match look_up(store, memo, how, &key, (&desired_json, print)) {
+        Cached::Unchanged(cached) => return Ok((Outcome::Unchanged, Some((*cached).clone()))),
+        Cached::Changed => false,
+        Cached::Absent => true,
+    };
+    let cached_version = |full: &K| {
+        let mut slim = full.clone();
+        slim.slim();
+        version(&slim)
+    };
+    apply_and_remember(client, memo, how, desired, (&desired_json, print), absent, cached_version).await
+}
+
+/// A watched child: like [`ensure_cached`] through its metadata cache once
+/// that is filled; until then (its CRD just appeared) read with a GET.
+async fn ensure_watched<K>(
+    client: &Client,
+    store: &Store<PartialObjectMeta<K>>,
+    memo: &AppliedMemo,
+    how: How<'_>,
+    desired: &K,
+) -> Result<Outcome>
+where
     K: ChildObject + Serialize,
 {
-    let owner = how.owner;
-    let name = desired.name_any();
-    let key = format!("{}/{}/{}", K::kind(&()), owner.namespace, name);
+    let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     let (desired_json, print) = stamp(desired);
-    if let Some(cached) = lookup(store, owner.namespace, &name) {
-        let ours = controller_uid(cached.as_ref()) == Some(owner.uid);
-        let spec_holds = memo.holds(&key, print, &version(cached.as_ref()));
-        let meta_holds = contains(&to_json(cached.meta()), &desired_json["metadata"]);
-        if ours && spec_holds && meta_holds {
-            return Ok((Outcome::Unchanged, Some((*cached).clone())));
-        }
-    }
-    let (outcome, seen) = ensure_one(client, how, desired, &desired_json).await?;
+    let absent = match stores::synced(store).then(|| look_up(store, memo, how, &key, (&desired_json, print)))
+    {
+        Some(Cached::Unchanged(_)) => return Ok(Outcome::Unchanged),
+        Some(Cached::Absent) => true,
+        Some(Cached::Changed) | None => false,
+    };
+    let cached_version = |full: &K| {
+        let meta = PartialObjectMeta::<K> {
+            types: None,
+            metadata: full.meta().clone(),
+            _phantom: std::marker::PhantomData,
+        };
+        version(&meta)
+    };
+    Ok(apply_and_remember(client, memo, how, desired, (&desired_json, print), absent, cached_version)
+        .await?
+        .0)
+}
+
+/// Creates the child (`absent`: the cache has no such object) or reads,
+/// compares and applies it, then remembers in the memo the version its
+/// cached form will have (`cached_version` of the object as it now stands).
+async fn apply_and_remember<K>(
+    client: &Client,
+    memo: &AppliedMemo,
+    how: How<'_>,
+    desired: &K,
+    (desired_json, print): (&serde_json::Value, u64),
+    absent: bool,
+    cached_version: impl Fn(&K) -> String,
+) -> Result<(Outcome, Option<K>)>
+where
+    K: ChildObject + Serialize,
+{
+    let created = if absent { create_only(client, how, desired, desired_json).await? } else { None };
+    let (outcome, seen) = match created {
+        Some(object) => (Outcome::Created, Some(object)),
+        None => ensure_one(client, how, desired, desired_json).await?,
+    };
+    let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     match &seen {
-        Some(obj) => memo.record(key, print, version(obj)),
+        Some(obj) => memo.record(key, print, cached_version(obj)),
         None => memo.forget(&key),
     }
     Ok((outcome, seen))
 }
 
 /// What changes whenever an object's spec does: the generation where the kind
-/// keeps one (not bumped by status updates), else the resourceVersion (Services,
-/// whose status rarely changes).
+/// keeps one (not bumped by status updates); else a digest of the spec where
+/// the cache keeps it (HorizontalPodAutoscalers, whose resourceVersion their
+/// status moves every few seconds); else the resourceVersion (Services, whose
+/// status rarely changes).
 /// The uid is part of it: a child deleted and recreated starts at generation 1 again.
-fn version<K: Resource>(obj: &K) -> String {
+pub fn version<K: Resource + Serialize>(obj: &K) -> String {
     let uid = obj.meta().uid.as_deref().unwrap_or_default();
-    match obj.meta().generation {
-        Some(g) => format!("{uid}/g{g}"),
+    if let Some(g) = obj.meta().generation {
+        return format!("{uid}/g{g}");
+    }
+    match to_json(obj).get("spec").filter(|spec| !spec.is_null()) {
+        Some(spec) => format!("{uid}/s{:016x}", fingerprint(spec)),
         None => format!("{uid}/rv{}", obj.meta().resource_version.as_deref().unwrap_or_default()),
     }
 }
@@ -314,13 +416,9 @@ where
             observed = None;
         }
     }
-    let body = match (&observed, initial_replicas) {
-        (None, Some(replicas)) if desired_json.pointer("/spec/replicas").is_none() => {
-            let mut body = desired_json.clone();
-            body["spec"]["replicas"] = replicas.into();
-            std::borrow::Cow::Owned(body)
-        }
-        _ => std::borrow::Cow::Borrowed(desired_json),
+    let body = match &observed {
+        None => std::borrow::Cow::Owned(with_initial_replicas(desired_json, initial_replicas)),
+        Some(_) => std::borrow::Cow::Borrowed(desired_json),
     };
     let params = PatchParams::apply(MANAGER).force();
     let applied = api
@@ -329,6 +427,48 @@ where
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if existed { Outcome::Updated } else { Outcome::Created };
     Ok((outcome, Some(applied)))
+}
+
+/// A resourceVersion no stored object can have (etcd's revision counter
+/// would have to pass 2^64 - 1 first): as an apply's precondition it makes
+/// the apply create the object or fail with 409 Conflict, never change one.
+pub const NO_STORED_VERSION: &str = "18446744073709551615";
+
+/// Creates a child the cache does not hold, without reading it first: an
+/// apply that only creates. Any object of that name (ours, not yet in the
+/// cache, or a foreign one, which caches never hold) makes the server answer
+/// 409, and `None` sends the caller to [`ensure_one`] to read and judge it,
+/// so nothing is ever adopted or overwritten unseen.
+async fn create_only<K>(
+    client: &Client,
+    how: How<'_>,
+    desired: &K,
+    desired_json: &serde_json::Value,
+) -> Result<Option<K>>
+where
+    K: ChildObject + Serialize,
+{
+    let name = desired.name_any();
+    let mut body = with_initial_replicas(desired_json, how.initial_replicas);
+    body["metadata"]["resourceVersion"] = NO_STORED_VERSION.into();
+    let api: Api<K> = Api::namespaced(client.clone(), how.owner.namespace);
+    match api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&body)).await {
+        Ok(created) => Ok(Some(created)),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
+        Err(source) => Err(Error::ApplyChild { child: ChildRef { kind: how.kind, name }, source }),
+    }
+}
+
+/// `desired_json` with `spec.replicas` set to `initial` when it sets none:
+/// the body that creates an autoscaled Deployment at its HPA's minimum.
+fn with_initial_replicas(desired_json: &serde_json::Value, initial: Option<i32>) -> serde_json::Value {
+    let mut body = desired_json.clone();
+    if let Some(replicas) = initial
+        && desired_json.pointer("/spec/replicas").is_none()
+    {
+        body["spec"]["replicas"] = replicas.into();
+    }
+    body
 }
 
 /// Whether a StatefulSet's volumeClaimTemplates (immutable) no longer hold
@@ -458,15 +598,16 @@ where
     }
 }
 
-async fn prune_kind<K>(
+async fn prune_kind<K, S>(
     client: &Client,
-    store: &Store<K>,
+    store: &Store<S>,
     owner: Owner<'_>,
     kind: ChildKind,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<ChildRef>>
 where
     K: ChildObject,
+    S: Resource<DynamicType = ()> + Clone + 'static,
 {
     let stale: Vec<(String, Option<String>)> = store
         .state()

@@ -320,39 +320,53 @@ fn count_applied(ctx: &Context, applied: &Applied) {
     }
 }
 
-/// Ensures every child. One child the API server refuses (e.g. an immutable
-/// field changed) does not hold back the others: it is reported as failed,
-/// and the first such error is returned beside the reports.
+/// Ensures every child: the first alone, then the others all at once, so a
+/// first reconcile takes two round trips rather than one per child, while a
+/// namespace being deleted refuses one write rather than a burst of them.
+/// One child the API server refuses (e.g. an immutable field changed) does
+/// not hold back the others: it is reported as failed, and the first such
+/// error (in the order of `desired`) is returned beside the reports.
 async fn apply_all(
     ctx: &Context,
     owner: Owner<'_>,
     desired: &[&Desired],
 ) -> (Vec<(Component, ChildReport)>, Option<Error>) {
-    let mut reports = Vec::with_capacity(desired.len());
-    let mut first_failure = None;
-    for &Desired { component, child } in desired {
-        let mut stop = false;
-        let initial = initial_replicas(desired, child);
-        let report = match apply::ensure(&ctx.client, &ctx.stores, owner, child, initial).await {
-            Ok(report) => report,
-            Err(error) => {
-                warn!(error = %error, child = %child.reference(), "child not applied");
-                let report = ChildReport {
-                    child: child.reference(),
-                    outcome: Outcome::Failed { message: error.to_string(), transient: error.is_transient() },
-                    workload: None,
-                };
-                stop = error.is_namespace_terminating();
-                first_failure.get_or_insert(error);
-                report
-            }
-        };
-        reports.push((*component, report));
-        if stop {
-            break; // every other child would get the same refusal
+    let mut results = Vec::with_capacity(desired.len());
+    if let Some((first, rest)) = desired.split_first() {
+        results.push(ensure_desired(ctx, owner, desired, first).await);
+        let terminating = matches!(&results[0].2, Err(e) if e.is_namespace_terminating());
+        if !terminating {
+            let others = rest.iter().map(|d| ensure_desired(ctx, owner, desired, d));
+            results.extend(futures::future::join_all(others).await);
         }
     }
+    let mut reports = Vec::with_capacity(results.len());
+    let mut first_failure = None;
+    for (component, child, result) in results {
+        let report = result.unwrap_or_else(|error| {
+            warn!(error = %error, child = %child.reference(), "child not applied");
+            let report = ChildReport {
+                child: child.reference(),
+                outcome: Outcome::Failed { message: error.to_string(), transient: error.is_transient() },
+                workload: None,
+            };
+            first_failure.get_or_insert(error);
+            report
+        });
+        reports.push((component, report));
+    }
     (reports, first_failure)
+}
+
+/// [`apply::ensure`] of one of `desired`, with what it was about.
+async fn ensure_desired<'d>(
+    ctx: &Context,
+    owner: Owner<'_>,
+    desired: &[&Desired],
+    d: &'d Desired,
+) -> (Component, &'d Child, Result<ChildReport>) {
+    let initial = initial_replicas(desired, &d.child);
+    (d.component, &d.child, apply::ensure(&ctx.client, &ctx.stores, owner, &d.child, initial).await)
 }
 
 /// The replica count a new autoscaled Deployment starts at: the minimum of

@@ -46,7 +46,13 @@ pub struct RunConfig {
     pub leader_election: Option<LeaseConfig>,
     /// The installation's settings the builders apply.
     pub settings: crate::builders::Settings,
+    /// XAgents reconciled at the same time, per watched namespace.
+    pub concurrency: u16,
 }
+
+/// XAgents reconciled at the same time by default (see docs/performance.md
+/// for the curve it was chosen from).
+pub const DEFAULT_CONCURRENCY: u16 = 8;
 
 /// Why `run` ended other than by a shutdown signal.
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +204,7 @@ async fn work_all(client: Client, config: &RunConfig, metrics: Arc<Metrics>, end
             probes: probes.clone(),
             gate: gate.clone(),
             settings: config.settings.clone(),
+            concurrency: config.concurrency,
         };
         work(client.clone(), namespace, shared)
     });
@@ -231,13 +238,14 @@ fn gated_xagents(
     .chain(xagent_watch)
 }
 
-/// A metadata-only watch of an uncached monitoring kind, started once the
-/// Prometheus Operator CRDs are installed (a watch of a missing kind only
-/// fails), so an edited or deleted ServiceMonitor or PrometheusRule is put
-/// back at once rather than at the next resync.
+/// A metadata-only cached watch of a watched (monitoring) kind, started
+/// once its CRD is served (a watch of a missing kind only fails), so an
+/// edited or deleted ServiceMonitor or PrometheusRule is put back at once,
+/// and an unchanged one is vouched for without a GET.
 fn monitoring_watch<K>(
     api: Api<PartialObjectMeta<K>>,
     config: watcher::Config,
+    writer: Writer<PartialObjectMeta<K>>,
     crds: Arc<MonitoringCrds>,
     kind: crate::builders::ChildKind,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
@@ -250,15 +258,16 @@ where
         while !crds.serves(kind) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+        slim_watch(api, config, writer, |o| stores::keep_own_annotations(&mut o.metadata))
     })
-    .flat_map(move |()| watcher(api.clone(), config.clone()).default_backoff().touched_objects())
+    .flatten()
 }
 
 /// Expands the registry into the Controller's watches of every child kind.
 macro_rules! define_owned_watches {
     (
         cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
-        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// A Controller over `xagent_stream` that owns every child kind: the cached
         /// ones through their caches, the watched ones through metadata watches.
@@ -269,12 +278,13 @@ macro_rules! define_owned_watches {
             xagents: reflector::Store<XAgent>,
             w: stores::Writers,
             crds: Arc<MonitoringCrds>,
+            concurrency: u16,
         ) -> Controller<XAgent> {
             let owned = crate::client::watch_config().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
                 $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim)) )*
-                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), crds.clone(), crate::builders::ChildKind::$wv)) )*
-                .with_config(controller::Config::default().concurrency(8))
+                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), crate::builders::ChildKind::$wv)) )*
+                .with_config(controller::Config::default().concurrency(concurrency))
         }
     };
 }
@@ -287,11 +297,12 @@ struct Shared {
     probes: Arc<ProbeState>,
     gate: Arc<SyncGate>,
     settings: crate::builders::Settings,
+    concurrency: u16,
 }
 
 /// The controller and the prober of one namespace (or all), until a shutdown signal.
 async fn work(client: Client, namespace: Option<String>, shared: Shared) {
-    let Shared { metrics, probes, gate, settings } = shared;
+    let Shared { metrics, probes, gate, settings, concurrency } = shared;
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
@@ -312,7 +323,7 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
     );
     let janitor = tokio::spawn(forget_gone_periodically(ctx.clone(), xagents.clone()));
     let stop = shutdown_signal().shared();
-    let run = controller(&client, ns, xagent_stream, xagents, writers, ctx.crds.clone())
+    let run = controller(&client, ns, xagent_stream, xagents, writers, ctx.crds.clone(), concurrency)
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .graceful_shutdown_on(stop.clone())

@@ -11,7 +11,9 @@ use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
 use crate::builders::Child;
+use futures::FutureExt;
 use kube::Resource;
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 
 /// Expands the registry into the caches of the cached kinds, their writers
@@ -19,7 +21,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 macro_rules! define_stores {
     (
         cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
-        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wkind:literal; )* }
+        watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// One cache per cached child kind.
         ///
@@ -33,27 +35,61 @@ macro_rules! define_stores {
             /// Watched children known not to exist as ours.
             pub absent: Arc<AbsentMemo>,
             $( $(#[$cdoc])* pub $field: Store<$ct>, )*
+            $( $(#[$wdoc])*
+            #[doc = "(Metadata only, filled once its CRD is served.)"]
+            pub $wfield: Store<PartialObjectMeta<$wt>>, )*
         }
 
         /// The writing halves of [`Stores`], fed by the watches (or by tests).
         pub struct Writers {
             $( $(#[$cdoc])* pub $field: reflector::store::Writer<$ct>, )*
+            $( $(#[$wdoc])* pub $wfield: reflector::store::Writer<PartialObjectMeta<$wt>>, )*
         }
 
         /// Empty caches and their writers.
         pub fn new() -> (Stores, Writers) {
             $( let $field = reflector::store(); )*
+            $( let $wfield = reflector::store(); )*
             (
-                Stores { applied: Arc::default(), absent: Arc::default(), $( $field: $field.0.clone(), )* },
-                Writers { $( $field: $field.1, )* },
+                Stores {
+                    applied: Arc::default(),
+                    absent: Arc::default(),
+                    $( $field: $field.0.clone(), )*
+                    $( $wfield: $wfield.0.clone(), )*
+                },
+                Writers { $( $field: $field.1, )* $( $wfield: $wfield.1, )* },
             )
         }
 
         impl Stores {
-            /// Waits until every cache holds its first full list, so a missing entry means "absent".
+            /// Waits until every cache of a cached kind holds its first full
+            /// list, so a missing entry means "absent". The watched kinds'
+            /// caches fill only once their CRDs are served: see [`synced`].
             pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
                 $( self.$field.wait_until_ready().await?; )*
                 Ok(())
+            }
+        }
+
+        impl Writers {
+            /// Fills the watched kinds' metadata caches with the watched
+            /// children among `children`, as a first list of their watches
+            /// would (for tests and benchmarks).
+            pub fn sync_watched(&mut self, children: &[Child]) {
+                $(
+                    self.$wfield.apply_watcher_event(&watcher::Event::Init);
+                    for child in children {
+                        if let Child::$wv(o) = child {
+                            let meta = PartialObjectMeta::<$wt> {
+                                types: Some(kube::core::TypeMeta::resource::<$wt>()),
+                                metadata: o.metadata.clone(),
+                                _phantom: std::marker::PhantomData,
+                            };
+                            self.$wfield.apply_watcher_event(&watcher::Event::InitApply(meta));
+                        }
+                    }
+                    self.$wfield.apply_watcher_event(&watcher::Event::InitDone);
+                )*
             }
         }
 
@@ -106,6 +142,15 @@ pub trait Slim {
 }
 
 crate::builders::registry::child_kinds!(define_stores);
+
+/// Whether `store` holds its first full list: a watched kind's cache only
+/// does once its CRD is served and listed.
+pub fn synced<K>(store: &Store<K>) -> bool
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.wait_until_ready().now_or_never().is_some_and(|ready| ready.is_ok())
+}
 
 /// The cached object `namespace/name`, if any.
 pub fn lookup<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>

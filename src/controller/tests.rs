@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::apply::{self, APPLIED_ANNOTATION};
+use super::apply::{self, APPLIED_ANNOTATION, NO_STORED_VERSION};
 use super::crds::MonitoringCrds;
 use super::stores::{self, AbsentMemo, AppliedMemo};
 use super::{Context, reconcile};
@@ -40,6 +40,10 @@ struct Server {
     memo: Arc<AppliedMemo>,
     /// The operator's memo of watched children it found absent.
     absent: Arc<AbsentMemo>,
+    /// The watched kinds' metadata caches hold their first list (of the
+    /// watched children among the cached ones): their CRDs were served
+    /// when the operator started.
+    watched_synced: bool,
 }
 
 fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, Value) {
@@ -61,6 +65,12 @@ fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, 
         }
         Method::PATCH => match server.fail_apply {
             Some(code) => (code, mock_api::status(code, "InternalError")),
+            // A create-only apply of a name that exists: the precondition fails.
+            None if body["metadata"]["resourceVersion"] == NO_STORED_VERSION
+                && server.existing.iter().any(|(p, _)| p == path) =>
+            {
+                (409, mock_api::status(409, "Conflict"))
+            }
             None => {
                 let mut applied = body.clone();
                 applied["metadata"]["resourceVersion"] = json!("1");
@@ -109,13 +119,16 @@ async fn reconcile_with_crds(
     // Earlier entries win: a test's own `existing` overrides the cache mirror.
     let mirrored = cached.iter().filter(|c| !c.kind().is_monitoring());
     server.existing.extend(mirrored.map(|c| (path_of(c), c.to_value())));
-    let (memo, absent) = (server.memo.clone(), server.absent.clone());
+    let (memo, absent, watched_synced) = (server.memo.clone(), server.absent.clone(), server.watched_synced);
     let (client, recorder) = mock_client(server);
     let (mut stores, mut writers) = stores::new();
     stores.applied = memo;
     stores.absent = absent;
     for child in cached {
-        writers.cache(child.clone());
+        writers.cache_slim(child.clone());
+    }
+    if watched_synced {
+        writers.sync_watched(cached);
     }
     let crds = Arc::new(MonitoringCrds::new(crds_installed));
     let ctx = Arc::new(Context::new(client, stores).with_crds(crds));
@@ -142,12 +155,11 @@ fn path_of(child: &Child) -> String {
     format!("{prefix}/namespaces/{NS}/{plural}/{}", child.name())
 }
 
-/// The requests that create `children` from nothing: a GET (404) and an apply
-/// each, then one "Created" event and the status write.
+/// The requests that create `children` from nothing: one create-only apply
+/// each (no read first), then one "Created" event and the status write.
 fn created_then_reported(children: &[Child]) -> Vec<String> {
     let mut expected = Vec::new();
     for child in children {
-        expected.push(format!("GET {}", path_of(child)));
         expected.push(format!("PATCH {}{FIELD_MANAGER}", path_of(child)));
     }
     expected.push(EVENT_POST.to_string());
@@ -193,11 +205,12 @@ fn hpa_min_replicas(desired: &[Child], name: &str) -> Option<i32> {
     })
 }
 
-/// The apply body that creates `child`: the stamped child and, for a
-/// Deployment an HPA in `desired` scales, the HPA's minimum as its first
-/// replica count.
+/// The apply body that creates `child`: the stamped child, with the
+/// precondition that makes it create-only and, for a Deployment an HPA in
+/// `desired` scales, the HPA's minimum as its first replica count.
 fn created_body(child: &Child, desired: &[Child]) -> Value {
     let mut body = apply::stamped(child);
+    body["metadata"]["resourceVersion"] = json!(NO_STORED_VERSION);
     if let Child::Deployment(d) = child
         && let Some(min) = hpa_min_replicas(desired, &d.name_any())
     {
@@ -476,11 +489,14 @@ async fn foreign_object_with_a_child_name_is_left_alone_and_reported() {
     let (result, requests) = reconcile_with(&xa, &[], server).await;
     result.unwrap();
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
-    assert_eq!(lines[0], "GET /api/v1/namespaces/ns/services/demo-api");
-    assert!(
-        !lines.iter().any(|l| l.starts_with("PATCH /api/v1/namespaces/ns/services/demo-api")),
-        "the foreign Service must not be patched: {lines:#?}"
-    );
+    // Not in the cache, so first an apply that may only create: refused
+    // (409), then the Service is read and found foreign.
+    let service = "/api/v1/namespaces/ns/services/demo-api";
+    assert_eq!(lines[..2], [format!("PATCH {service}{FIELD_MANAGER}"), format!("GET {service}")]);
+    let service_patches: Vec<&Recorded> =
+        requests.iter().filter(|r| r.method == Method::PATCH && r.path == service).collect();
+    assert_eq!(service_patches.len(), 1, "the foreign Service must not be patched: {lines:#?}");
+    assert_eq!(service_patches[0].body["metadata"]["resourceVersion"], NO_STORED_VERSION, "create-only");
     assert!(lines.iter().any(|l| l.starts_with("PATCH /apis/apps/v1/namespaces/ns/deployments/demo-api")));
     let warning = requests.iter().find(|r| r.body["type"] == "Warning").expect("a warning event");
     assert_eq!(warning.body["reason"], "ChildConflict");
@@ -625,18 +641,45 @@ async fn monitoring_objects_are_created_once_the_crds_appear() {
     result.unwrap();
     let monitoring: Vec<Child> =
         builders::build(&xa).into_iter().filter(|c| c.kind().is_monitoring()).collect();
-    let mut expected = created_then_reported(&monitoring);
+    // Their metadata caches are not filled yet (the CRDs just appeared):
+    // each is read (404), then applied, all at once.
+    let mut expected: Vec<String> = monitoring.iter().map(|c| format!("GET {}", path_of(c))).collect();
+    expected.extend(monitoring.iter().map(|c| format!("PATCH {}{FIELD_MANAGER}", path_of(c))));
     // The unwanted AlertmanagerConfig is looked for once, now that its kind exists.
-    let looked_for = "GET /apis/monitoring.coreos.com/v1alpha1/namespaces/ns/alertmanagerconfigs/demo";
-    expected.insert(expected.len() - 2, looked_for.to_string());
+    expected.push("GET /apis/monitoring.coreos.com/v1alpha1/namespaces/ns/alertmanagerconfigs/demo".into());
+    expected.extend([EVENT_POST.to_string(), STATUS_PATCH.to_string()]);
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
     assert_eq!(lines, expected);
-    assert_eq!(requests[1].body, apply::stamped(&monitoring[0]));
+    assert_eq!(requests[2].body, apply::stamped(&monitoring[0]));
     assert_eq!(requests[3].body, apply::stamped(&monitoring[1]));
     let status = status_of(&requests);
     assert_eq!(condition(&status, "MonitoringReady")["status"], "True");
     assert_eq!(condition(&status, "MonitoringReady")["reason"], "Applied");
     assert_eq!(condition(&status, "Ready")["status"], "True");
+}
+
+#[tokio::test]
+async fn with_filled_caches_monitoring_objects_are_created_without_a_read_then_left_alone() {
+    let mut xa = xagent(json!({}));
+    let server = Server { watched_synced: true, ..Server::default() };
+    let children = builders::build(&xa);
+    let (result, requests) = reconcile_with_crds(&xa, &[], server.clone(), true).await;
+    result.unwrap();
+    // Every child, the watched ones too, with one create-only apply; the
+    // unwanted AlertmanagerConfig is known absent from its cache.
+    assert_eq!(requests.iter().map(Recorded::line).collect::<Vec<_>>(), created_then_reported(&children));
+    let monitoring = requests.iter().filter(|r| r.uri.contains("monitoring.coreos.com"));
+    for request in monitoring {
+        assert_eq!(request.body["metadata"]["resourceVersion"], NO_STORED_VERSION, "{}", request.line());
+    }
+
+    // Found in place (each read once, as after a restart), then vouched for
+    // by the caches and the memo alone.
+    let server = Server { watched_synced: true, ..server_with_monitoring(&xa) };
+    let stored = steady_state(&mut xa, true, &server).await;
+    let (result, requests) = reconcile_with_crds(&xa, &stored, server, true).await;
+    result.unwrap();
+    assert!(requests.is_empty(), "{:#?}", requests.iter().map(Recorded::line).collect::<Vec<_>>());
 }
 
 /// The server holding the monitoring objects exactly as applied (stamped).

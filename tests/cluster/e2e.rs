@@ -150,7 +150,7 @@ fn run_sh(cluster: &Cluster) {
         "the count of skips differs from the SKIP lines\n{}",
         tail()
     );
-    // Only the operator's ServiceAccount is audited: writes of it in the
+    // Every request of the operator's ServiceAccount is audited: writes of it in the
     // script's namespace show the operator ran as it, not as admin.
     assert!(!summary.namespace.is_empty(), "no `namespace NAME` in the script's first line\n{}", tail());
     let writes = cluster
