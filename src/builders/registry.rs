@@ -52,6 +52,11 @@ macro_rules! child_kinds {
                             spec.strategy = None;
                         }
                         if let Some(status) = o.status.as_mut() {
+                            // Counts no reconcile reads: left out, their churn wakes nobody.
+                            status.available_replicas = None;
+                            status.unavailable_replicas = None;
+                            status.terminating_replicas = None;
+                            status.replicas = None;
                             // Only a given-up rollout is read (see `deployment_state`).
                             status.conditions = status.conditions.take().map(|mut conditions| {
                                 conditions.retain(progress_deadline_exceeded);
@@ -71,7 +76,13 @@ macro_rules! child_kinds {
                             spec.update_strategy = None;
                         }
                         if let Some(status) = o.status.as_mut() {
+                            // Only the counts of `statefulset_state` are read.
                             status.conditions = None;
+                            status.available_replicas = None;
+                            status.current_replicas = None;
+                            status.current_revision = None;
+                            status.update_revision = None;
+                            status.replicas = 0;
                         }
                     },
                     state: statefulset_state;

@@ -59,7 +59,30 @@ pub struct Context {
     pub validated: Mutex<HashMap<String, Option<i64>>>,
     /// The installation's settings the builders apply.
     pub settings: builders::Settings,
+    /// The last status write of each XAgent (by uid): when, and its
+    /// verdict, so changes of details that follow are written together
+    /// ([`STATUS_DETAIL_DELAY`]).
+    pub status_written: Mutex<HashMap<String, StatusWrite>>,
 }
+
+/// A status write the operator made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusWrite {
+    /// When it was stored.
+    pub at: Instant,
+    /// [`status::verdict`] of what was stored.
+    pub verdict: u64,
+}
+
+/// How long after a status write a change of details only (replica counts,
+/// messages; no condition flips and the same generation) waits before it is
+/// written: a rollout's workload updates come one Deployment after another,
+/// and are written as one. A new verdict is written at once.
+pub const STATUS_DETAIL_DELAY: Duration = Duration::from_secs(10);
+
+/// How soon a status refused as stale (409) is computed again: the newer
+/// XAgent is in the cache by then, and status writes wake no reconcile.
+const STALE_STATUS_RETRY: Duration = Duration::from_secs(1);
 
 impl Context {
     /// A context over `client` and `stores`, reporting events as `xagent-operator`,
@@ -82,6 +105,7 @@ impl Context {
             probes: Arc::new(ProbeState::default()),
             validated: Mutex::default(),
             settings: builders::Settings::default(),
+            status_written: Mutex::default(),
         }
     }
 
@@ -133,9 +157,11 @@ impl Context {
         let uids: std::collections::HashSet<String> = live.iter().filter_map(|x| x.uid()).collect();
         self.retries.retain(|k| keys.contains(k));
         self.validated().retain(|uid, _| uids.contains(uid));
+        self.status_written().retain(|uid, _| uids.contains(uid));
         self.stores.absent.retain_owners(&uids);
         self.metrics.set_tracked("retries", self.retries.len());
         self.metrics.set_tracked("validations", self.validated_len());
+        self.metrics.set_tracked("status_writes", self.status_written().len());
         self.metrics.set_tracked("probe_results", self.probes.len());
         self.metrics.set_tracked("watched_absent", self.stores.absent.len());
     }
@@ -147,6 +173,22 @@ impl Context {
 
     fn validated(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<i64>>> {
         self.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn status_written(&self) -> std::sync::MutexGuard<'_, HashMap<String, StatusWrite>> {
+        self.status_written.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How long a status with `verdict` for `uid` must still wait: only a
+    /// change of details, within [`STATUS_DETAIL_DELAY`] of the last write.
+    /// The last write, not the cached status, says what was written: the
+    /// cache may not have brought it back yet.
+    fn held_back(&self, uid: &str, verdict: u64, now: Instant) -> Option<Duration> {
+        let last = *self.status_written().get(uid)?;
+        if last.verdict != verdict {
+            return None;
+        }
+        STATUS_DETAIL_DELAY.checked_sub(now.duration_since(last.at)).filter(|wait| !wait.is_zero())
     }
 }
 
@@ -183,7 +225,8 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     if xagent.meta().deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove the children.
         if let Some(uid) = xagent.uid() {
-            ctx.validated.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&uid);
+            ctx.validated().remove(&uid);
+            ctx.status_written().remove(&uid);
         }
         return Ok(Action::await_change());
     }
@@ -201,10 +244,11 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         Ok(valid) => valid,
         Err(invalid) => {
             warn!(error = %invalid, "XAgent spec is invalid; children left untouched");
-            write_status(ctx, xagent, Converged::Invalid(&invalid.to_string()), &observed).await?;
+            let again =
+                write_status(ctx, xagent, Converged::Invalid(&invalid.to_string()), &observed).await?;
             // Nothing to retry: the next attempt is a new generation.
             ctx.retries.clear(&key(xagent));
-            return Ok(Action::requeue(RESYNC));
+            return Ok(Action::requeue(again.unwrap_or(RESYNC)));
         }
     };
     let applied = converge(ctx, owner, valid).await?;
@@ -212,10 +256,11 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
     publish_changes(ctx, xagent, &applied).await;
     announce(ctx, xagent, refused_annotations(&ctx.settings, xagent, &applied)).await;
     let Some(error) = &applied.first_failure else {
-        write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
+        let again = write_status(ctx, xagent, Converged::Applied(&applied), &observed).await?;
         ctx.retries.clear(&key(xagent));
         let settling = applied.storage.as_ref().is_some_and(storage::StorageReport::settling);
-        return Ok(Action::requeue(if settling { storage::RECHECK } else { RESYNC }));
+        let next = if settling { storage::RECHECK } else { RESYNC };
+        return Ok(Action::requeue(again.map_or(next, |again| again.min(next))));
     };
     if error.is_namespace_terminating() {
         // Nothing can be created there again; the namespace controller
@@ -252,7 +297,7 @@ async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Re
     if refusal.is_some() {
         applicable.retain(|d| d.child.kind() != ChildKind::StatefulSet);
     }
-    let (mut children, first_failure) = apply_all(ctx, owner, &applicable).await;
+    let (mut children, first_failure) = apply_all(ctx, owner, &applicable, xagent.status.is_none()).await;
     let storage = match refusal {
         Some(why) => {
             children.extend(held_statefulset(xagent, &why));
@@ -320,26 +365,39 @@ fn count_applied(ctx: &Context, applied: &Applied) {
     }
 }
 
-/// Ensures every child: the first alone, then the others all at once, so a
-/// first reconcile takes two round trips rather than one per child, while a
-/// namespace being deleted refuses one write rather than a burst of them.
-/// One child the API server refuses (e.g. an immutable field changed) does
-/// not hold back the others: it is reported as failed, and the first such
-/// error (in the order of `desired`) is returned beside the reports.
+/// Ensures every child at once: they are independent objects, so a first
+/// reconcile takes one round trip rather than one per child. An XAgent that
+/// has a status already may be in a namespace being deleted, which would
+/// refuse every write: its first child goes alone, and a refusal stops the
+/// rest. One child the API server refuses (e.g. an immutable field changed)
+/// does not hold back the others: it is reported as failed, and the first
+/// such error (in the order of `desired`) is returned beside the reports.
 async fn apply_all(
     ctx: &Context,
     owner: Owner<'_>,
     desired: &[&Desired],
+    fresh: bool,
 ) -> (Vec<(Component, ChildReport)>, Option<Error>) {
     let mut results = Vec::with_capacity(desired.len());
-    if let Some((first, rest)) = desired.split_first() {
+    let (first, rest) = match desired.split_first() {
+        Some((first, rest)) if !fresh => (Some(first), rest),
+        _ => (None, desired),
+    };
+    if let Some(first) = first {
         results.push(ensure_desired(ctx, owner, desired, first).await);
-        let terminating = matches!(&results[0].2, Err(e) if e.is_namespace_terminating());
-        if !terminating {
-            let others = rest.iter().map(|d| ensure_desired(ctx, owner, desired, d));
-            results.extend(futures::future::join_all(others).await);
+        if matches!(&results[0].2, Err(e) if e.is_namespace_terminating()) {
+            return reports_of(results);
         }
     }
+    let others = rest.iter().map(|d| ensure_desired(ctx, owner, desired, d));
+    results.extend(futures::future::join_all(others).await);
+    reports_of(results)
+}
+
+/// The reports of ensured children, and the first error among them.
+fn reports_of(
+    results: Vec<(Component, &Child, Result<ChildReport>)>,
+) -> (Vec<(Component, ChildReport)>, Option<Error>) {
     let mut reports = Vec::with_capacity(results.len());
     let mut first_failure = None;
     for (component, child, result) in results {
@@ -457,25 +515,35 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-/// Writes status only when it differs from what is stored.
+/// Writes status only when it differs from what is stored; a change of
+/// details only, within [`STATUS_DETAIL_DELAY`] of the last write, is held
+/// back. Returns when to reconcile again to write what was held back (or
+/// refused as stale), if anything was.
 async fn write_status(
     ctx: &Context,
     xagent: &XAgent,
     converged: Converged<'_>,
     observed: &Observed,
-) -> Result<()> {
+) -> Result<Option<Duration>> {
     // Whole seconds: the API server stores no more, so a re-read compares equal.
     let now = Timestamp::now().round(Unit::Second).unwrap_or_else(|_| Timestamp::now());
     let next = status::compute(xagent.status.as_ref(), converged, observed, now);
     if !status::changed(xagent.status.as_ref(), &next) {
-        return Ok(());
+        return Ok(None);
     }
-    if patch_status(&ctx.client, xagent, &next).await? {
-        // Only a status that was stored is announced: a refused write is
-        // recomputed from the newer XAgent, which would announce it twice.
-        announce(ctx, xagent, notices::transitions(xagent.status.as_ref(), &next)).await;
+    let (uid, verdict) = (xagent.uid().unwrap_or_default(), status::verdict(&next));
+    if let Some(wait) = ctx.held_back(&uid, verdict, Instant::now()) {
+        debug!(wait_ms = wait.as_millis() as u64, "status details held back to be written with what follows");
+        return Ok(Some(wait));
     }
-    Ok(())
+    if !patch_status(&ctx.client, xagent, &next).await? {
+        return Ok(Some(STALE_STATUS_RETRY));
+    }
+    ctx.status_written().insert(uid, StatusWrite { at: Instant::now(), verdict });
+    // Only a status that was stored is announced: a refused write is
+    // recomputed from the newer XAgent, which would announce it twice.
+    announce(ctx, xagent, notices::transitions(xagent.status.as_ref(), &next)).await;
+    Ok(None)
 }
 
 /// Publishes `notices` about `xagent`; a failure to publish is logged, never

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
@@ -138,24 +139,39 @@ where
 }
 
 /// A cached watch of a child kind, dropping with `slim` what the reconciler
-/// does not read (see [`stores::Stores`]).
+/// does not read (see [`stores::Stores`]). Its owner is woken by every
+/// object of the first list, by every deletion, and by an update only when
+/// the slim object changed in more than its resourceVersion
+/// ([`stores::wakes_owner`]): status churn the cache drops wakes nobody.
 fn slim_watch<K>(
     api: Api<K>,
     config: watcher::Config,
-    writer: Writer<K>,
+    mut writer: Writer<K>,
     slim: fn(&mut K),
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static,
 {
+    let cache = writer.as_reader();
     watcher(api, config)
         .default_backoff()
         .modify(move |o: &mut K| {
             o.managed_fields_mut().clear();
             slim(o);
         })
-        .reflect(writer)
-        .touched_objects()
+        .map_ok(move |event| {
+            let woken = match &event {
+                watcher::Event::Apply(o) => {
+                    let previous = cache.get(&reflector::ObjectRef::from(o));
+                    stores::wakes_owner(previous.as_deref(), o).then(|| o.clone())
+                }
+                watcher::Event::InitApply(o) | watcher::Event::Delete(o) => Some(o.clone()),
+                watcher::Event::Init | watcher::Event::InitDone => None,
+            };
+            writer.apply_watcher_event(&event);
+            futures::stream::iter(woken.map(Ok))
+        })
+        .try_flatten()
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.
@@ -222,7 +238,10 @@ fn gated_xagents(
     crds: Arc<MonitoringCrds>,
     gate: Arc<SyncGate>,
 ) -> impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static {
-    let xagent_watch = cached_watch(api::<XAgent>(client, ns), crate::client::watch_config(), writer);
+    // Only a new generation (a spec change, or a deletion) wakes an XAgent:
+    // status writes, ours above all, only refresh the cache.
+    let xagent_watch = cached_watch(api::<XAgent>(client, ns), crate::client::watch_config(), writer)
+        .predicate_filter(kube::runtime::predicates::generation, Default::default());
     futures::stream::once(async move {
         if caches.wait_until_ready().await.is_err() {
             warn!("a child cache stopped before it was filled");
@@ -230,6 +249,12 @@ fn gated_xagents(
         // Bounded: without the right to list CRDs it would never come.
         if tokio::time::timeout(CRD_SYNC_WAIT, crds.wait_synced()).await.is_err() {
             warn!("could not tell whether the Prometheus Operator CRDs exist; assuming not for now");
+        }
+        // Bounded too: until they are filled, those children are read with a GET.
+        if tokio::time::timeout(CRD_SYNC_WAIT, caches.wait_until_watched_ready(&crds)).await.is_err() {
+            warn!(
+                "the Prometheus Operator kinds' caches are not filled yet; reading those children meanwhile"
+            );
         }
         gate.synced();
         info!("child caches synced; reconciling");
@@ -253,10 +278,10 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
     futures::stream::once(async move {
-        // The CRD watch flips this flag; a second's delay is nothing next to
-        // the time it takes to install CRDs.
+        // The CRD watch flips this flag; a fifth of a second's delay is
+        // nothing next to the time it takes to install CRDs.
         while !crds.serves(kind) {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         slim_watch(api, config, writer, |o| stores::keep_own_annotations(&mut o.metadata))
     })

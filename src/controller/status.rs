@@ -458,6 +458,20 @@ fn stamp(c: Cond, old: &[Condition], generation: Option<i64>, now: Timestamp) ->
     }
 }
 
+/// A digest of what a status says rather than how it details it: the
+/// generation it describes and each condition's type and status. A change
+/// of the verdict is written at once; a change of details only (replica
+/// counts, messages) may wait to be written with what follows.
+pub fn verdict(status: &XAgentStatus) -> u64 {
+    let mut text = format!("{:?}", status.observed_generation);
+    for c in &status.conditions {
+        text.push_str(&format!("|{}={}", c.type_, c.status));
+    }
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Whether a status write is needed.
 pub fn changed(previous: Option<&XAgentStatus>, next: &XAgentStatus) -> bool {
     previous != Some(next)

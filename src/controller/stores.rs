@@ -71,6 +71,17 @@ macro_rules! define_stores {
             }
         }
 
+        impl Stores {
+            /// Waits until the cache of every watched kind that `crds` says
+            /// is served holds its first list, so the first reconciles vouch
+            /// for those children without a GET.
+            pub async fn wait_until_watched_ready(&self, crds: &crate::controller::crds::MonitoringCrds) {
+                $( if crds.serves(crate::builders::ChildKind::$wv) {
+                    let _ = self.$wfield.wait_until_ready().await;
+                } )*
+            }
+        }
+
         impl Writers {
             /// Fills the watched kinds' metadata caches with the watched
             /// children among `children`, as a first list of their watches
@@ -150,6 +161,28 @@ where
     K: Resource<DynamicType = ()> + Clone + 'static,
 {
     store.wait_until_ready().now_or_never().is_some_and(|ready| ready.is_ok())
+}
+
+/// Whether a watch event that turns the cached `previous` into `next` (both
+/// slim, as cached) should wake the owning XAgent: only when something a
+/// reconcile reads changed. A status-only update of a kind whose status the
+/// cache drops (HorizontalPodAutoscalers every few seconds,
+/// PodDisruptionBudgets as pods come and go) moves just the
+/// resourceVersion, which wakes nobody unless it is what vouches for the
+/// object's spec (kinds with neither a generation nor a cached spec).
+pub fn wakes_owner<K: Resource + serde::Serialize>(previous: Option<&K>, next: &K) -> bool {
+    let Some(previous) = previous else { return true };
+    if super::apply::version(previous) != super::apply::version(next) {
+        return true;
+    }
+    let without_version = |o: &K| {
+        let mut value = serde_json::to_value(o).unwrap_or_default();
+        if let Some(meta) = value.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+            meta.remove("resourceVersion");
+        }
+        value
+    };
+    without_version(previous) != without_version(next)
 }
 
 /// The cached object `namespace/name`, if any.
@@ -310,7 +343,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::{Slim, deployment_state};
+    use super::{Slim, deployment_state, wakes_owner};
 
     fn deployment(conditions: serde_json::Value) -> Deployment {
         serde_json::from_value(json!({
@@ -341,5 +374,59 @@ mod tests {
         d.slim();
         assert_eq!(d.status.as_ref().and_then(|s| s.conditions.as_ref()), None, "nothing to keep");
         assert!(deployment_state(&d).is_some_and(|w| !w.deadline_exceeded));
+    }
+
+    /// An HPA as the watch caches it, at `rv`, with `min` replicas and a
+    /// status the cache drops.
+    fn hpa(rv: &str, min: i32) -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
+        let mut o: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler = serde_json::from_value(json!({
+            "metadata": {"name": "demo-api", "uid": "u1", "resourceVersion": rv},
+            "spec": {"minReplicas": min, "maxReplicas": 10,
+                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "demo-api"}},
+            "status": {"currentReplicas": 2, "desiredReplicas": 2},
+        }))
+        .expect("an HPA");
+        o.slim();
+        o
+    }
+
+    #[test]
+    fn status_churn_of_an_autoscaler_wakes_nobody_but_a_spec_edit_does() {
+        assert!(wakes_owner(None, &hpa("1", 2)), "a first sight wakes its owner");
+        assert!(!wakes_owner(Some(&hpa("1", 2)), &hpa("2", 2)), "only the resourceVersion moved");
+        assert!(wakes_owner(Some(&hpa("2", 2)), &hpa("3", 5)), "someone edited the spec");
+    }
+
+    #[test]
+    fn a_service_is_vouched_for_by_its_resource_version_so_every_move_wakes() {
+        let service = |rv: &str| {
+            let mut o: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+                "metadata": {"name": "demo-api", "uid": "u1", "resourceVersion": rv},
+                "spec": {"ports": [{"port": 80}]},
+            }))
+            .expect("a Service");
+            o.slim();
+            o
+        };
+        // Its spec is not cached: an edit shows only as a new resourceVersion.
+        assert!(wakes_owner(Some(&service("1")), &service("2")));
+        assert!(!wakes_owner(Some(&service("2")), &service("2")));
+    }
+
+    #[test]
+    fn a_deployment_wakes_on_counts_it_reports_not_on_others() {
+        let at = |rv: &str, ready: i32, available: i32| {
+            let mut d: Deployment = serde_json::from_value(json!({
+                "metadata": {"name": "demo-api", "uid": "u1", "generation": 1, "resourceVersion": rv},
+                "spec": {"replicas": 2, "selector": {}, "template": {}},
+                "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": 2,
+                           "availableReplicas": available},
+            }))
+            .expect("a Deployment");
+            d.slim();
+            d
+        };
+        assert!(!wakes_owner(Some(&at("1", 1, 0)), &at("2", 1, 1)), "availableReplicas is not reported");
+        assert!(wakes_owner(Some(&at("2", 1, 1)), &at("3", 2, 1)), "readyReplicas is");
     }
 }
