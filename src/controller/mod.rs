@@ -78,7 +78,7 @@ pub struct StatusWrite {
 /// messages; no condition flips and the same generation) waits before it is
 /// written: a rollout's workload updates come one Deployment after another,
 /// and are written as one. A new verdict is written at once.
-pub const STATUS_DETAIL_DELAY: Duration = Duration::from_secs(10);
+pub const STATUS_DETAIL_DELAY: Duration = Duration::from_secs(30);
 
 /// How soon a status refused as stale (409) is computed again: the newer
 /// XAgent is in the cache by then, and status writes wake no reconcile.

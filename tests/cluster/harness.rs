@@ -188,7 +188,7 @@ pub fn log_tail(path: &Path, n: usize) -> String {
 }
 
 /// Records every request of the operator's ServiceAccount (with the body of
-/// its writes to Deployments), and of everybody else only the writes of
+/// its writes to Deployments and XAgent status), and of everybody else only the writes of
 /// XAgents: when each XAgent was created is where a benchmark starts timing.
 const AUDIT_POLICY: &str = r#"apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -200,6 +200,8 @@ rules:
     resources:
       - group: apps
         resources: ["deployments"]
+      - group: xagent.io
+        resources: ["xagents/status"]
   - level: Metadata
     users: ["system:serviceaccount:xagent-system:xagent-operator"]
   - level: Metadata
