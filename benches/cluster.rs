@@ -15,7 +15,7 @@
 //!
 //! Run: `cargo bench --bench cluster` (about 20 minutes on 2 cores), or
 //! `cargo bench --bench cluster -- --quick` (200 XAgents instead of 1,000,
-//! no concurrency curve).
+//! no concurrency curve), or `-- --no-curve` (1,000, no curve).
 
 #[path = "../tests/cluster/harness.rs"]
 #[allow(dead_code)]
@@ -44,6 +44,7 @@ const QPS: &str = "2000";
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let curve = !quick && !std::env::args().any(|a| a == "--no-curve");
     let assets = harness::find_assets().unwrap_or_else(|e| panic!("{}", e.0));
     let cluster = Cluster::start(assets);
     install(&cluster);
@@ -51,7 +52,7 @@ fn main() {
     runtime.block_on(async {
         let admin = cluster.client(User::Admin).await;
         latency(&cluster, &admin, 20).await;
-        if !quick {
+        if curve {
             concurrency_curve(&cluster, &admin, 50, &[1, 4, 8, 16]).await;
         }
         let default = xagent_operator::controller::run::DEFAULT_CONCURRENCY;
@@ -293,6 +294,7 @@ struct Scale {
     first_status_s: f64,
     reconciles: f64,
     cpu_s: f64,
+    rss_idle_mib: f64,
     rss_mib: f64,
     verbs: BTreeMap<String, usize>,
     child_gets: usize,
@@ -359,6 +361,7 @@ impl Scale {
         );
         let cpu_met = (self.n >= 1000).then_some(self.cpu_s < 10.0);
         figure(&format!("xagents_{label}_operator_cpu_s"), self.cpu_s, "s", "< 10 at 1000", cpu_met);
+        figure(&format!("xagents_{label}_operator_rss_idle_mib"), self.rss_idle_mib, "MiB", "-", None);
         let rss_met = (self.n >= 1000).then_some(self.rss_mib < 32.0);
         figure(&format!("xagents_{label}_operator_rss_mib"), self.rss_mib, "MiB", "< 32 at 1000", rss_met);
     }
@@ -373,6 +376,7 @@ async fn scale(cluster: &Cluster, admin: &kube::Client, n: usize, concurrency: u
     let operator =
         Operator::start(cluster, &ns, &["--kube-api-qps", QPS, "--concurrency", &concurrency.to_string()]);
     let cpu_before = operator.cpu_seconds();
+    let rss_idle_mib = operator.rss_mib();
     let reconciles_before = operator.metric("xagent_reconciles_total");
     let names: Vec<String> = (0..n).map(|i| format!("x{i:04}")).collect();
     let children: usize = futures::stream::iter(&names)
@@ -441,6 +445,7 @@ async fn scale(cluster: &Cluster, admin: &kube::Client, n: usize, concurrency: u
         first_status_s: seconds(first_create, last_first_status),
         reconciles: operator.metric("xagent_reconciles_total") - reconciles_before,
         cpu_s: operator.cpu_seconds() - cpu_before,
+        rss_idle_mib,
         rss_mib: operator.rss_mib(),
         verbs,
         child_gets,

@@ -9,7 +9,7 @@ use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, store::Writer};
-use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::runtime::{Controller, Predicate, WatchStreamExt, controller, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -238,10 +238,12 @@ fn gated_xagents(
     crds: Arc<MonitoringCrds>,
     gate: Arc<SyncGate>,
 ) -> impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static {
-    // Only a new generation (a spec change, or a deletion) wakes an XAgent:
-    // status writes, ours above all, only refresh the cache.
+    // A new generation (a spec change, or a deletion) or new annotations
+    // (how tools ask for a reconcile, e.g. `reconcile.fluxcd.io/requestedAt`)
+    // wake an XAgent; status writes, ours above all, only refresh the cache.
+    let wakes = predicates::generation.combine(predicates::annotations);
     let xagent_watch = cached_watch(api::<XAgent>(client, ns), crate::client::watch_config(), writer)
-        .predicate_filter(kube::runtime::predicates::generation, Default::default());
+        .predicate_filter(wakes, Default::default());
     futures::stream::once(async move {
         if caches.wait_until_ready().await.is_err() {
             warn!("a child cache stopped before it was filled");
