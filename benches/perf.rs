@@ -1,10 +1,12 @@
-//! Performance figures against the operator's targets, printed rather than asserted
-//! (a timed assertion flakes on a loaded machine):
+//! Performance figures measured offline or against a mock API, printed
+//! rather than asserted (a timed assertion flakes on a loaded machine). Each
+//! line says which; the figures on a real API server come from
+//! `cargo bench --bench cluster` (see docs/performance.md):
 //!
-//! - `render` throughput on one core (target: at least 20,000 XAgents/s);
-//! - cache memory for 1,000 XAgents and their children (target: operator under 40 MiB RSS);
-//! - probe planning: 1,000 XAgents on 10 Redis endpoints (target: 10 probes a round);
-//! - first-reconcile latency against an instantly answering API (target: well under 1 s).
+//! - [offline] `render` throughput on one core (target: at least 10,000 XAgents/s end to end);
+//! - [offline] cache heap for 1,000 XAgents and their children (the real server's RSS is the cluster bench's);
+//! - [offline] probe planning: 1,000 XAgents on 10 Redis endpoints (target: 10 probes a round);
+//! - [mock API] a first reconcile against an instantly answering API (target: well under 1 s).
 //!
 //! Run: `cargo bench --bench perf` (add `-- --quick` for a short run).
 
@@ -96,10 +98,10 @@ fn bench_render(n: usize) {
     let children: usize = xagents.iter().map(|x| builders::build(x).len()).sum();
     let build = started.elapsed();
     println!(
-        "render: {n} XAgents -> {children} children, {} KiB of YAML\n  \
+        "[offline] render: {n} XAgents -> {children} children, {} KiB of YAML\n  \
          full render (parse, validate, build, YAML) {:>9.0} XAgents/s\n  \
          parse and validate alone                  {:>9.0} XAgents/s\n  \
-         builders alone                            {:>9.0} XAgents/s   (target >= 20000/s on one core)",
+         builders alone                            {:>9.0} XAgents/s   (target: full render >= 10000/s on one core)",
         output.len() / 1024,
         n as f64 / full.as_secs_f64(),
         n as f64 / parse.as_secs_f64(),
@@ -129,9 +131,9 @@ fn bench_memory(n: usize) {
     let after = rss_kib();
     let live = live_kib().saturating_sub(live_before);
     println!(
-        "memory: {n} XAgents and {children} cached children, all slim (monitoring objects are not cached)\n  \
+        "[offline] memory: {n} XAgents and {children} cached children, all slim (monitoring objects' metadata caches not counted)\n  \
          live heap of the caches {:.1} MiB; RSS {} KiB -> {} KiB (+{:.1} MiB, includes freed build garbage)\n  \
-         (target: whole operator < 40 MiB)",
+         (the whole operator on a real server: target < 32 MiB RSS at 1,000, see the cluster bench)",
         live as f64 / 1024.0,
         before,
         after,
@@ -149,7 +151,7 @@ fn bench_plan(n: usize, endpoints: usize) {
         planned = plan(&xagents).len();
     }
     println!(
-        "probes: {n} XAgents on {endpoints} Redis endpoints -> {planned} probes per round \
+        "[offline] probes: {n} XAgents on {endpoints} Redis endpoints -> {planned} probes per round \
          (target {endpoints}); planning takes {:.2} ms",
         started.elapsed().as_secs_f64() * 1000.0 / f64::from(rounds)
     );
@@ -184,7 +186,7 @@ async fn bench_reconcile(iterations: usize) {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
     println!(
-        "reconcile: first reconcile (every child created, status written) against an instant API\n  \
+        "[mock API] reconcile: first reconcile (every child created, status written) against an instant API\n  \
          p50 {:?}, p99 {:?}, max {:?}   (target: children well under 1 s after creation)",
         pct(0.5),
         pct(0.99),
