@@ -368,8 +368,8 @@ fn count_applied(ctx: &Context, applied: &Applied) {
 /// Ensures every child at once: they are independent objects, so a first
 /// reconcile takes one round trip rather than one per child. An XAgent that
 /// has a status already may be in a namespace being deleted, which would
-/// refuse every write: its first child goes alone, and a refusal stops the
-/// rest. One child the API server refuses (e.g. an immutable field changed)
+/// refuse every write: its children are looked at one at a time until one
+/// needs a request, which goes alone, and a refusal stops the rest. One child the API server refuses (e.g. an immutable field changed)
 /// does not hold back the others: it is reported as failed, and the first
 /// such error (in the order of `desired`) is returned beside the reports.
 async fn apply_all(
@@ -379,14 +379,21 @@ async fn apply_all(
     fresh: bool,
 ) -> (Vec<(Component, ChildReport)>, Option<Error>) {
     let mut results = Vec::with_capacity(desired.len());
-    let (first, rest) = match desired.split_first() {
-        Some((first, rest)) if !fresh => (Some(first), rest),
-        _ => (None, desired),
-    };
-    if let Some(first) = first {
-        results.push(ensure_desired(ctx, owner, desired, first).await);
-        if matches!(&results[0].2, Err(e) if e.is_namespace_terminating()) {
+    let mut rest = desired;
+    // One at a time until a child needed a request: children still in
+    // place send nothing, and the first request tells whether the
+    // namespace takes writes at all.
+    while !fresh && let Some((first, others)) = rest.split_first() {
+        let result = ensure_desired(ctx, owner, desired, first).await;
+        let sent = !matches!(&result.2, Ok(report) if report.outcome == Outcome::Unchanged);
+        let terminating = matches!(&result.2, Err(e) if e.is_namespace_terminating());
+        results.push(result);
+        rest = others;
+        if terminating {
             return reports_of(results);
+        }
+        if sent {
+            break;
         }
     }
     let others = rest.iter().map(|d| ensure_desired(ctx, owner, desired, d));
