@@ -345,7 +345,12 @@ pub fn version<K: Resource + Serialize>(obj: &K) -> String {
 /// release (64-bit FNV-1a over its canonical JSON; serde_json sorts keys), so
 /// a restart or a second replica reads the same stamp back.
 fn fingerprint(value: &serde_json::Value) -> u64 {
-    value.to_string().bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+    fnv1a(&value.to_string())
+}
+
+/// 64-bit FNV-1a of `text`: the same in every process and release.
+pub(crate) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }

@@ -467,9 +467,7 @@ pub fn verdict(status: &XAgentStatus) -> u64 {
     for c in &status.conditions {
         text.push_str(&format!("|{}={}", c.type_, c.status));
     }
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    super::apply::fnv1a(&text)
 }
 
 /// Whether a status write is needed.
