@@ -1,6 +1,6 @@
 //! The `xagent-operator` binary: `run`, `crd` and `render`.
 
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -207,7 +207,11 @@ fn render_file(file: &str, settings: &builders::Settings) -> anyhow::Result<()> 
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
     };
-    print!("{}", render::render_with(&input, settings)?);
+    // Each document goes out as it is rendered: a large input never holds
+    // its whole output in memory.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    render::render_to(&input, settings, &mut out)?;
+    out.flush().context("writing standard output")?;
     Ok(())
 }
 

@@ -1,10 +1,14 @@
 //! Offline `render`: XAgent documents in, the children the operator would apply out.
 
+use std::io;
+
 use serde::Deserialize;
 
 use crate::builders::{self, Child};
 use crate::crd::XAgent;
 use crate::validate::{self, InvalidXAgent};
+
+mod yaml;
 
 /// Why a set of XAgent documents could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,9 @@ pub enum RenderError {
         /// The integer as written.
         literal: String,
     },
+    /// The rendered children could not be written out (e.g. a closed pipe).
+    #[error("writing the rendered children: {0}")]
+    Write(#[from] io::Error),
 }
 
 /// How deep flow collections may nest in the input.
@@ -141,16 +148,77 @@ pub fn render_with(input: &str, settings: &builders::Settings) -> Result<String,
     Ok(out)
 }
 
+/// [`render_with`] written to `out` one document at a time, so a large input
+/// never holds its whole output in memory. Every XAgent is validated before
+/// the first byte is written: an invalid input writes nothing.
+pub fn render_to(
+    input: &str,
+    settings: &builders::Settings,
+    out: &mut impl io::Write,
+) -> Result<(), RenderError> {
+    let xagents = parse_documents(input)?;
+    let mut document = String::new();
+    for xagent in &xagents {
+        for desired in builders::desired_with(xagent, settings) {
+            document.clear();
+            write_document(&mut document, &desired.child);
+            out.write_all(document.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// Appends one child as a YAML document.
 pub fn write_document(out: &mut String, child: &Child) {
     out.push_str("---\n");
-    // Serializing plain k8s-openapi data to YAML cannot fail.
-    out.push_str(&serde_yaml::to_string(child).unwrap_or_default());
+    let start = out.len();
+    if yaml::write(out, child).is_err() {
+        // What the fast writer leaves to serde_yaml; serializing plain
+        // k8s-openapi data to YAML cannot fail.
+        out.truncate(start);
+        out.push_str(&serde_yaml::to_string(child).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_DEPTH, RenderError, check_depth};
+    use super::{MAX_DEPTH, RenderError, check_depth, render, render_to};
+    use crate::builders::Settings;
+
+    const GOOD: &str = "apiVersion: xagent.io/v1alpha1\nkind: XAgent\nmetadata: {name: a, namespace: n}\n\
+        spec: {chromadb: {enabled: true}}\n";
+
+    #[test]
+    fn streaming_writes_exactly_what_render_returns() {
+        let input = format!("{GOOD}---\n{}", GOOD.replace("name: a", "name: b"));
+        let mut out = Vec::new();
+        render_to(&input, &Settings::default(), &mut out).expect("valid input");
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), render(&input).expect("valid input"));
+    }
+
+    #[test]
+    fn streaming_writes_nothing_when_a_later_document_is_invalid() {
+        let input = format!("{GOOD}---\n{}", GOOD.replace("spec: {", "spec: {api: {port: 0}, "));
+        let mut out = Vec::new();
+        assert!(matches!(render_to(&input, &Settings::default(), &mut out), Err(RenderError::Invalid(_))));
+        assert!(out.is_empty(), "{} bytes written", out.len());
+    }
+
+    #[test]
+    fn a_failing_output_is_reported() {
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = render_to(GOOD, &Settings::default(), &mut Closed).expect_err("the pipe is closed");
+        assert!(matches!(err, RenderError::Write(_)), "{err}");
+        assert!(err.to_string().starts_with("writing the rendered children: "), "{err}");
+    }
 
     #[test]
     fn brackets_in_strings_and_comments_do_not_count() {

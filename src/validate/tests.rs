@@ -666,4 +666,6 @@ fn unknown_fields_are_rejected_by_validation_but_tolerated_when_reading_from_the
     assert_eq!(e.errors[0].path, "spec.api.futureKnob");
 }
 
+mod equivalence;
 mod pod_settings;
+mod reference;

@@ -1,0 +1,751 @@
+//! The CEL half of validation: the CRD's `x-kubernetes-validations` rules,
+//! evaluated as kube's client-side engine evaluates them, at a cost that grows
+//! with the fields the rules read rather than with the document's size times
+//! its depth.
+//!
+//! kube's `Validator::validate_compiled` copies the whole object to default
+//! it, then at every schema node the object reaches (several hundred for an
+//! XAgent, rules or not) converts that node's whole subtree to a CEL value and
+//! binds it as `self`, copying it once more; the interpreter copies a map
+//! again each time a rule selects a field of it (`self.spec` copies the spec),
+//! and CEL's `matches` builds its regex on every call. Here a [`Plan`] made
+//! once from the compiled schema says which nodes have rules and which fields
+//! of `self` those rules can read at all: the walk visits the object without
+//! copying it, and a node's rules see a `self` that holds just those fields
+//! (the whole value when a rule uses `self` other than by naming its fields).
+//! The programs are the ones kube compiled once for the schema, each regex is
+//! built once per thread, and a node whose `self` is one it saw before reuses
+//! that value's failures (see [`Memo`]).
+//!
+//! Every step mirrors kube-cel 0.8 (`defaults::apply_defaults_compiled`,
+//! `values::json_to_cel_with_compiled`, `Validator::walk_compiled` and
+//! `evaluate_rule`, without an old object); the unit tests hold the two to the
+//! same failures. A schema this does not reproduce (a rule that did not
+//! compile, `allOf`/`oneOf`/`anyOf`, nesting past kube's depth limit) or a
+//! value it does not convert alike (a `duration` or `byte` string) is left to
+//! kube's engine.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use kube::core::cel::cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use kube::core::cel::cel::extractors::This;
+use kube::core::cel::cel::objects::{Key, Map as CelMap};
+use kube::core::cel::cel::{self as engine, Context, ExecutionError, FunctionContext, Value as Cel};
+use kube::core::cel::{CompilationResult, CompiledSchema, KubeCelExt, SchemaFormat, Validator};
+use serde_json::{Map, Value};
+
+/// kube-cel's limit on schema nesting (`MAX_SCHEMA_DEPTH`, not exported).
+const MAX_SCHEMA_DEPTH: usize = 64;
+
+thread_local! {
+    // CEL contexts are not Sync: one per thread, its functions registered once.
+    static CONTEXT: Context<'static> = {
+        let mut ctx = Context::default().with_all();
+        ctx.add_function("matches", cached_matches);
+        ctx
+    };
+    // kube's engine, for what this evaluator leaves to it.
+    static KUBE: Validator = Validator::new();
+    static REGEXES: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
+}
+
+/// CEL's `string.matches(regex)` with each regex built once per thread; an
+/// invalid regex fails exactly as CEL's own function fails.
+fn cached_matches(
+    ftx: &FunctionContext,
+    This(this): This<Arc<String>>,
+    regex: Arc<String>,
+) -> Result<bool, ExecutionError> {
+    let found = REGEXES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(re) = cache.get(regex.as_str()) {
+            return Some(re.is_match(&this));
+        }
+        let re = regex::Regex::new(&regex).ok()?;
+        let found = re.is_match(&this);
+        cache.insert(regex.to_string(), re);
+        Some(found)
+    });
+    match found {
+        Some(found) => Ok(found),
+        None => engine::functions::matches(ftx, This(this), regex),
+    }
+}
+
+/// One failed rule: the field it names and its message, as kube reports them.
+pub(super) type Failure = (String, String);
+
+/// Evaluates every rule of the CRD's schema against `object`, defaulted as
+/// kube defaults it, and returns the failures in no particular order.
+pub(super) fn check(object: &Value) -> Vec<Failure> {
+    if let Some(plan) = plan() {
+        let mut failures = Vec::new();
+        let done = CONTEXT
+            .with(|ctx| Walk { ctx, failures: &mut failures }.visit(object, plan, true, &CelPath::Root));
+        if done.is_ok() {
+            return failures;
+        }
+    }
+    with_kube(object)
+}
+
+/// The failures kube's own engine reports for `object`.
+pub(super) fn with_kube(object: &Value) -> Vec<Failure> {
+    match KUBE.with(|v| v.validate_compiled(super::compiled(), object, None)) {
+        Ok(()) => Vec::new(),
+        Err(failures) => failures.into_vec().into_iter().map(|f| (f.field_path, f.message)).collect(),
+    }
+}
+
+/// The plan of the CRD's schema, made once; `None` when the schema uses what
+/// this evaluator does not reproduce.
+fn plan() -> Option<&'static Plan> {
+    static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let compiled = super::compiled();
+        reproducible(compiled, 0).then(|| Plan::new(compiled))
+    })
+    .as_ref()
+}
+
+fn reproducible(node: &CompiledSchema, depth: usize) -> bool {
+    depth <= MAX_SCHEMA_DEPTH
+        && node.validations.iter().all(Result::is_ok)
+        && node.all_of.is_empty()
+        && node.one_of.is_empty()
+        && node.any_of.is_empty()
+        && node.properties.values().all(|p| reproducible(p, depth + 1))
+        && node.items.as_deref().is_none_or(|i| reproducible(i, depth + 1))
+        && node.additional_properties.as_deref().is_none_or(|a| reproducible(a, depth + 1))
+}
+
+/// One node of the compiled schema, with what the walk needs precomputed.
+struct Plan {
+    schema: &'static CompiledSchema,
+    /// Declared fields, sorted by name as the object's map is.
+    properties: Vec<Property>,
+    additional: Option<Box<Plan>>,
+    items: Option<Box<Plan>>,
+    /// The fields of `self` this node's rules can read; `None` without rules.
+    reads: Option<Selection>,
+    /// Whether this node or any under it has rules.
+    has_rules: bool,
+}
+
+struct Property {
+    name: String,
+    /// The name as the CEL map of the parent holds it (escaped unless the
+    /// parent is a map, whose keys are data).
+    key: Arc<String>,
+    plan: Plan,
+}
+
+/// Which part of a value a node's rules can observe.
+#[derive(Debug, PartialEq)]
+enum Selection {
+    /// All of it.
+    Whole,
+    /// Only these fields of a map (by CEL key, sorted); any other value whole.
+    Fields(Vec<(String, Selection)>),
+}
+
+impl Plan {
+    fn new(schema: &'static CompiledSchema) -> Plan {
+        let mut properties: Vec<Property> = schema
+            .properties
+            .iter()
+            .map(|(name, child)| Property {
+                name: name.clone(),
+                key: Arc::new(if schema.is_map { name.clone() } else { escape_field_name(name) }),
+                plan: Plan::new(child),
+            })
+            .collect();
+        properties.sort_by(|a, b| a.name.cmp(&b.name));
+        let additional = schema.additional_properties.as_deref().map(|a| Box::new(Plan::new(a)));
+        let items = schema.items.as_deref().map(|i| Box::new(Plan::new(i)));
+        let reads = (!schema.validations.is_empty()).then(|| reads_of(schema));
+        let has_rules = reads.is_some()
+            || properties.iter().any(|p| p.plan.has_rules)
+            || additional.as_ref().is_some_and(|a| a.has_rules)
+            || items.as_ref().is_some_and(|i| i.has_rules);
+        Plan { schema, properties, additional, items, reads, has_rules }
+    }
+}
+
+/// The union of what the rules (and their message expressions) of a node read.
+fn reads_of(schema: &CompiledSchema) -> Selection {
+    let mut reads = Selection::Fields(Vec::new());
+    for rule in schema.validations.iter().filter_map(|r| r.as_ref().ok()) {
+        scan(rule.program.expression(), &mut reads);
+        if let Some(message) = &rule.message_program {
+            scan(message.expression(), &mut reads);
+        }
+    }
+    reads
+}
+
+/// Adds to `reads` every use of `self` in `expr`: a chain of field names
+/// (`self.a.b`, `has(self.a.b)`) reads just that field; any other use
+/// (`self.all(..)`, `self[k]`, `size(self)`, `self == x`) reads all of it.
+fn scan(expr: &IdedExpr, reads: &mut Selection) {
+    match &expr.expr {
+        Expr::Select(select) => match self_chain(expr) {
+            Some(chain) => reads.add(&chain),
+            None => scan(&select.operand, reads),
+        },
+        Expr::Ident(name) => {
+            if name == "self" {
+                *reads = Selection::Whole;
+            }
+        }
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                scan(target, reads);
+            }
+            call.args.iter().for_each(|a| scan(a, reads));
+        }
+        Expr::Comprehension(c) => {
+            let binds_self =
+                c.iter_var == "self" || c.accu_var == "self" || c.iter_var2.as_deref() == Some("self");
+            if binds_self {
+                *reads = Selection::Whole;
+            }
+            for e in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                scan(e, reads);
+            }
+        }
+        Expr::List(list) => list.elements.iter().for_each(|e| scan(e, reads)),
+        Expr::Map(map) => map.entries.iter().for_each(|e| scan_entry(&e.expr, reads)),
+        Expr::Struct(s) => s.entries.iter().for_each(|e| scan_entry(&e.expr, reads)),
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+fn scan_entry(entry: &EntryExpr, reads: &mut Selection) {
+    match entry {
+        EntryExpr::StructField(field) => scan(&field.value, reads),
+        EntryExpr::MapEntry(entry) => {
+            scan(&entry.key, reads);
+            scan(&entry.value, reads);
+        }
+    }
+}
+
+/// `self.a.b` as `[a, b]`; `None` when the selection does not start at
+/// `self` or tests presence (`has`) anywhere but at its end.
+fn self_chain(expr: &IdedExpr) -> Option<Vec<&str>> {
+    let mut chain = Vec::new();
+    let mut at = expr;
+    while let Expr::Select(select) = &at.expr {
+        if select.test && !chain.is_empty() {
+            return None;
+        }
+        chain.push(select.field.as_str());
+        at = &select.operand;
+    }
+    chain.reverse();
+    matches!(&at.expr, Expr::Ident(name) if name == "self").then_some(chain)
+}
+
+impl Selection {
+    fn add(&mut self, chain: &[&str]) {
+        let Selection::Fields(fields) = self else { return };
+        let Some((first, rest)) = chain.split_first() else {
+            *self = Selection::Whole;
+            return;
+        };
+        let at = match fields.binary_search_by(|(k, _)| k.as_str().cmp(first)) {
+            Ok(at) => at,
+            Err(at) => {
+                let new = if rest.is_empty() { Selection::Whole } else { Selection::Fields(Vec::new()) };
+                fields.insert(at, (first.to_string(), new));
+                if rest.is_empty() {
+                    return;
+                }
+                at
+            }
+        };
+        if rest.is_empty() {
+            fields[at].1 = Selection::Whole;
+        } else {
+            fields[at].1.add(rest);
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Selection> {
+        match self {
+            Selection::Whole => Some(self),
+            Selection::Fields(fields) => {
+                fields.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok().map(|at| &fields[at].1)
+            }
+        }
+    }
+}
+
+/// A value kube converts in a way this evaluator does not reproduce.
+struct Unsupported;
+
+/// A node's path as kube-cel joins it: `spec.api`, `spec.volumes[0]`, no
+/// leading dot.
+enum CelPath<'a> {
+    Root,
+    Key(&'a CelPath<'a>, &'a str),
+    Index(&'a CelPath<'a>, usize),
+}
+
+impl fmt::Display for CelPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CelPath::Root => Ok(()),
+            CelPath::Key(CelPath::Root, key) => f.write_str(key),
+            CelPath::Key(parent, key) => write!(f, "{parent}.{key}"),
+            CelPath::Index(CelPath::Root, i) => write!(f, "[{i}]"),
+            CelPath::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// One entry of an object as kube's defaulting leaves it: a field of the
+/// document, or a missing declared field filled with its default.
+enum Entry<'v> {
+    Given { key: &'v str, value: &'v Value, property: Option<&'v Property> },
+    Defaulted { property: &'v Property, value: &'v Value },
+}
+
+/// The entries of `fields` under `plan`, defaults included when `defaulting`,
+/// in the order kube's defaulted map holds them (by name).
+fn entries<'v>(
+    fields: &'v Map<String, Value>,
+    plan: &'v Plan,
+    defaulting: bool,
+    mut each: impl FnMut(Entry<'v>),
+) {
+    let mut properties = plan.properties.iter().peekable();
+    for (key, value) in fields {
+        while let Some(p) = properties.next_if(|p| p.name.as_str() < key.as_str()) {
+            if let Some(default) = p.plan.schema.default.as_ref().filter(|_| defaulting) {
+                each(Entry::Defaulted { property: p, value: default });
+            }
+        }
+        let property = properties.next_if(|p| p.name == *key);
+        each(Entry::Given { key, value, property });
+    }
+    for p in properties {
+        if let Some(default) = p.plan.schema.default.as_ref().filter(|_| defaulting) {
+            each(Entry::Defaulted { property: p, value: default });
+        }
+    }
+}
+
+struct Walk<'c, 'f> {
+    ctx: &'c Context<'static>,
+    failures: &'f mut Vec<Failure>,
+}
+
+impl Walk<'_, '_> {
+    /// kube's `walk_compiled` over the defaulted object: evaluates the rules
+    /// of `plan` on `value`, then of every node under it.
+    fn visit(
+        &mut self,
+        value: &Value,
+        plan: &Plan,
+        defaulting: bool,
+        path: &CelPath<'_>,
+    ) -> Result<(), Unsupported> {
+        if let Some(reads) = &plan.reads {
+            let this = select(value, plan, defaulting, reads)?;
+            self.evaluate(plan.schema, this, path);
+        }
+        match value {
+            Value::Object(fields) if plan.has_rules => {
+                // Defaulting and the walk go into map values only without
+                // preserve-unknown-fields.
+                let into_additional = !plan.schema.preserve_unknown_fields;
+                let mut result = Ok(());
+                entries(fields, plan, defaulting, |entry| {
+                    if result.is_err() {
+                        return;
+                    }
+                    result = match entry {
+                        Entry::Given { key, value, property: Some(p) } if p.plan.has_rules => {
+                            self.visit(value, &p.plan, defaulting, &CelPath::Key(path, key))
+                        }
+                        Entry::Given { key, value, property: None } => match &plan.additional {
+                            Some(extra) if into_additional && extra.has_rules => {
+                                self.visit(value, extra, defaulting, &CelPath::Key(path, key))
+                            }
+                            _ => Ok(()),
+                        },
+                        Entry::Defaulted { property: p, value } if p.plan.has_rules => {
+                            // Inserted as declared: kube defaults inside it no further.
+                            self.visit(value, &p.plan, false, &CelPath::Key(path, &p.name))
+                        }
+                        _ => Ok(()),
+                    };
+                });
+                result
+            }
+            Value::Array(items) => match &plan.items {
+                Some(item) if item.has_rules => items
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(i, v)| self.visit(v, item, defaulting, &CelPath::Index(path, i))),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// kube's `evaluate_compiled_results` and `evaluate_rule` on a create,
+    /// remembered per node and value (see [`Memo`]).
+    fn evaluate(&mut self, schema: &CompiledSchema, this: Cel, path: &CelPath<'_>) {
+        let node = std::ptr::from_ref(schema) as usize;
+        let failed = MEMO.with(|memo| memo.borrow().get(node, &this).map(<[_]>::to_vec));
+        let failed = match failed {
+            Some(failed) => failed,
+            None => {
+                let failed = self.run(schema, this.clone());
+                MEMO.with(|memo| memo.borrow_mut().insert(node, this, &failed));
+                failed
+            }
+        };
+        let rules = &schema.validations;
+        for (index, message) in failed {
+            let field_path =
+                rules.get(index).and_then(|r| r.as_ref().ok()).and_then(|r| r.rule.field_path.as_deref());
+            self.failures.push((effective_path(&path.to_string(), field_path), message));
+        }
+    }
+
+    /// The rules of `schema` that fail on `this`: their index and message.
+    fn run(&self, schema: &CompiledSchema, this: Cel) -> Vec<Failed> {
+        let mut failed = Vec::new();
+        let mut scope = self.ctx.new_inner_scope();
+        scope.add_variable_from_value("self", this);
+        for (index, rule) in schema.validations.iter().enumerate() {
+            let Ok(rule) = rule else { continue };
+            let optional_old_self = rule.rule.optional_old_self == Some(true);
+            if rule.is_transition_rule && !optional_old_self {
+                continue;
+            }
+            let null_old_self;
+            let ctx = if optional_old_self {
+                null_old_self = {
+                    let mut s = scope.new_inner_scope();
+                    s.add_variable_from_value("oldSelf", Cel::Null);
+                    s
+                };
+                &null_old_self
+            } else {
+                &scope
+            };
+            let message = match rule.program.execute(ctx) {
+                Ok(Cel::Bool(true)) => continue,
+                Ok(Cel::Bool(false)) => message(rule, ctx),
+                Ok(_) => format!("rule \"{}\" did not evaluate to bool", rule.rule.rule),
+                Err(ExecutionError::UndeclaredReference(name)) => format!(
+                    "rule references '{name}', which this kube-cel build does not support \
+                     (an unsupported CEL macro, or a feature disabled at compile time); \
+                     it cannot be evaluated client-side"
+                ),
+                Err(e) => format!("rule evaluation error: {e}"),
+            };
+            failed.push((index, message));
+        }
+        failed
+    }
+}
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+/// The failures of each node's rules for the `self` values seen lately.
+///
+/// The rules are pure functions of `self` (no old object on a create, and
+/// every CEL function registered is deterministic), so a node whose `self`
+/// is exactly one seen before fails exactly as it did then. XAgents share
+/// most of their settings (the defaults, a team's conventions), so most
+/// nodes hit: binding `self` and interpreting the rules cost more than
+/// the rest of the validation together. Values compare strictly (type and
+/// content, unlike CEL's `==`, for which `1 == 1.0`); a value holding
+/// anything but plain data is never remembered. At most [`Memo::LIMIT`]
+/// values are kept, then the memo starts over.
+#[derive(Default)]
+struct Memo {
+    /// By node and fingerprint of `self`: each value seen and its failures.
+    entries: HashMap<(usize, u64), Vec<Seen>>,
+    size: usize,
+}
+
+/// A failed rule: its index among the node's validations, and its message.
+type Failed = (usize, String);
+
+/// A value of `self` a node saw, and how its rules failed on it.
+type Seen = (Cel, Vec<Failed>);
+
+impl Memo {
+    const LIMIT: usize = 4096;
+
+    fn get(&self, node: usize, this: &Cel) -> Option<&[Failed]> {
+        let hash = fingerprint(this)?;
+        let seen = self.entries.get(&(node, hash))?;
+        seen.iter().find(|(value, _)| same(value, this)).map(|(_, failed)| failed.as_slice())
+    }
+
+    fn insert(&mut self, node: usize, this: Cel, failed: &[Failed]) {
+        let Some(hash) = fingerprint(&this) else { return };
+        if self.size >= Self::LIMIT {
+            self.entries.clear();
+            self.size = 0;
+        }
+        self.entries.entry((node, hash)).or_default().push((this, failed.to_vec()));
+        self.size += 1;
+    }
+}
+
+/// A hash of a plain-data value; `None` for anything else.
+fn fingerprint(value: &Cel) -> Option<u64> {
+    // FNV-style mixing: cheap, and collisions only cost a comparison.
+    fn mix(hash: u64, word: u64) -> u64 {
+        (hash ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(17)
+    }
+    fn bytes(hash: u64, data: &[u8]) -> u64 {
+        data.chunks(8).fold(mix(hash, data.len() as u64), |h, chunk| {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            mix(h, u64::from_le_bytes(word))
+        })
+    }
+    Some(match value {
+        Cel::Null => 1,
+        Cel::Bool(b) => mix(2, u64::from(*b)),
+        Cel::Int(i) => mix(3, *i as u64),
+        Cel::UInt(u) => mix(4, *u),
+        Cel::Float(f) => mix(5, f.to_bits()),
+        Cel::String(s) => bytes(6, s.as_bytes()),
+        Cel::Bytes(b) => bytes(7, b),
+        Cel::List(items) => {
+            let mut hash = mix(8, items.len() as u64);
+            for item in items.iter() {
+                hash = mix(hash, fingerprint(item)?);
+            }
+            hash
+        }
+        Cel::Map(map) => {
+            // Entries in no particular order: combined by a commutative sum.
+            let mut sum = 0u64;
+            for (key, value) in map.map.iter() {
+                let key = match key {
+                    Key::Int(i) => mix(10, *i as u64),
+                    Key::Uint(u) => mix(11, *u),
+                    Key::Bool(b) => mix(12, u64::from(*b)),
+                    Key::String(s) => bytes(13, s.as_bytes()),
+                };
+                sum = sum.wrapping_add(mix(key, fingerprint(value)?));
+            }
+            mix(mix(9, map.map.len() as u64), sum)
+        }
+        _ => return None,
+    })
+}
+
+/// Whether two plain-data values are the same value of the same type.
+fn same(a: &Cel, b: &Cel) -> bool {
+    match (a, b) {
+        (Cel::Null, Cel::Null) => true,
+        (Cel::Bool(a), Cel::Bool(b)) => a == b,
+        (Cel::Int(a), Cel::Int(b)) => a == b,
+        (Cel::UInt(a), Cel::UInt(b)) => a == b,
+        (Cel::Float(a), Cel::Float(b)) => a.to_bits() == b.to_bits(),
+        (Cel::String(a), Cel::String(b)) => a == b,
+        (Cel::Bytes(a), Cel::Bytes(b)) => a == b,
+        (Cel::List(a), Cel::List(b)) => a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| same(a, b)),
+        (Cel::Map(a), Cel::Map(b)) => {
+            a.map.len() == b.map.len() && a.map.iter().all(|(k, v)| b.map.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// `messageExpression` when it yields a string, else the static message.
+fn message(rule: &CompilationResult, ctx: &Context<'_>) -> String {
+    if let Some(program) = &rule.message_program
+        && let Ok(Cel::String(s)) = program.execute(ctx)
+    {
+        return (*s).clone();
+    }
+    rule.rule.message.clone().unwrap_or_else(|| format!("failed rule: {}", rule.rule.rule))
+}
+
+fn effective_path(base: &str, rule_field_path: Option<&str>) -> String {
+    match rule_field_path {
+        Some(fp) if fp.starts_with('.') => format!("{base}{fp}"),
+        Some(fp) if !base.is_empty() => format!("{base}.{fp}"),
+        Some(fp) => fp.to_string(),
+        None => base.to_string(),
+    }
+}
+
+/// The part of `value`'s CEL form that `reads` selects: of a map, the fields
+/// it names; anything else whole.
+fn select(value: &Value, plan: &Plan, defaulting: bool, reads: &Selection) -> Result<Cel, Unsupported> {
+    match (reads, value) {
+        (Selection::Fields(_), Value::Object(fields)) => object(fields, plan, defaulting, Some(reads)),
+        _ => convert(value, plan, defaulting),
+    }
+}
+
+/// `json_to_cel_with_compiled` of `value` after `apply_defaults_compiled`
+/// (when `defaulting`).
+fn convert(value: &Value, plan: &Plan, defaulting: bool) -> Result<Cel, Unsupported> {
+    Ok(match value {
+        Value::Null => Cel::Null,
+        Value::Bool(b) => Cel::Bool(*b),
+        Value::Number(n) => number(n),
+        Value::String(s) => match plan.schema.format {
+            SchemaFormat::None | SchemaFormat::IntOrString => Cel::String(Arc::new(s.clone())),
+            SchemaFormat::DateTime => engine::functions::timestamp(Arc::new(s.clone()))
+                .unwrap_or_else(|_| Cel::String(Arc::new(s.clone()))),
+            _ => return Err(Unsupported),
+        },
+        Value::Array(items) => Cel::List(Arc::new(match &plan.items {
+            Some(item) => items.iter().map(|v| convert(v, item, defaulting)).collect::<Result<_, _>>()?,
+            None => items.iter().map(plain).collect(),
+        })),
+        Value::Object(fields) => object(fields, plan, defaulting, None)?,
+    })
+}
+
+/// The CEL map of an object: every field, or those `reads` names.
+fn object(
+    fields: &Map<String, Value>,
+    plan: &Plan,
+    defaulting: bool,
+    reads: Option<&Selection>,
+) -> Result<Cel, Unsupported> {
+    let wanted = |key: &str| match reads {
+        None => Some(&Selection::Whole),
+        Some(reads) => reads.get(key),
+    };
+    let into_additional = !plan.schema.preserve_unknown_fields;
+    let mut map = HashMap::with_capacity(if reads.is_none() { fields.len() } else { 0 });
+    let mut result = Ok(());
+    entries(fields, plan, defaulting, |entry| {
+        if result.is_err() {
+            return;
+        }
+        let (key, converted) = match entry {
+            Entry::Given { value, property: Some(p), .. } => {
+                let Some(sub) = wanted(&p.key) else { return };
+                (p.key.clone(), select(value, &p.plan, defaulting, sub))
+            }
+            Entry::Given { key, value, property: None } => {
+                let key = if plan.schema.is_map { key.to_string() } else { escape_field_name(key) };
+                let Some(sub) = wanted(&key) else { return };
+                let converted = match &plan.additional {
+                    Some(extra) => select(value, extra, defaulting && into_additional, sub),
+                    None => Ok(plain(value)),
+                };
+                (Arc::new(key), converted)
+            }
+            Entry::Defaulted { property: p, value } => {
+                let Some(sub) = wanted(&p.key) else { return };
+                (p.key.clone(), select(value, &p.plan, false, sub))
+            }
+        };
+        match converted {
+            Ok(converted) => {
+                map.insert(Key::String(key), converted);
+            }
+            Err(e) => result = Err(e),
+        }
+    });
+    result?;
+    if plan.schema.embedded_resource {
+        let mut absent = |name: &str, value: Cel| {
+            if wanted(name).is_some() {
+                map.entry(Key::String(Arc::new(name.into()))).or_insert(value);
+            }
+        };
+        absent("apiVersion", Cel::String(Arc::new(String::new())));
+        absent("kind", Cel::String(Arc::new(String::new())));
+        absent("metadata", Cel::Map(CelMap { map: Arc::new(HashMap::new()) }));
+    }
+    Ok(Cel::Map(CelMap { map: Arc::new(map) }))
+}
+
+/// A value outside the schema's declared fields, converted without one.
+fn plain(value: &Value) -> Cel {
+    match value {
+        Value::Null => Cel::Null,
+        Value::Bool(b) => Cel::Bool(*b),
+        Value::Number(n) => number(n),
+        Value::String(s) => Cel::String(Arc::new(s.clone())),
+        Value::Array(items) => Cel::List(Arc::new(items.iter().map(plain).collect())),
+        Value::Object(fields) => {
+            let map =
+                fields.iter().map(|(k, v)| (Key::String(Arc::new(escape_field_name(k))), plain(v))).collect();
+            Cel::Map(CelMap { map: Arc::new(map) })
+        }
+    }
+}
+
+fn number(n: &serde_json::Number) -> Cel {
+    if let Some(i) = n.as_i64() {
+        Cel::Int(i)
+    } else if let Some(u) = n.as_u64() {
+        Cel::UInt(u)
+    } else {
+        Cel::Float(n.as_f64().unwrap_or(f64::NAN))
+    }
+}
+
+/// CEL reserved words, escaped as `__word__` when they name a field.
+const RESERVED: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// A field name as the API server's CEL sees it.
+fn escape_field_name(name: &str) -> String {
+    if RESERVED.contains(&name) {
+        return format!("__{name}__");
+    }
+    if !name.contains(['_', '.', '-', '/']) {
+        return name.to_string();
+    }
+    let mut escaped = String::with_capacity(name.len() * 2);
+    for c in name.chars() {
+        match c {
+            '_' => escaped.push_str("__"),
+            '.' => escaped.push_str("__dot__"),
+            '-' => escaped.push_str("__dash__"),
+            '/' => escaped.push_str("__slash__"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
