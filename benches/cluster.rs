@@ -100,8 +100,16 @@ impl Operator {
     fn start(cluster: &Cluster, namespace: &str, extra: &[&str]) -> Operator {
         let port = free_port();
         let log = cluster.scratch("operators").join(format!("{namespace}.log"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xagent-operator"));
+        let binary = env!("CARGO_BIN_EXE_xagent-operator");
+        // A profiler to run the operator under, e.g. `perf record -g -o FILE`
+        // or `heaptrack -o FILE`, `{ns}` in it replaced by the operator's
+        // namespace (CPU and RSS figures are then the wrapper's).
+        let wrapper = std::env::var("XAGENT_BENCH_WRAPPER").unwrap_or_default().replace("{ns}", namespace);
+        let mut argv: Vec<&str> = wrapper.split_whitespace().collect();
+        argv.push(binary);
+        let mut command = Command::new(argv[0]);
         command
+            .args(&argv[1..])
             .env("KUBECONFIG", cluster.kubeconfig(User::Operator))
             .env_remove("KUBERNETES_SERVICE_HOST")
             .env("RUST_LOG", "warn")

@@ -63,8 +63,14 @@ fn documents(n: usize) -> String {
 /// Counts live heap bytes, so cache size is measured exactly rather than
 /// through RSS, which keeps the high-water mark of transient allocations.
 /// Counting stops once the memory figure is taken: an atomic add on every
-/// allocation would otherwise weigh on the render figure.
+/// allocation would otherwise weigh on the render figure. Allocations go to
+/// mimalloc, the binary's allocator, so the figures are the binary's.
 struct Counting;
+
+#[cfg(feature = "mimalloc")]
+const BINARY_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(not(feature = "mimalloc"))]
+const BINARY_ALLOCATOR: std::alloc::System = std::alloc::System;
 
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
@@ -74,15 +80,15 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
             LIVE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
         }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { std::alloc::System.alloc(layout) }
+        // SAFETY: forwarded unchanged to the binary's allocator.
+        unsafe { BINARY_ALLOCATOR.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
             LIVE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
         }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
+        // SAFETY: forwarded unchanged to the binary's allocator.
+        unsafe { BINARY_ALLOCATOR.dealloc(ptr, layout) }
     }
 }
 

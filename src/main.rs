@@ -17,6 +17,15 @@ use xagent_operator::probes::redis::RedisTarget;
 use xagent_operator::telemetry::{self, LogFormat};
 use xagent_operator::{crd, probes, render};
 
+/// mimalloc rather than glibc's malloc: the controller's watch decoding and
+/// `render`'s builders allocate many small, short-lived values, which glibc
+/// serves about a third slower and, across tokio's worker threads, returns
+/// to the system less readily (see docs/performance.md). Without the
+/// `mimalloc` feature, the system's malloc, for heap profilers.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs the X-Agent platform from XAgent custom resources.
 #[derive(Parser)]
 #[command(name = "xagent-operator", version, about)]

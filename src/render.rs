@@ -109,7 +109,10 @@ fn yaml_error(document: usize, cause: serde_yaml::Error) -> RenderError {
 /// keys, as kubectl does, where a direct JSON conversion keeps the last one.
 pub fn parse_documents(input: &str) -> Result<Vec<XAgent>, RenderError> {
     check_depth(input)?;
-    let mut xagents = Vec::new();
+    // Sized up front: an XAgent is several KiB inline, and regrowing a
+    // vector of thousands copies all of them into freshly zeroed pages.
+    let separators = input.lines().filter(|l| l.starts_with("---")).count();
+    let mut xagents = Vec::with_capacity(separators + 1);
     for (i, doc) in serde_yaml::Deserializer::from_str(input).enumerate() {
         let document = i + 1;
         let yaml = serde_yaml::Value::deserialize(doc).map_err(|cause| yaml_error(document, cause))?;
