@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::diff::contains;
-use super::stores::{self, AppliedMemo, Slim, Stores, lookup};
+use super::entry::{Entry, digest_of_version};
+use super::stores::{self, AppliedMemo, Cacheable, Stores, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
 use crate::error::{Error, Result};
@@ -147,8 +148,7 @@ macro_rules! define_apply {
             let (outcome, workload) = match child {
                 $( Child::$cv(o) => {
                     let how = How { owner, kind: ChildKind::$cv, initial_replicas };
-                    let (outcome, seen) = ensure_cached(client, &stores.$field, &stores.applied, how, o).await?;
-                    (outcome, seen.as_ref().and_then(stores::$state))
+                    ensure_cached(client, &stores.$field, &stores.applied, how, o).await?
                 } )*
                 // Cached metadata-only once their CRDs are served; read with
                 // a GET until then.
@@ -199,75 +199,80 @@ macro_rules! define_apply {
 crate::builders::registry::child_kinds!(define_apply);
 
 /// What a cache says of a child.
-enum Cached<S> {
+enum Found<S> {
     /// Ours, and still what we last applied: nothing to send.
-    Unchanged(std::sync::Arc<S>),
+    Unchanged(std::sync::Arc<Entry<S>>),
     /// Present, but changed, foreign or not known to the memo: read it.
     Changed,
     /// Not there: create it.
     Absent,
 }
 
-/// Looks `desired_json` up in `store`: unchanged when the cached metadata
-/// still holds ours and the object's version is the one at which it last
-/// matched the same desired object (`print`).
+/// Looks `desired_json` up in `store`: unchanged when the cached entry is
+/// ours, still holds the metadata we set, and the object's version is the
+/// one at which it last matched the same desired object (`print`).
 fn look_up<S>(
-    store: &Store<S>,
+    store: &Store<Entry<S>>,
     memo: &AppliedMemo,
     how: How<'_>,
-    key: &str,
+    key: u64,
     desired: (&serde_json::Value, u64),
-) -> Cached<S>
+) -> Found<S>
 where
-    S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + 'static,
+    S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
 {
     let (desired_json, print) = desired;
     let name = desired_json["metadata"]["name"].as_str().unwrap_or_default();
-    let Some(cached) = lookup(store, how.owner.namespace, name) else { return Cached::Absent };
-    let ours = controller_uid(cached.as_ref()) == Some(how.owner.uid);
-    let spec_holds = memo.holds(key, print, &version(cached.as_ref()));
-    let meta_holds = contains(&to_json(cached.meta()), &desired_json["metadata"]);
-    if ours && spec_holds && meta_holds { Cached::Unchanged(cached) } else { Cached::Changed }
+    let Some(cached) = lookup(store, how.owner.namespace, name) else { return Found::Absent };
+    let ours = cached.controller() == Some(how.owner.uid);
+    if ours && memo.holds(key, print, cached.version()) && cached.holds(&desired_json["metadata"]) {
+        Found::Unchanged(cached)
+    } else {
+        Found::Changed
+    }
 }
 
-/// The memo's key of child `name` of kind `K`.
-fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> String {
-    format!("{}/{}/{}", K::kind(&()), namespace, name)
+/// The memo's key of child `name` of kind `K`: a digest, as the memo keeps it.
+fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> u64 {
+    fnv1a(&format!("{}/{}/{}", K::kind(&()), namespace, name))
 }
 
-/// A child whose cache entry is slim (metadata, plus status for workloads):
-/// unchanged per [`look_up`]; otherwise created without a read when the cache
-/// has no such object, or read in full, compared and applied if needed.
+/// A cached child: unchanged per [`look_up`]; otherwise created without a
+/// read when the cache has no such object, or read in full, compared and
+/// applied if needed. Returns the outcome and the workload's replica counts.
 async fn ensure_cached<K>(
     client: &Client,
-    store: &Store<K>,
+    store: &Store<Entry<K>>,
     memo: &AppliedMemo,
     how: How<'_>,
     desired: &K,
-) -> Result<(Outcome, Option<K>)>
+) -> Result<(Outcome, Option<WorkloadState>)>
 where
-    K: ChildObject + Serialize + Slim,
+    K: ChildObject + Serialize + Cacheable,
 {
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     let (desired_json, print) = stamp(desired);
-    let absent = match look_up(store, memo, how, &key, (&desired_json, print)) {
-        Cached::Unchanged(cached) => return Ok((Outcome::Unchanged, Some((*cached).clone()))),
-        Cached::Changed => false,
-        Cached::Absent => true,
+    let absent = match look_up(store, memo, how, key, (&desired_json, print)) {
+        Found::Unchanged(cached) => return Ok((Outcome::Unchanged, cached.workload())),
+        Found::Changed => false,
+        Found::Absent => true,
     };
     let cached_version = |full: &K| {
         let mut slim = full.clone();
         slim.slim();
         version(&slim)
     };
-    apply_and_remember(client, memo, how, desired, (&desired_json, print), absent, cached_version).await
+    let (outcome, seen) =
+        apply_and_remember(client, memo, how, desired, (&desired_json, print), absent, cached_version)
+            .await?;
+    Ok((outcome, seen.as_ref().and_then(Cacheable::workload)))
 }
 
 /// A watched child: like [`ensure_cached`] through its metadata cache once
 /// that is filled; until then (its CRD just appeared) read with a GET.
 async fn ensure_watched<K>(
     client: &Client,
-    store: &Store<PartialObjectMeta<K>>,
+    store: &Store<Entry<PartialObjectMeta<K>>>,
     memo: &AppliedMemo,
     how: How<'_>,
     desired: &K,
@@ -277,11 +282,10 @@ where
 {
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     let (desired_json, print) = stamp(desired);
-    let absent = match stores::synced(store).then(|| look_up(store, memo, how, &key, (&desired_json, print)))
-    {
-        Some(Cached::Unchanged(_)) => return Ok(Outcome::Unchanged),
-        Some(Cached::Absent) => true,
-        Some(Cached::Changed) | None => false,
+    let absent = match stores::synced(store).then(|| look_up(store, memo, how, key, (&desired_json, print))) {
+        Some(Found::Unchanged(_)) => return Ok(Outcome::Unchanged),
+        Some(Found::Absent) => true,
+        Some(Found::Changed) | None => false,
     };
     let cached_version = |full: &K| {
         let meta = PartialObjectMeta::<K> {
@@ -318,8 +322,8 @@ where
     };
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     match &seen {
-        Some(obj) => memo.record(key, print, cached_version(obj)),
-        None => memo.forget(&key),
+        Some(obj) => memo.record(key, print, digest_of_version(&cached_version(obj))),
+        None => memo.forget(key),
     }
     Ok((outcome, seen))
 }
@@ -605,21 +609,21 @@ where
 
 async fn prune_kind<K, S>(
     client: &Client,
-    store: &Store<S>,
+    store: &Store<Entry<S>>,
     owner: Owner<'_>,
     kind: ChildKind,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<ChildRef>>
 where
     K: ChildObject,
-    S: Resource<DynamicType = ()> + Clone + 'static,
+    S: Resource<DynamicType = ()> + 'static,
 {
     let stale: Vec<(String, Option<String>)> = store
         .state()
         .iter()
-        .filter(|o| o.namespace().as_deref() == Some(owner.namespace))
-        .filter(|o| controller_uid(o.as_ref()) == Some(owner.uid))
-        .map(|o| (o.name_any(), o.uid()))
+        .filter(|o| o.namespace() == Some(owner.namespace))
+        .filter(|o| o.controller() == Some(owner.uid))
+        .map(|o| (o.name().to_string(), o.uid().map(str::to_string)))
         .filter(|(name, _)| !keep(name))
         .collect();
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod crds;
 pub mod diff;
+pub mod entry;
 pub mod notices;
 pub mod retry;
 pub mod run;

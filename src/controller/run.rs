@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 
 use prometheus_client::registry::Registry;
 
+use super::apply::WorkloadState;
 use super::crds::{self, MonitoringCrds};
 use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
@@ -138,21 +139,24 @@ where
         .touched_objects()
 }
 
-/// A cached watch of a child kind, dropping with `slim` what the reconciler
-/// does not read (see [`stores::Stores`]). Its owner is woken by every
-/// object of the first list, by every deletion, and by an update only when
-/// the slim object changed in more than its resourceVersion
-/// ([`stores::wakes_owner`]): status churn the cache drops wakes nobody.
+/// A cached watch of a child kind: each object is slimmed with `slim`, and
+/// its cache keeps only its [`stores::Entry`] (with the replica counts
+/// `workload` reads). Its owner is woken by every object of the first list,
+/// by every deletion, and by an update only when the entry changed in more
+/// than its resourceVersion ([`stores::wakes_owner`]): status churn the
+/// cache drops wakes nobody.
 fn slim_watch<K>(
     api: Api<K>,
     config: watcher::Config,
-    mut writer: Writer<K>,
+    mut writer: Writer<stores::Entry<K>>,
     slim: fn(&mut K),
+    workload: fn(&K) -> Option<WorkloadState>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static,
 {
     let cache = writer.as_reader();
+    let entry = move |o: &K| stores::Entry::of(o, workload(o));
     watcher(api, config)
         .default_backoff()
         .modify(move |o: &mut K| {
@@ -160,15 +164,19 @@ where
             slim(o);
         })
         .map_ok(move |event| {
-            let woken = match &event {
+            let (cached, woken) = match event {
                 watcher::Event::Apply(o) => {
-                    let previous = cache.get(&reflector::ObjectRef::from(o));
-                    stores::wakes_owner(previous.as_deref(), o).then(|| o.clone())
+                    let next = entry(&o);
+                    let previous = cache.get(&reflector::ObjectRef::from(&next));
+                    let woken = stores::wakes_owner(previous.as_deref(), &next).then_some(o);
+                    (watcher::Event::Apply(next), woken)
                 }
-                watcher::Event::InitApply(o) | watcher::Event::Delete(o) => Some(o.clone()),
-                watcher::Event::Init | watcher::Event::InitDone => None,
+                watcher::Event::InitApply(o) => (watcher::Event::InitApply(entry(&o)), Some(o)),
+                watcher::Event::Delete(o) => (watcher::Event::Delete(entry(&o)), Some(o)),
+                watcher::Event::Init => (watcher::Event::Init, None),
+                watcher::Event::InitDone => (watcher::Event::InitDone, None),
             };
-            writer.apply_watcher_event(&event);
+            writer.apply_watcher_event(&cached);
             futures::stream::iter(woken.map(Ok))
         })
         .try_flatten()
@@ -272,7 +280,7 @@ fn gated_xagents(
 fn monitoring_watch<K>(
     api: Api<PartialObjectMeta<K>>,
     config: watcher::Config,
-    writer: Writer<PartialObjectMeta<K>>,
+    writer: Writer<stores::Entry<PartialObjectMeta<K>>>,
     crds: Arc<MonitoringCrds>,
     kind: crate::builders::ChildKind,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
@@ -285,7 +293,7 @@ where
         while !crds.serves(kind) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        slim_watch(api, config, writer, |o| stores::keep_own_annotations(&mut o.metadata))
+        slim_watch(api, config, writer, |o| stores::keep_own_annotations(&mut o.metadata), |_| None)
     })
     .flatten()
 }
@@ -309,7 +317,7 @@ macro_rules! define_owned_watches {
         ) -> Controller<XAgent> {
             let owned = crate::client::watch_config().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
-                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim)) )*
+                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim, <$ct as stores::Cacheable>::workload)) )*
                 $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), crate::builders::ChildKind::$wv)) )*
                 .with_config(controller::Config::default().concurrency(concurrency))
         }

@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, StatefulSet};
 use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
+pub use super::entry::Entry;
 use crate::builders::Child;
 use futures::FutureExt;
 use kube::Resource;
@@ -23,27 +24,27 @@ macro_rules! define_stores {
         cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
-        /// One cache per cached child kind.
+        /// One cache per child kind, of [`Entry`]s rather than objects.
         ///
-        /// Children are cached slim: metadata, and replicas and status for workloads.
-        /// Their specs are checked through [`AppliedMemo`] and the object's
-        /// generation (or resourceVersion) instead of being held in memory.
+        /// An entry keeps what a reconcile reads of a child: ownership, the
+        /// version its spec is vouched for by (through [`AppliedMemo`]), the
+        /// metadata we set, and replica counts for workloads.
         #[derive(Clone)]
         pub struct Stores {
             /// What the operator last found or applied for each child.
             pub applied: Arc<AppliedMemo>,
             /// Watched children known not to exist as ours.
             pub absent: Arc<AbsentMemo>,
-            $( $(#[$cdoc])* pub $field: Store<$ct>, )*
+            $( $(#[$cdoc])* pub $field: Store<Entry<$ct>>, )*
             $( $(#[$wdoc])*
-            #[doc = "(Metadata only, filled once its CRD is served.)"]
-            pub $wfield: Store<PartialObjectMeta<$wt>>, )*
+            #[doc = "(From a metadata watch, filled once its CRD is served.)"]
+            pub $wfield: Store<Entry<PartialObjectMeta<$wt>>>, )*
         }
 
         /// The writing halves of [`Stores`], fed by the watches (or by tests).
         pub struct Writers {
-            $( $(#[$cdoc])* pub $field: reflector::store::Writer<$ct>, )*
-            $( $(#[$wdoc])* pub $wfield: reflector::store::Writer<PartialObjectMeta<$wt>>, )*
+            $( $(#[$cdoc])* pub $field: reflector::store::Writer<Entry<$ct>>, )*
+            $( $(#[$wdoc])* pub $wfield: reflector::store::Writer<Entry<PartialObjectMeta<$wt>>>, )*
         }
 
         /// Empty caches and their writers.
@@ -96,7 +97,7 @@ macro_rules! define_stores {
                                 metadata: o.metadata.clone(),
                                 _phantom: std::marker::PhantomData,
                             };
-                            self.$wfield.apply_watcher_event(&watcher::Event::InitApply(meta));
+                            self.$wfield.apply_watcher_event(&watcher::Event::InitApply(Entry::of(&meta, None)));
                         }
                     }
                     self.$wfield.apply_watcher_event(&watcher::Event::InitDone);
@@ -105,27 +106,29 @@ macro_rules! define_stores {
         }
 
         impl Writers {
-            /// Puts `child` into its cache as the watch would deliver it
-            /// (for tests and benchmarks); watched kinds have no cache.
-            pub fn cache(&mut self, child: Child) {
-                match child {
-                    $( Child::$cv(o) => self.$field.apply_watcher_event(&watcher::Event::Apply(o)), )*
-                    $( Child::$wv(_) => {} )*
-                }
-            }
-
-            /// Like [`Writers::cache`], slimmed and without managedFields, as the watches cache it.
+            /// Puts `child` into its cache as the watch would deliver it:
+            /// without managedFields, slimmed, as an entry (for tests and
+            /// benchmarks); watched kinds are filled by [`Writers::sync_watched`].
             pub fn cache_slim(&mut self, child: Child) {
                 match child {
                     $( Child::$cv(mut o) => {
                         o.metadata.managed_fields = None;
                         o.slim();
-                        self.$field.apply_watcher_event(&watcher::Event::Apply(o));
+                        let entry = Entry::of(&o, $state(&o));
+                        self.$field.apply_watcher_event(&watcher::Event::Apply(entry));
                     } )*
                     $( Child::$wv(_) => {} )*
                 }
             }
         }
+
+        $(
+            impl Cacheable for $ct {
+                fn workload(&self) -> Option<WorkloadState> {
+                    $state(self)
+                }
+            }
+        )*
 
         $(
             impl Slim for $ct {
@@ -152,43 +155,38 @@ pub trait Slim {
     fn slim(&mut self);
 }
 
+/// A cached kind: what its [`Entry`] keeps of its status.
+pub trait Cacheable: Slim {
+    /// Replica counts of a workload, read from its slim object; `None` for other kinds.
+    fn workload(&self) -> Option<WorkloadState>;
+}
+
 crate::builders::registry::child_kinds!(define_stores);
 
 /// Whether `store` holds its first full list: a watched kind's cache only
 /// does once its CRD is served and listed.
-pub fn synced<K>(store: &Store<K>) -> bool
+pub fn synced<K>(store: &Store<Entry<K>>) -> bool
 where
-    K: Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + 'static,
 {
     store.wait_until_ready().now_or_never().is_some_and(|ready| ready.is_ok())
 }
 
-/// Whether a watch event that turns the cached `previous` into `next` (both
-/// slim, as cached) should wake the owning XAgent: only when something a
-/// reconcile reads changed. A status-only update of a kind whose status the
-/// cache drops (HorizontalPodAutoscalers every few seconds,
-/// PodDisruptionBudgets as pods come and go) moves just the
-/// resourceVersion, which wakes nobody unless it is what vouches for the
-/// object's spec (kinds with neither a generation nor a cached spec).
-pub fn wakes_owner<K: Resource + serde::Serialize>(previous: Option<&K>, next: &K) -> bool {
-    let Some(previous) = previous else { return true };
-    if super::apply::version(previous) != super::apply::version(next) {
-        return true;
-    }
-    let without_version = |o: &K| {
-        let mut value = serde_json::to_value(o).unwrap_or_default();
-        if let Some(meta) = value.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
-            meta.remove("resourceVersion");
-        }
-        value
-    };
-    without_version(previous) != without_version(next)
+/// Whether a watch event that turns the cached `previous` into `next`
+/// should wake the owning XAgent: only when something a reconcile reads
+/// changed. A status-only update of a kind whose status the cache drops
+/// (HorizontalPodAutoscalers every few seconds, PodDisruptionBudgets as pods
+/// come and go) moves just the resourceVersion, which wakes nobody unless it
+/// is what vouches for the object's spec (kinds with neither a generation
+/// nor a cached spec).
+pub fn wakes_owner<K>(previous: Option<&Entry<K>>, next: &Entry<K>) -> bool {
+    previous.is_none_or(|previous| previous.differs_from(next))
 }
 
 /// The cached object `namespace/name`, if any.
-pub fn lookup<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
+pub fn lookup<K>(store: &Store<Entry<K>>, namespace: &str, name: &str) -> Option<Arc<Entry<K>>>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + 'static,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
 {
     store.get(&ObjectRef::new(name).within(namespace))
 }
@@ -198,30 +196,32 @@ where
 /// server bumps on every spec change, or its resourceVersion for kinds without
 /// one). The same fingerprint at the same version means the object still holds
 /// what we want, without caching its spec. Lost on restart: each child is then
-/// read once.
+/// read once. Keys and versions are kept as 64-bit digests
+/// ([`super::apply::memo_key`], [`super::entry::digest_of_version`]): a
+/// thousand XAgents' 13,000 children fit in well under a megabyte.
 #[derive(Debug, Default)]
 pub struct AppliedMemo {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, String)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<u64, (u64, u64)>>,
 }
 
 impl AppliedMemo {
-    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u64, String)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (u64, u64)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether `key` was last seen matching `fingerprint` at `version`.
-    pub fn holds(&self, key: &str, fingerprint: u64, version: &str) -> bool {
-        self.entries().get(key).is_some_and(|(f, v)| *f == fingerprint && v == version)
+    pub fn holds(&self, key: u64, fingerprint: u64, version: u64) -> bool {
+        self.entries().get(&key).is_some_and(|&(f, v)| f == fingerprint && v == version)
     }
 
     /// Records that `key` matched `fingerprint` at `version`.
-    pub fn record(&self, key: String, fingerprint: u64, version: String) {
+    pub fn record(&self, key: u64, fingerprint: u64, version: u64) {
         self.entries().insert(key, (fingerprint, version));
     }
 
     /// Forgets `key`.
-    pub fn forget(&self, key: &str) {
-        self.entries().remove(key);
+    pub fn forget(&self, key: u64) {
+        self.entries().remove(&key);
     }
 }
 
@@ -343,7 +343,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::{Slim, deployment_state, wakes_owner};
+    use super::{Entry, Slim, deployment_state, wakes_owner};
 
     fn deployment(conditions: serde_json::Value) -> Deployment {
         serde_json::from_value(json!({
@@ -378,7 +378,7 @@ mod tests {
 
     /// An HPA as the watch caches it, at `rv`, with `min` replicas and a
     /// status the cache drops.
-    fn hpa(rv: &str, min: i32) -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
+    fn hpa(rv: &str, min: i32) -> Entry<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> {
         let mut o: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler = serde_json::from_value(json!({
             "metadata": {"name": "demo-api", "uid": "u1", "resourceVersion": rv},
             "spec": {"minReplicas": min, "maxReplicas": 10,
@@ -387,7 +387,7 @@ mod tests {
         }))
         .expect("an HPA");
         o.slim();
-        o
+        Entry::of(&o, None)
     }
 
     #[test]
@@ -406,7 +406,7 @@ mod tests {
             }))
             .expect("a Service");
             o.slim();
-            o
+            Entry::of(&o, None)
         };
         // Its spec is not cached: an edit shows only as a new resourceVersion.
         assert!(wakes_owner(Some(&service("1")), &service("2")));
@@ -424,7 +424,7 @@ mod tests {
             }))
             .expect("a Deployment");
             d.slim();
-            d
+            Entry::of(&d, deployment_state(&d))
         };
         assert!(!wakes_owner(Some(&at("1", 1, 0)), &at("2", 1, 1)), "availableReplicas is not reported");
         assert!(wakes_owner(Some(&at("2", 1, 1)), &at("3", 2, 1)), "readyReplicas is");

@@ -1,0 +1,95 @@
+use k8s_openapi::api::core::v1::Service;
+use serde_json::{Value, json};
+
+use super::Entry;
+use crate::controller::diff::contains;
+
+fn service(metadata: Value) -> Service {
+    serde_json::from_value(json!({"metadata": metadata})).expect("a Service")
+}
+
+fn cached() -> Value {
+    json!({
+        "name": "demo-api", "namespace": "team", "uid": "u1", "resourceVersion": "7",
+        "labels": {"app.kubernetes.io/name": "xagent", "app.kubernetes.io/component": "api", "n": "1"},
+        "annotations": {"xagent.io/applied": "00ff"},
+        "ownerReferences": [{"apiVersion": "xagent.io/v1alpha1", "kind": "XAgent", "name": "demo",
+                             "uid": "owner-1", "controller": true, "blockOwnerDeletion": true}],
+    })
+}
+
+/// Desired metadata, each judged by the entry exactly as `contains` judges it
+/// against the whole cached metadata.
+fn desired_cases() -> Vec<Value> {
+    let owner = json!({"apiVersion": "xagent.io/v1alpha1", "kind": "XAgent", "name": "demo",
+                       "uid": "owner-1", "controller": true, "blockOwnerDeletion": true});
+    vec![
+        json!({"name": "demo-api", "namespace": "team"}),
+        json!({"labels": {"app.kubernetes.io/name": "xagent"}}),
+        json!({"labels": {"app.kubernetes.io/name": "other"}}),
+        json!({"labels": {"missing": "x"}}),
+        json!({"labels": {"n": "1"}}),
+        json!({"labels": {"n": 1}}),
+        json!({"labels": {}}),
+        json!({"labels": null}),
+        json!({"labels": {"n": null}}),
+        json!({"annotations": {"xagent.io/applied": "00ff"}}),
+        json!({"annotations": {"xagent.io/applied": "00fe"}}),
+        json!({"ownerReferences": [owner.clone()]}),
+        json!({"ownerReferences": [{"uid": "owner-1"}]}),
+        json!({"ownerReferences": [{"uid": "owner-2"}]}),
+        json!({"ownerReferences": [owner.clone(), owner]}),
+        json!({"ownerReferences": []}),
+        json!({"ownerReferences": [{"controller": false}]}),
+        json!({"name": "demo-api", "labels": {"app.kubernetes.io/component": "api"},
+               "annotations": {"xagent.io/applied": "00ff"}, "ownerReferences": [{"uid": "owner-1", "controller": true}]}),
+    ]
+}
+
+#[test]
+fn holds_judges_metadata_as_contains_does() {
+    let entry = Entry::of(&service(cached()), None);
+    for desired in desired_cases() {
+        assert_eq!(entry.holds(&desired), contains(&cached(), &desired), "desired {desired}");
+    }
+}
+
+#[test]
+fn a_cache_without_labels_holds_no_desired_label() {
+    let mut bare = cached();
+    bare.as_object_mut().unwrap().remove("labels");
+    let entry = Entry::of(&service(bare.clone()), None);
+    for desired in [json!({"labels": {}}), json!({"labels": {"n": "1"}})] {
+        assert!(!entry.holds(&desired), "{desired}");
+        assert!(!contains(&bare, &desired), "{desired}");
+    }
+}
+
+#[test]
+fn fields_the_entry_does_not_keep_are_never_taken_as_held() {
+    let entry = Entry::of(&service(cached()), None);
+    assert!(!entry.holds(&json!({"finalizers": ["x"]})), "unknown: read the object instead");
+    assert!(entry.holds(&json!({"finalizers": null})), "null means unset");
+    assert!(!entry.holds(&json!("not an object")));
+}
+
+#[test]
+fn keys_and_values_cannot_be_shifted_into_one_another() {
+    let entry = Entry::of(&service(json!({"name": "a", "labels": {"ab": "c"}})), None);
+    assert!(entry.holds(&json!({"labels": {"ab": "c"}})));
+    assert!(!entry.holds(&json!({"labels": {"a": "bc"}})));
+}
+
+#[test]
+fn only_a_new_resource_version_is_no_difference() {
+    let entry = |rv: &str, label: &str| {
+        let mut meta = cached();
+        meta["resourceVersion"] = rv.into();
+        meta["generation"] = 1.into();
+        meta["labels"]["n"] = label.into();
+        Entry::of(&service(meta), None)
+    };
+    assert!(!entry("7", "1").differs_from(&entry("8", "1")), "the generation vouches for the spec");
+    assert!(entry("7", "1").differs_from(&entry("7", "2")));
+    assert_eq!(entry("7", "1").controller(), Some("owner-1"));
+}
