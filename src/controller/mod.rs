@@ -73,6 +73,9 @@ pub struct StatusWrite {
     pub at: Instant,
     /// [`status::verdict`] of what was stored.
     pub verdict: u64,
+    /// Whether what was stored said a rollout is in progress
+    /// ([`status::rolling_out`]).
+    pub rolling: bool,
 }
 
 /// How long after a status write a change of details only (replica counts,
@@ -80,6 +83,14 @@ pub struct StatusWrite {
 /// written: a rollout's workload updates come one Deployment after another,
 /// and are written as one. A new verdict is written at once.
 pub const STATUS_DETAIL_DELAY: Duration = Duration::from_secs(30);
+
+/// [`STATUS_DETAIL_DELAY`] while the last written status says a rollout is
+/// in progress (`Progressing` True): its counts move with every pod the
+/// workload controllers create, and the rollout's end flips `Progressing`,
+/// which is written at once with the counts of that moment. Ten minutes is
+/// the Deployment controller's default progress deadline: a rollout that
+/// long without progress is declared failed, which is a flip too.
+pub const STATUS_ROLLOUT_DETAIL_DELAY: Duration = Duration::from_secs(600);
 
 /// How soon a status refused as stale (409) is computed again: the newer
 /// XAgent is in the cache by then, and status writes wake no reconcile.
@@ -189,7 +200,8 @@ impl Context {
         if last.verdict != verdict {
             return None;
         }
-        STATUS_DETAIL_DELAY.checked_sub(now.duration_since(last.at)).filter(|wait| !wait.is_zero())
+        let delay = if last.rolling { STATUS_ROLLOUT_DETAIL_DELAY } else { STATUS_DETAIL_DELAY };
+        delay.checked_sub(now.duration_since(last.at)).filter(|wait| !wait.is_zero())
     }
 }
 
@@ -524,8 +536,8 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// Writes status only when it differs from what is stored; a change of
-/// details only, within [`STATUS_DETAIL_DELAY`] of the last write, is held
-/// back. Returns when to reconcile again to write what was held back (or
+/// details only, within [`STATUS_DETAIL_DELAY`] of the last write (or
+/// [`STATUS_ROLLOUT_DETAIL_DELAY`] during a rollout), is held back. Returns when to reconcile again to write what was held back (or
 /// refused as stale), if anything was.
 async fn write_status(
     ctx: &Context,
@@ -547,7 +559,8 @@ async fn write_status(
     if !patch_status(&ctx.client, xagent, &next).await? {
         return Ok(Some(STALE_STATUS_RETRY));
     }
-    ctx.status_written().insert(uid, StatusWrite { at: Instant::now(), verdict });
+    let rolling = status::rolling_out(&next);
+    ctx.status_written().insert(uid, StatusWrite { at: Instant::now(), verdict, rolling });
     // Only a status that was stored is announced: a refused write is
     // recomputed from the newer XAgent, which would announce it twice.
     announce(ctx, xagent, notices::transitions(xagent.status.as_ref(), &next)).await;

@@ -470,6 +470,11 @@ pub fn verdict(status: &XAgentStatus) -> u64 {
     super::apply::fnv1a(&text)
 }
 
+/// Whether `status` says a rollout is in progress: `Progressing` True.
+pub fn rolling_out(status: &XAgentStatus) -> bool {
+    status.conditions.iter().any(|c| c.type_ == types::PROGRESSING && c.status == "True")
+}
+
 /// Whether a status write is needed.
 pub fn changed(previous: Option<&XAgentStatus>, next: &XAgentStatus) -> bool {
     previous != Some(next)

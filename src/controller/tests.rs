@@ -868,10 +868,25 @@ async fn details_soon_after_a_write_wait_but_a_new_verdict_does_not() {
     let ctx = Context::new(client, stores::new().0);
     let (start, delay) = (std::time::Instant::now(), super::STATUS_DETAIL_DELAY);
     assert_eq!(ctx.held_back("u1", 7, start), None, "never written: at once");
-    ctx.status_written.lock().unwrap().insert("u1".into(), super::StatusWrite { at: start, verdict: 7 });
+    let written = super::StatusWrite { at: start, verdict: 7, rolling: false };
+    ctx.status_written.lock().unwrap().insert("u1".into(), written);
     let later = start + std::time::Duration::from_millis(500);
     assert_eq!(ctx.held_back("u1", 7, later), Some(delay - std::time::Duration::from_millis(500)));
     assert_eq!(ctx.held_back("u1", 8, later), None, "a condition flipped: at once");
     assert_eq!(ctx.held_back("u1", 7, start + delay), None, "the delay is over");
     assert_eq!(ctx.held_back("u2", 7, later), None, "another XAgent is not held back");
+}
+
+#[tokio::test]
+async fn details_of_a_rollout_in_progress_wait_for_its_end_or_the_longer_delay() {
+    let (client, _recorder) = mock_client(Server::default());
+    let ctx = Context::new(client, stores::new().0);
+    let start = std::time::Instant::now();
+    let written = super::StatusWrite { at: start, verdict: 7, rolling: true };
+    ctx.status_written.lock().unwrap().insert("u1".into(), written);
+    let (short, long) = (super::STATUS_DETAIL_DELAY, super::STATUS_ROLLOUT_DETAIL_DELAY);
+    assert!(long > short);
+    assert_eq!(ctx.held_back("u1", 7, start + short), Some(long - short), "counts of a rollout wait");
+    assert_eq!(ctx.held_back("u1", 8, start + short), None, "its end (a flip) is written at once");
+    assert_eq!(ctx.held_back("u1", 7, start + long), None, "a long rollout still gets its counts");
 }

@@ -4,7 +4,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::{
-    Converged, DependencyObservation, Observation, Observed, changed, compute, compute_observation, types,
+    Converged, DependencyObservation, Observation, Observed, changed, compute, compute_observation,
+    rolling_out, types,
 };
 use crate::builders::{ChildKind, ChildRef, Component};
 use crate::controller::apply::{Applied, MonitoringObservation};
@@ -163,6 +164,8 @@ fn replicas_not_yet_updated_are_unavailable_and_progressing() {
     let progressing = condition(&status, types::PROGRESSING);
     assert_eq!((progressing.status.as_str(), progressing.reason.as_str()), ("True", "RollingOut"));
     assert!(progressing.message.contains("api"), "{}", progressing.message);
+    assert!(rolling_out(&status), "the status says a rollout is in progress");
+    assert!(!rolling_out(&compute_observation(None, &healthy(), at(0))), "all rolled out");
 }
 
 #[test]
