@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use crate::validate::FieldError;
+use crate::validate::{FieldError, kind_of};
 
 fn push(errors: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {
     errors.push(FieldError { path: path.to_string(), message: message.into() });
@@ -43,18 +43,6 @@ pub(super) fn walk(schema: &Value, value: Value, path: &str, errors: &mut Vec<Fi
             push(errors, path, format!("expected {expected}, got {}", kind_of(&v)));
             v
         }
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
