@@ -263,7 +263,7 @@ where
         version(&slim)
     };
     let (outcome, seen) =
-        apply_and_remember(client, memo, how, desired, (&desired_json, print), absent, cached_version)
+        apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached_version)
             .await?;
     Ok((outcome, seen.as_ref().and_then(Cacheable::workload)))
 }
@@ -295,17 +295,17 @@ where
         };
         version(&meta)
     };
-    Ok(apply_and_remember(client, memo, how, desired, (&desired_json, print), absent, cached_version)
+    Ok(apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached_version)
         .await?
         .0)
 }
 
 /// Creates the child (`absent`: the cache has no such object) or reads,
-/// compares and applies it, then remembers in the memo the version its
+/// compares and applies it, then remembers under `key` in the memo the version its
 /// cached form will have (`cached_version` of the object as it now stands).
 async fn apply_and_remember<K>(
     client: &Client,
-    memo: &AppliedMemo,
+    (memo, key): (&AppliedMemo, u64),
     how: How<'_>,
     desired: &K,
     (desired_json, print): (&serde_json::Value, u64),
@@ -320,7 +320,6 @@ where
         Some(object) => (Outcome::Created, Some(object)),
         None => ensure_one(client, how, desired, desired_json).await?,
     };
-    let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     match &seen {
         Some(obj) => memo.record(key, print, digest_of_version(&cached_version(obj))),
         None => memo.forget(key),

@@ -537,7 +537,8 @@ fn truncate(mut s: String, max: usize) -> String {
 
 /// Writes status only when it differs from what is stored; a change of
 /// details only, within [`STATUS_DETAIL_DELAY`] of the last write (or
-/// [`STATUS_ROLLOUT_DETAIL_DELAY`] during a rollout), is held back. Returns when to reconcile again to write what was held back (or
+/// [`STATUS_ROLLOUT_DETAIL_DELAY`] during a rollout), is held back.
+/// Returns when to reconcile again to write what was held back (or
 /// refused as stale), if anything was.
 async fn write_status(
     ctx: &Context,
