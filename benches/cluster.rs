@@ -31,7 +31,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use harness::{AuditEvent, Cluster, OPERATOR_USER, User, free_port, root, spawn_logged};
+use harness::{AuditEvent, Cluster, ManagerLimits, OPERATOR_USER, User, free_port, root, spawn_logged};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -46,7 +46,10 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let curve = !quick && !std::env::args().any(|a| a == "--no-curve");
     let assets = harness::find_assets().unwrap_or_else(|e| panic!("{}", e.0));
-    let cluster = Cluster::start(assets);
+    // The operator's figures, not the controller-manager's queue: with its
+    // default 20 requests/s for all controllers, 1,000 XAgents' rollouts
+    // take over 20 minutes.
+    let cluster = Cluster::start_with(assets, ManagerLimits::SCALED);
     install(&cluster);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
@@ -165,7 +168,15 @@ impl Operator {
 }
 
 impl Drop for Operator {
+    /// SIGTERM first, as a Deployment's rollout would stop it: a profiler
+    /// wrapping the operator writes its data only on a clean exit.
     fn drop(&mut self) {
+        // SAFETY: signals our own child, whose pid we hold until `wait`.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -423,7 +434,7 @@ async fn scale(cluster: &Cluster, admin: &kube::Client, n: usize, concurrency: u
     .await;
     // Settled: no write of the operator for 10 s. The operator writes each
     // XAgent's status as its rollout ends, at the controller-manager's pace
-    // (20 requests/s by default): minutes for thousands of Deployments. What
+    // (see `ManagerLimits::SCALED`): minutes for thousands of Deployments. What
     // is still written after the limit falls into the steady-state window.
     let mut quiet_since = (Instant::now(), 0);
     let settled = within(SETTLE_LIMIT, || {

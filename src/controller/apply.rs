@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::diff::contains;
-use super::entry::{Entry, digest_of_version};
+use super::entry::Entry;
 use super::stores::{self, AppliedMemo, Cacheable, Stores, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
@@ -51,7 +51,7 @@ pub enum Outcome {
 }
 
 /// Observed replica counts of a workload, read from the applied or cached object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct WorkloadState {
     /// spec.replicas (as the HPA or the operator set it).
     pub desired: i32,
@@ -233,7 +233,7 @@ where
 }
 
 /// The memo's key of child `name` of kind `K`: a digest, as the memo keeps it.
-fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> u64 {
+pub(crate) fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> u64 {
     fnv1a(&format!("{}/{}/{}", K::kind(&()), namespace, name))
 }
 
@@ -257,14 +257,13 @@ where
         Found::Changed => false,
         Found::Absent => true,
     };
-    let cached_version = |full: &K| {
+    let cached = |full: &K| {
         let mut slim = full.clone();
         slim.slim();
-        version(&slim)
+        Entry::of(&slim, slim.workload()).digests()
     };
     let (outcome, seen) =
-        apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached_version)
-            .await?;
+        apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?;
     Ok((outcome, seen.as_ref().and_then(Cacheable::workload)))
 }
 
@@ -287,22 +286,22 @@ where
         Some(Found::Absent) => true,
         Some(Found::Changed) | None => false,
     };
-    let cached_version = |full: &K| {
-        let meta = PartialObjectMeta::<K> {
+    let cached = |full: &K| {
+        let mut meta = PartialObjectMeta::<K> {
             types: None,
             metadata: full.meta().clone(),
             _phantom: std::marker::PhantomData,
         };
-        version(&meta)
+        stores::keep_own_annotations(&mut meta.metadata);
+        Entry::of(&meta, None).digests()
     };
-    Ok(apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached_version)
-        .await?
-        .0)
+    Ok(apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?.0)
 }
 
 /// Creates the child (`absent`: the cache has no such object) or reads,
-/// compares and applies it, then remembers under `key` in the memo the version its
-/// cached form will have (`cached_version` of the object as it now stands).
+/// compares and applies it, then remembers under `key` in the memo what its
+/// cached entry will be (`cached`: the digests of [`Entry::digests`] of the
+/// object as it now stands).
 async fn apply_and_remember<K>(
     client: &Client,
     (memo, key): (&AppliedMemo, u64),
@@ -310,7 +309,7 @@ async fn apply_and_remember<K>(
     desired: &K,
     (desired_json, print): (&serde_json::Value, u64),
     absent: bool,
-    cached_version: impl Fn(&K) -> String,
+    cached: impl Fn(&K) -> (u64, u64),
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
@@ -321,7 +320,10 @@ where
         None => ensure_one(client, how, desired, desired_json).await?,
     };
     match &seen {
-        Some(obj) => memo.record(key, print, digest_of_version(&cached_version(obj))),
+        Some(obj) => {
+            let (version, entry) = cached(obj);
+            memo.record(key, print, version, entry);
+        }
         None => memo.forget(key),
     }
     Ok((outcome, seen))

@@ -124,6 +124,22 @@ impl<K> Entry<K> {
         })
     }
 
+    /// A digest of everything [`Entry::differs_from`] compares but the
+    /// name and namespace (the memo's key holds those): two entries of the
+    /// same object with the same digest tell a reconcile the same things.
+    /// Only compared within one process.
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (&self.uid, self.version, &self.controller, &self.metadata, self.workload).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The version digest and the [`Entry::digest`], as the memo keeps them.
+    pub fn digests(&self) -> (u64, u64) {
+        (self.version, self.digest())
+    }
+
     /// Whether `other` differs from this entry in more than its
     /// resourceVersion: in anything a reconcile reads.
     pub fn differs_from(&self, other: &Self) -> bool {

@@ -139,23 +139,32 @@ where
         .touched_objects()
 }
 
-/// A cached watch of a child kind: each object is slimmed with `slim`, and
-/// its cache keeps only its [`stores::Entry`] (with the replica counts
-/// `workload` reads). Its owner is woken by every object of the first list,
-/// by every deletion, and by an update only when the entry changed in more
-/// than its resourceVersion ([`stores::wakes_owner`]): status churn the
+/// How a child kind's watch reduces its objects: `slim` drops what the
+/// cache need not keep, `workload` reads replica counts, and `memo` tells
+/// the echoes of the operator's own writes.
+struct Reduce<K> {
+    slim: fn(&mut K),
+    workload: fn(&K) -> Option<WorkloadState>,
+    memo: Arc<stores::AppliedMemo>,
+}
+
+/// A cached watch of a child kind: each object is slimmed, and its cache
+/// keeps only its [`stores::Entry`] (see [`Reduce`]). Its owner is woken by
+/// every object of the first list, by every deletion, and by an update only
+/// when the entry changed in more than its resourceVersion and is not the
+/// echo of our own write ([`stores::wakes_owner_of`]): status churn the
 /// cache drops wakes nobody.
 fn slim_watch<K>(
     api: Api<K>,
     config: watcher::Config,
     mut writer: Writer<stores::Entry<K>>,
-    slim: fn(&mut K),
-    workload: fn(&K) -> Option<WorkloadState>,
+    reduce: Reduce<K>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static,
 {
     let cache = writer.as_reader();
+    let Reduce { slim, workload, memo } = reduce;
     let entry = move |o: &K| stores::Entry::of(o, workload(o));
     watcher(api, config)
         .default_backoff()
@@ -168,7 +177,7 @@ where
                 watcher::Event::Apply(o) => {
                     let next = entry(&o);
                     let previous = cache.get(&reflector::ObjectRef::from(&next));
-                    let woken = stores::wakes_owner(previous.as_deref(), &next).then_some(o);
+                    let woken = stores::wakes_owner_of(previous.as_deref(), &next, &memo).then_some(o);
                     (watcher::Event::Apply(next), woken)
                 }
                 watcher::Event::InitApply(o) => (watcher::Event::InitApply(entry(&o)), Some(o)),
@@ -282,7 +291,7 @@ fn monitoring_watch<K>(
     config: watcher::Config,
     writer: Writer<stores::Entry<PartialObjectMeta<K>>>,
     crds: Arc<MonitoringCrds>,
-    kind: crate::builders::ChildKind,
+    (kind, memo): (crate::builders::ChildKind, Arc<stores::AppliedMemo>),
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
@@ -293,7 +302,9 @@ where
         while !crds.serves(kind) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        slim_watch(api, config, writer, |o| stores::keep_own_annotations(&mut o.metadata), |_| None)
+        let slim = |o: &mut PartialObjectMeta<K>| stores::keep_own_annotations(&mut o.metadata);
+        let reduce = Reduce { slim, workload: |_| None, memo };
+        slim_watch(api, config, writer, reduce)
     })
     .flatten()
 }
@@ -311,14 +322,18 @@ macro_rules! define_owned_watches {
             ns: Option<&str>,
             xagent_stream: impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static,
             xagents: reflector::Store<XAgent>,
-            w: stores::Writers,
+            (w, memo): (stores::Writers, Arc<stores::AppliedMemo>),
             crds: Arc<MonitoringCrds>,
             concurrency: u16,
         ) -> Controller<XAgent> {
             let owned = crate::client::watch_config().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
-                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, <$ct as stores::Slim>::slim, <$ct as stores::Cacheable>::workload)) )*
-                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), crate::builders::ChildKind::$wv)) )*
+                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, Reduce {
+                    slim: <$ct as stores::Slim>::slim,
+                    workload: <$ct as stores::Cacheable>::workload,
+                    memo: memo.clone(),
+                })) )*
+                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, memo.clone()))) )*
                 .with_config(controller::Config::default().concurrency(concurrency))
         }
     };
@@ -340,6 +355,7 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
     let Shared { metrics, probes, gate, settings, concurrency } = shared;
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
+    let memo = stores.applied.clone();
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
     let crds = Arc::new(MonitoringCrds::default());
     let xagent_stream = gated_xagents(&client, ns, xagent_writer, stores.clone(), crds.clone(), gate);
@@ -358,7 +374,7 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
     );
     let janitor = tokio::spawn(forget_gone_periodically(ctx.clone(), xagents.clone()));
     let stop = shutdown_signal().shared();
-    let run = controller(&client, ns, xagent_stream, xagents, writers, ctx.crds.clone(), concurrency)
+    let run = controller(&client, ns, xagent_stream, xagents, (writers, memo), ctx.crds.clone(), concurrency)
         .reconcile_all_on(crds_appear)
         .reconcile_on(health_changes)
         .graceful_shutdown_on(stop.clone())

@@ -183,6 +183,23 @@ pub fn wakes_owner<K>(previous: Option<&Entry<K>>, next: &Entry<K>) -> bool {
     previous.is_none_or(|previous| previous.differs_from(next))
 }
 
+/// Whether the update of a cached child from `previous` to `next` wakes its
+/// owner: when it changed in more than its resourceVersion
+/// ([`wakes_owner`]), unless it is the watch's echo of the operator's own
+/// last write of it ([`AppliedMemo::echoes`]): the reconcile that wrote it
+/// has read that object already, from the response. Status written by
+/// others since (a workload controller's counts) makes the entry differ
+/// from the echo, and wakes.
+pub fn wakes_owner_of<K: Resource<DynamicType = ()>>(
+    previous: Option<&Entry<K>>,
+    next: &Entry<K>,
+    memo: &AppliedMemo,
+) -> bool {
+    let key = super::apply::memo_key::<K>(next.namespace().unwrap_or_default(), next.name());
+    let echo = memo.echoes(key, next.digest());
+    wakes_owner(previous, next) && !echo
+}
+
 /// The cached object `namespace/name`, if any.
 pub fn lookup<K>(store: &Store<Entry<K>>, namespace: &str, name: &str) -> Option<Arc<Entry<K>>>
 where
@@ -195,28 +212,53 @@ where
 /// or applied, and the object's version then (its generation, which the API
 /// server bumps on every spec change, or its resourceVersion for kinds without
 /// one). The same fingerprint at the same version means the object still holds
-/// what we want, without caching its spec. Lost on restart: each child is then
-/// read once. Keys and versions are kept as 64-bit digests
+/// what we want, without caching its spec. Also the [`Entry::digest`] of the
+/// object as the operator last read or wrote it, which tells the watch echo
+/// of our own write from news ([`wakes_owner_of`]). Lost on restart: each
+/// child is then read once. Keys and versions are kept as 64-bit digests
 /// ([`super::apply::memo_key`], [`super::entry::digest_of_version`]): a
 /// thousand XAgents' 13,000 children fit in well under a megabyte.
 #[derive(Debug, Default)]
 pub struct AppliedMemo {
-    entries: std::sync::Mutex<std::collections::HashMap<u64, (u64, u64)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<u64, Applied>>,
+}
+
+/// What [`AppliedMemo`] keeps of one child.
+#[derive(Debug, Clone, Copy)]
+struct Applied {
+    fingerprint: u64,
+    version: u64,
+    /// [`Entry::digest`] of the object the last write returned, until the
+    /// watch's next event of it.
+    echo: Option<u64>,
 }
 
 impl AppliedMemo {
-    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (u64, u64)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Applied>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether `key` was last seen matching `fingerprint` at `version`.
     pub fn holds(&self, key: u64, fingerprint: u64, version: u64) -> bool {
-        self.entries().get(&key).is_some_and(|&(f, v)| f == fingerprint && v == version)
+        self.entries().get(&key).is_some_and(|a| a.fingerprint == fingerprint && a.version == version)
     }
 
-    /// Records that `key` matched `fingerprint` at `version`.
-    pub fn record(&self, key: u64, fingerprint: u64, version: u64) {
-        self.entries().insert(key, (fingerprint, version));
+    /// Whether the watch event with entry digest `entry` is the echo of the
+    /// operator's last write (or read) of `key`. A write has one echo, the
+    /// watch's next event of the object (unless the watch lags behind, when
+    /// the echo is missed and wakes an owner needlessly, which is harmless),
+    /// so the write's digest is forgotten here: a later event that brings
+    /// the object back to the same state is news, and wakes.
+    pub fn echoes(&self, key: u64, entry: u64) -> bool {
+        let mut entries = self.entries();
+        let echo = entries.get_mut(&key).and_then(|a| a.echo.take());
+        echo == Some(entry)
+    }
+
+    /// Records that `key` matched `fingerprint` at `version`, and that the
+    /// object was then the entry with digest `echo`.
+    pub fn record(&self, key: u64, fingerprint: u64, version: u64, echo: u64) {
+        self.entries().insert(key, Applied { fingerprint, version, echo: Some(echo) });
     }
 
     /// Forgets `key`.
@@ -343,7 +385,8 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::{Entry, Slim, deployment_state, wakes_owner};
+    use super::{AppliedMemo, Entry, Slim, deployment_state, wakes_owner, wakes_owner_of};
+    use crate::controller::apply::memo_key;
 
     fn deployment(conditions: serde_json::Value) -> Deployment {
         serde_json::from_value(json!({
@@ -415,18 +458,47 @@ mod tests {
 
     #[test]
     fn a_deployment_wakes_on_counts_it_reports_not_on_others() {
-        let at = |rv: &str, ready: i32, available: i32| {
-            let mut d: Deployment = serde_json::from_value(json!({
-                "metadata": {"name": "demo-api", "uid": "u1", "generation": 1, "resourceVersion": rv},
-                "spec": {"replicas": 2, "selector": {}, "template": {}},
-                "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": 2,
-                           "availableReplicas": available},
-            }))
-            .expect("a Deployment");
-            d.slim();
-            Entry::of(&d, deployment_state(&d))
-        };
         assert!(!wakes_owner(Some(&at("1", 1, 0)), &at("2", 1, 1)), "availableReplicas is not reported");
         assert!(wakes_owner(Some(&at("2", 1, 1)), &at("3", 2, 1)), "readyReplicas is");
+    }
+
+    /// A Deployment as its watch caches it, at `rv`, with `ready` and `available` replicas.
+    fn at(rv: &str, ready: i32, available: i32) -> Entry<Deployment> {
+        let mut d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "demo-api", "uid": "u1", "generation": 1, "resourceVersion": rv},
+            "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": 2,
+                       "availableReplicas": available},
+        }))
+        .expect("a Deployment");
+        d.slim();
+        Entry::of(&d, deployment_state(&d))
+    }
+
+    /// A memo that says the operator's last write of the Deployment returned `written`.
+    fn memo_of(written: &Entry<Deployment>) -> AppliedMemo {
+        let memo = AppliedMemo::default();
+        let key = memo_key::<Deployment>("", "demo-api");
+        memo.record(key, 7, written.version(), written.digest());
+        memo
+    }
+
+    #[test]
+    fn the_watch_echo_of_our_own_write_wakes_nobody() {
+        let memo = memo_of(&at("5", 0, 0));
+        assert!(!wakes_owner_of(None, &at("5", 0, 0), &memo), "the create, seen by the watch");
+        let memo = memo_of(&at("6", 1, 0));
+        assert!(!wakes_owner_of(Some(&at("5", 0, 0)), &at("6", 1, 0), &memo), "an update, seen by the watch");
+    }
+
+    #[test]
+    fn news_after_our_write_wakes_even_when_it_looks_like_the_echo() {
+        let memo = memo_of(&at("5", 0, 0));
+        assert!(wakes_owner_of(None, &at("6", 1, 0), &memo), "the workload controller counted since");
+        assert!(
+            wakes_owner_of(Some(&at("6", 1, 0)), &at("7", 0, 0), &memo),
+            "the echo was the event before: back to the written state is news"
+        );
+        assert!(wakes_owner_of(None, &at("5", 0, 0), &AppliedMemo::default()), "nothing written");
     }
 }

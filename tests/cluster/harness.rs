@@ -98,6 +98,29 @@ pub struct Cluster {
     pub url: String,
 }
 
+/// How many requests per second the controller-manager may send, and in
+/// what burst. Here all its controllers share one client
+/// (`--use-service-account-credentials=false`); a production control plane
+/// gives each controller its own client, each with the default limit.
+#[derive(Debug, Clone, Copy)]
+pub struct ManagerLimits {
+    /// `--kube-api-qps`.
+    pub qps: u32,
+    /// `--kube-api-burst`.
+    pub burst: u32,
+}
+
+impl ManagerLimits {
+    /// kube-controller-manager's defaults: plenty for a test's few objects.
+    pub const DEFAULT: ManagerLimits = ManagerLimits { qps: 20, burst: 30 };
+    /// About what the Deployment, ReplicaSet, HPA and disruption controllers
+    /// sustain together with a client each (5 × the default): for scale
+    /// scenarios, whose thousands of rollouts would otherwise queue behind
+    /// one shared 20 requests/s.
+    #[allow(dead_code, reason = "the cluster benchmark's, which shares this harness")]
+    pub const SCALED: ManagerLimits = ManagerLimits { qps: 100, burst: 150 };
+}
+
 /// One request in the audit log.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -216,6 +239,11 @@ impl Cluster {
     /// Starts etcd, the API server and the controller-manager, and waits
     /// until the API server is ready and serves the built-in kinds.
     pub fn start(assets: PathBuf) -> Cluster {
+        Cluster::start_with(assets, ManagerLimits::DEFAULT)
+    }
+
+    /// [`Cluster::start`], with the controller-manager's client limited to `limits`.
+    pub fn start_with(assets: PathBuf, limits: ManagerLimits) -> Cluster {
         let dir = tempfile::Builder::new().prefix("xagent-cluster-").tempdir().expect("creating a temp dir");
         let mut cluster = Cluster { dir, assets, processes: Vec::new(), url: String::new() };
         let etcd_url = cluster.start_etcd();
@@ -226,7 +254,7 @@ impl Cluster {
             cluster.write_kubeconfig(user);
         }
         cluster.wait_ready();
-        cluster.start_controller_manager();
+        cluster.start_controller_manager(limits);
         cluster
     }
 
@@ -301,7 +329,7 @@ impl Cluster {
         port
     }
 
-    fn start_controller_manager(&mut self) {
+    fn start_controller_manager(&mut self, limits: ManagerLimits) {
         let kubeconfig = self.kubeconfig(User::Admin).display().to_string();
         let controllers = "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service,\
             -persistentvolume-binder,-attachdetach,-persistentvolume-expander,-ttl,-bootstrapsigner,\
@@ -319,6 +347,8 @@ impl Cluster {
                 format!("--controllers={controllers}"),
                 // HPA status moves every 5 s: steady-state tests see real churn.
                 "--horizontal-pod-autoscaler-sync-period=5s".into(),
+                format!("--kube-api-qps={}", limits.qps),
+                format!("--kube-api-burst={}", limits.burst),
             ]),
             &self.path("controller-manager.log"),
         );
