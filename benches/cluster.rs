@@ -13,7 +13,7 @@
 //! (`{"figure":…,"value":…,"unit":…,"target":…,"met":…,"source":"real-server"}`)
 //! that a side-by-side comparison with another controller can read.
 //!
-//! Run: `cargo bench --bench cluster` (about 20 minutes on 2 cores), or
+//! Run: `cargo bench --bench cluster` (about 15 minutes on 2 cores), or
 //! `cargo bench --bench cluster -- --quick` (200 XAgents instead of 1,000,
 //! no concurrency curve), or `-- --no-curve` (1,000, no curve).
 
