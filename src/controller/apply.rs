@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::diff::contains;
 use super::entry::Entry;
+use super::owned::OwnedIndex;
 use super::stores::{self, AppliedMemo, Cacheable, Stores, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
@@ -177,11 +178,11 @@ macro_rules! define_apply {
             let keep = |kind: ChildKind, name: &str| desired.iter().any(|c| c.kind == kind && c.name == name);
             let mut removed = Vec::new();
             $( removed.extend(
-                prune_kind::<$ct, _>(client, &stores.$field, owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
+                prune_kind::<$ct, _>(client, (&stores.$field, &stores.owned), owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
             ); )*
             $( if crds.serves(ChildKind::$wv) && stores::synced(&stores.$wfield) {
                 removed.extend(
-                    prune_kind::<$wt, _>(client, &stores.$wfield, owner, ChildKind::$wv, |n| keep(ChildKind::$wv, n)).await?,
+                    prune_kind::<$wt, _>(client, (&stores.$wfield, &stores.owned), owner, ChildKind::$wv, |n| keep(ChildKind::$wv, n)).await?,
                 );
             } else if crds.serves(ChildKind::$wv)
                 && !keep(ChildKind::$wv, xagent_name)
@@ -608,24 +609,27 @@ where
     }
 }
 
+/// Deletes the children of kind `K` (cached as `S`) that `owner` controls
+/// and `keep` does not want, found through the owner index.
 async fn prune_kind<K, S>(
     client: &Client,
-    store: &Store<Entry<S>>,
+    (store, owned): (&Store<Entry<S>>, &OwnedIndex),
     owner: Owner<'_>,
     kind: ChildKind,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<ChildRef>>
 where
     K: ChildObject,
-    S: Resource<DynamicType = ()> + 'static,
+    S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
 {
-    let stale: Vec<(String, Option<String>)> = store
-        .state()
-        .iter()
-        .filter(|o| o.namespace() == Some(owner.namespace))
-        .filter(|o| o.controller() == Some(owner.uid))
-        .map(|o| (o.name().to_string(), o.uid().map(str::to_string)))
-        .filter(|(name, _)| !keep(name))
+    let stale: Vec<(String, Option<String>)> = owned
+        .names::<S>(owner.uid)
+        .into_iter()
+        .filter(|name| !keep(name))
+        .filter_map(|name| {
+            let cached = lookup(store, owner.namespace, &name)?;
+            (cached.controller() == Some(owner.uid)).then(|| (name, cached.uid().map(str::to_string)))
+        })
         .collect();
     let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let mut removed = Vec::new();

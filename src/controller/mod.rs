@@ -5,6 +5,7 @@ pub mod crds;
 pub mod diff;
 pub mod entry;
 pub mod notices;
+pub mod owned;
 pub mod retry;
 pub mod run;
 pub mod status;

@@ -21,6 +21,7 @@ use prometheus_client::registry::Registry;
 
 use super::apply::WorkloadState;
 use super::crds::{self, MonitoringCrds};
+use super::owned::OwnedIndex;
 use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
 use crate::crd::XAgent;
@@ -140,12 +141,19 @@ where
 }
 
 /// How a child kind's watch reduces its objects: `slim` drops what the
-/// cache need not keep, `workload` reads replica counts, and `memo` tells
-/// the echoes of the operator's own writes.
+/// cache need not keep, `workload` reads replica counts, `memo` tells the
+/// echoes of the operator's own writes, and `owned` is kept up to date.
 struct Reduce<K> {
     slim: fn(&mut K),
     workload: fn(&K) -> Option<WorkloadState>,
+    shared: Bookkeeping,
+}
+
+/// What every child watch keeps up to date or reads besides its cache.
+#[derive(Clone)]
+struct Bookkeeping {
     memo: Arc<stores::AppliedMemo>,
+    owned: Arc<OwnedIndex>,
 }
 
 /// A cached watch of a child kind: each object is slimmed, and its cache
@@ -164,7 +172,7 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static,
 {
     let cache = writer.as_reader();
-    let Reduce { slim, workload, memo } = reduce;
+    let Reduce { slim, workload, shared: Bookkeeping { memo, owned } } = reduce;
     let entry = move |o: &K| stores::Entry::of(o, workload(o));
     watcher(api, config)
         .default_backoff()
@@ -173,18 +181,19 @@ where
             slim(o);
         })
         .map_ok(move |event| {
-            let (cached, woken) = match event {
+            let (cached, previous, woken) = match event {
                 watcher::Event::Apply(o) => {
                     let next = entry(&o);
                     let previous = cache.get(&reflector::ObjectRef::from(&next));
                     let woken = stores::wakes_owner_of(previous.as_deref(), &next, &memo).then_some(o);
-                    (watcher::Event::Apply(next), woken)
+                    (watcher::Event::Apply(next), previous, woken)
                 }
-                watcher::Event::InitApply(o) => (watcher::Event::InitApply(entry(&o)), Some(o)),
-                watcher::Event::Delete(o) => (watcher::Event::Delete(entry(&o)), Some(o)),
-                watcher::Event::Init => (watcher::Event::Init, None),
-                watcher::Event::InitDone => (watcher::Event::InitDone, None),
+                watcher::Event::InitApply(o) => (watcher::Event::InitApply(entry(&o)), None, Some(o)),
+                watcher::Event::Delete(o) => (watcher::Event::Delete(entry(&o)), None, Some(o)),
+                watcher::Event::Init => (watcher::Event::Init, None, None),
+                watcher::Event::InitDone => (watcher::Event::InitDone, None, None),
             };
+            owned.follow(&cached, previous.as_deref());
             writer.apply_watcher_event(&cached);
             futures::stream::iter(woken.map(Ok))
         })
@@ -291,7 +300,7 @@ fn monitoring_watch<K>(
     config: watcher::Config,
     writer: Writer<stores::Entry<PartialObjectMeta<K>>>,
     crds: Arc<MonitoringCrds>,
-    (kind, memo): (crate::builders::ChildKind, Arc<stores::AppliedMemo>),
+    (kind, shared): (crate::builders::ChildKind, Bookkeeping),
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
@@ -303,7 +312,7 @@ where
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let slim = |o: &mut PartialObjectMeta<K>| stores::keep_own_annotations(&mut o.metadata);
-        let reduce = Reduce { slim, workload: |_| None, memo };
+        let reduce = Reduce { slim, workload: |_| None, shared };
         slim_watch(api, config, writer, reduce)
     })
     .flatten()
@@ -322,7 +331,7 @@ macro_rules! define_owned_watches {
             ns: Option<&str>,
             xagent_stream: impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static,
             xagents: reflector::Store<XAgent>,
-            (w, memo): (stores::Writers, Arc<stores::AppliedMemo>),
+            (w, shared): (stores::Writers, Bookkeeping),
             crds: Arc<MonitoringCrds>,
             concurrency: u16,
         ) -> Controller<XAgent> {
@@ -331,9 +340,9 @@ macro_rules! define_owned_watches {
                 $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, Reduce {
                     slim: <$ct as stores::Slim>::slim,
                     workload: <$ct as stores::Cacheable>::workload,
-                    memo: memo.clone(),
+                    shared: shared.clone(),
                 })) )*
-                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, memo.clone()))) )*
+                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, shared.clone()))) )*
                 .with_config(controller::Config::default().concurrency(concurrency))
         }
     };
@@ -355,7 +364,7 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
     let Shared { metrics, probes, gate, settings, concurrency } = shared;
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
-    let memo = stores.applied.clone();
+    let shared = Bookkeeping { memo: stores.applied.clone(), owned: stores.owned.clone() };
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
     let crds = Arc::new(MonitoringCrds::default());
     let xagent_stream = gated_xagents(&client, ns, xagent_writer, stores.clone(), crds.clone(), gate);
@@ -374,19 +383,20 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
     );
     let janitor = tokio::spawn(forget_gone_periodically(ctx.clone(), xagents.clone()));
     let stop = shutdown_signal().shared();
-    let run = controller(&client, ns, xagent_stream, xagents, (writers, memo), ctx.crds.clone(), concurrency)
-        .reconcile_all_on(crds_appear)
-        .reconcile_on(health_changes)
-        .graceful_shutdown_on(stop.clone())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => {
-                    debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled")
+    let run =
+        controller(&client, ns, xagent_stream, xagents, (writers, shared), ctx.crds.clone(), concurrency)
+            .reconcile_all_on(crds_appear)
+            .reconcile_on(health_changes)
+            .graceful_shutdown_on(stop.clone())
+            .run(reconcile, error_policy, ctx)
+            .for_each(|result| async move {
+                match result {
+                    Ok((object, _)) => {
+                        debug!(namespace = object.namespace.as_deref(), name = %object.name, "reconciled")
+                    }
+                    Err(e) => debug!(error = %e, "reconcile did not complete"),
                 }
-                Err(e) => debug!(error = %e, "reconcile did not complete"),
-            }
-        });
+            });
     // After the signal, in-flight reconciles get a grace period; a controller
     // still blocked after it (e.g. on an unreachable API server) is abandoned.
     tokio::select! {

@@ -11,6 +11,7 @@ use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
 pub use super::entry::Entry;
+use super::owned::OwnedIndex;
 use crate::builders::Child;
 use futures::FutureExt;
 use kube::Resource;
@@ -35,6 +36,8 @@ macro_rules! define_stores {
             pub applied: Arc<AppliedMemo>,
             /// Watched children known not to exist as ours.
             pub absent: Arc<AbsentMemo>,
+            /// Which cached children each XAgent controls, per kind.
+            pub owned: Arc<OwnedIndex>,
             $( $(#[$cdoc])* pub $field: Store<Entry<$ct>>, )*
             $( $(#[$wdoc])*
             #[doc = "(From a metadata watch, filled once its CRD is served.)"]
@@ -43,6 +46,8 @@ macro_rules! define_stores {
 
         /// The writing halves of [`Stores`], fed by the watches (or by tests).
         pub struct Writers {
+            /// The index the writes below keep up to date, as the watches do.
+            pub owned: Arc<OwnedIndex>,
             $( $(#[$cdoc])* pub $field: reflector::store::Writer<Entry<$ct>>, )*
             $( $(#[$wdoc])* pub $wfield: reflector::store::Writer<Entry<PartialObjectMeta<$wt>>>, )*
         }
@@ -51,14 +56,16 @@ macro_rules! define_stores {
         pub fn new() -> (Stores, Writers) {
             $( let $field = reflector::store(); )*
             $( let $wfield = reflector::store(); )*
+            let owned = Arc::<OwnedIndex>::default();
             (
                 Stores {
                     applied: Arc::default(),
                     absent: Arc::default(),
+                    owned: owned.clone(),
                     $( $field: $field.0.clone(), )*
                     $( $wfield: $wfield.0.clone(), )*
                 },
-                Writers { $( $field: $field.1, )* $( $wfield: $wfield.1, )* },
+                Writers { owned, $( $field: $field.1, )* $( $wfield: $wfield.1, )* },
             )
         }
 
@@ -89,7 +96,7 @@ macro_rules! define_stores {
             /// would (for tests and benchmarks).
             pub fn sync_watched(&mut self, children: &[Child]) {
                 $(
-                    self.$wfield.apply_watcher_event(&watcher::Event::Init);
+                    let mut events = vec![watcher::Event::Init];
                     for child in children {
                         if let Child::$wv(o) = child {
                             let meta = PartialObjectMeta::<$wt> {
@@ -97,10 +104,14 @@ macro_rules! define_stores {
                                 metadata: o.metadata.clone(),
                                 _phantom: std::marker::PhantomData,
                             };
-                            self.$wfield.apply_watcher_event(&watcher::Event::InitApply(Entry::of(&meta, None)));
+                            events.push(watcher::Event::InitApply(Entry::of(&meta, None)));
                         }
                     }
-                    self.$wfield.apply_watcher_event(&watcher::Event::InitDone);
+                    events.push(watcher::Event::InitDone);
+                    for event in &events {
+                        self.owned.follow(event, None);
+                        self.$wfield.apply_watcher_event(event);
+                    }
                 )*
             }
         }
@@ -114,8 +125,9 @@ macro_rules! define_stores {
                     $( Child::$cv(mut o) => {
                         o.metadata.managed_fields = None;
                         o.slim();
-                        let entry = Entry::of(&o, $state(&o));
-                        self.$field.apply_watcher_event(&watcher::Event::Apply(entry));
+                        let event = watcher::Event::Apply(Entry::of(&o, $state(&o)));
+                        self.owned.follow(&event, None);
+                        self.$field.apply_watcher_event(&event);
                     } )*
                     $( Child::$wv(_) => {} )*
                 }
