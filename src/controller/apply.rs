@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use super::diff::contains;
 use super::entry::Entry;
 use super::owned::OwnedIndex;
-use super::stores::{self, AppliedMemo, Cacheable, Stores, lookup};
+use super::stores::{self, AppliedMemo, Cacheable, Stores, Written, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
 use crate::error::{Error, Result};
@@ -203,6 +203,9 @@ crate::builders::registry::child_kinds!(define_apply);
 enum Found<S> {
     /// Ours, and still what we last applied: nothing to send.
     Unchanged(std::sync::Arc<Entry<S>>),
+    /// Written as desired by this process, and the watch has not caught up
+    /// yet: nothing to send (the replica counts the write returned).
+    Unechoed(Option<WorkloadState>),
     /// Present, but changed, foreign or not known to the memo: read it.
     Changed,
     /// Not there: create it.
@@ -211,7 +214,10 @@ enum Found<S> {
 
 /// Looks `desired_json` up in `store`: unchanged when the cached entry is
 /// ours, still holds the metadata we set, and the object's version is the
-/// one at which it last matched the same desired object (`print`).
+/// one at which it last matched the same desired object (`print`); or when
+/// the memo says we wrote that desired object and the watch has brought no
+/// event of it since ([`AppliedMemo::unechoed`]), whatever the cache holds
+/// (nothing yet after a create, the old object after an update).
 fn look_up<S>(
     store: &Store<Entry<S>>,
     memo: &AppliedMemo,
@@ -224,6 +230,9 @@ where
 {
     let (desired_json, print) = desired;
     let name = desired_json["metadata"]["name"].as_str().unwrap_or_default();
+    if let Some(workload) = memo.unechoed(key, print) {
+        return Found::Unechoed(workload);
+    }
     let Some(cached) = lookup(store, how.owner.namespace, name) else { return Found::Absent };
     let ours = cached.controller() == Some(how.owner.uid);
     if ours && memo.holds(key, print, cached.version()) && cached.holds(&desired_json["metadata"]) {
@@ -255,13 +264,16 @@ where
     let (desired_json, print) = stamp(desired);
     let absent = match look_up(store, memo, how, key, (&desired_json, print)) {
         Found::Unchanged(cached) => return Ok((Outcome::Unchanged, cached.workload())),
+        Found::Unechoed(workload) => return Ok((Outcome::Unchanged, workload)),
         Found::Changed => false,
         Found::Absent => true,
     };
     let cached = |full: &K| {
         let mut slim = full.clone();
         slim.slim();
-        Entry::of(&slim, slim.workload()).digests()
+        let workload = slim.workload();
+        let entry = Entry::of(&slim, workload);
+        (entry.version(), Written { entry: entry.digest(), workload })
     };
     let (outcome, seen) =
         apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?;
@@ -283,7 +295,7 @@ where
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
     let (desired_json, print) = stamp(desired);
     let absent = match stores::synced(store).then(|| look_up(store, memo, how, key, (&desired_json, print))) {
-        Some(Found::Unchanged(_)) => return Ok(Outcome::Unchanged),
+        Some(Found::Unchanged(_) | Found::Unechoed(_)) => return Ok(Outcome::Unchanged),
         Some(Found::Absent) => true,
         Some(Found::Changed) | None => false,
     };
@@ -294,15 +306,16 @@ where
             _phantom: std::marker::PhantomData,
         };
         stores::keep_own_annotations(&mut meta.metadata);
-        Entry::of(&meta, None).digests()
+        let entry = Entry::of(&meta, None);
+        (entry.version(), Written { entry: entry.digest(), workload: None })
     };
     Ok(apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?.0)
 }
 
 /// Creates the child (`absent`: the cache has no such object) or reads,
 /// compares and applies it, then remembers under `key` in the memo what its
-/// cached entry will be (`cached`: the digests of [`Entry::digests`] of the
-/// object as it now stands).
+/// cached entry will be (`cached`: the version digest and [`Written`] of
+/// the object as it now stands).
 async fn apply_and_remember<K>(
     client: &Client,
     (memo, key): (&AppliedMemo, u64),
@@ -310,7 +323,7 @@ async fn apply_and_remember<K>(
     desired: &K,
     (desired_json, print): (&serde_json::Value, u64),
     absent: bool,
-    cached: impl Fn(&K) -> (u64, u64),
+    cached: impl Fn(&K) -> (u64, Written),
 ) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
@@ -322,8 +335,8 @@ where
     };
     match &seen {
         Some(obj) => {
-            let (version, entry) = cached(obj);
-            memo.record(key, print, version, entry);
+            let (version, written) = cached(obj);
+            memo.record(key, print, version, written);
         }
         None => memo.forget(key),
     }

@@ -135,11 +135,6 @@ impl<K> Entry<K> {
         hasher.finish()
     }
 
-    /// The version digest and the [`Entry::digest`], as the memo keeps them.
-    pub fn digests(&self) -> (u64, u64) {
-        (self.version, self.digest())
-    }
-
     /// Whether `other` differs from this entry in more than its
     /// resourceVersion: in anything a reconcile reads.
     pub fn differs_from(&self, other: &Self) -> bool {

@@ -188,9 +188,20 @@ where
                     let woken = stores::wakes_owner_of(previous.as_deref(), &next, &memo).then_some(o);
                     (watcher::Event::Apply(next), previous, woken)
                 }
-                watcher::Event::InitApply(o) => (watcher::Event::InitApply(entry(&o)), None, Some(o)),
-                watcher::Event::Delete(o) => (watcher::Event::Delete(entry(&o)), None, Some(o)),
-                watcher::Event::Init => (watcher::Event::Init, None, None),
+                watcher::Event::InitApply(o) => {
+                    let listed = entry(&o);
+                    memo.echoes(stores::memo_key_of(&listed), listed.digest());
+                    (watcher::Event::InitApply(listed), None, Some(o))
+                }
+                watcher::Event::Delete(o) => {
+                    let gone = entry(&o);
+                    memo.echoes(stores::memo_key_of(&gone), gone.digest());
+                    (watcher::Event::Delete(gone), None, Some(o))
+                }
+                watcher::Event::Init => {
+                    memo.forget_echoes();
+                    (watcher::Event::Init, None, None)
+                }
                 watcher::Event::InitDone => (watcher::Event::InitDone, None, None),
             };
             owned.follow(&cached, previous.as_deref());

@@ -195,6 +195,11 @@ pub fn wakes_owner<K>(previous: Option<&Entry<K>>, next: &Entry<K>) -> bool {
     previous.is_none_or(|previous| previous.differs_from(next))
 }
 
+/// The [`AppliedMemo`] key of the child `entry` is of.
+pub fn memo_key_of<K: Resource<DynamicType = ()>>(entry: &Entry<K>) -> u64 {
+    super::apply::memo_key::<K>(entry.namespace().unwrap_or_default(), entry.name())
+}
+
 /// Whether the update of a cached child from `previous` to `next` wakes its
 /// owner: when it changed in more than its resourceVersion
 /// ([`wakes_owner`]), unless it is the watch's echo of the operator's own
@@ -207,8 +212,7 @@ pub fn wakes_owner_of<K: Resource<DynamicType = ()>>(
     next: &Entry<K>,
     memo: &AppliedMemo,
 ) -> bool {
-    let key = super::apply::memo_key::<K>(next.namespace().unwrap_or_default(), next.name());
-    let echo = memo.echoes(key, next.digest());
+    let echo = memo.echoes(memo_key_of(next), next.digest());
     wakes_owner(previous, next) && !echo
 }
 
@@ -240,9 +244,19 @@ pub struct AppliedMemo {
 struct Applied {
     fingerprint: u64,
     version: u64,
-    /// [`Entry::digest`] of the object the last write returned, until the
-    /// watch's next event of it.
-    echo: Option<u64>,
+    /// Until the watch's next event of the object: the [`Entry::digest`] of
+    /// what the last write returned, and its replica counts.
+    echo: Option<(u64, Option<WorkloadState>)>,
+}
+
+/// What the operator last wrote (or read) of a child, as the memo keeps it:
+/// the [`Entry::digest`] of the object then, and its replica counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// [`Entry::digest`] of the object as the write returned it.
+    pub entry: u64,
+    /// Its replica counts, for workloads.
+    pub workload: Option<WorkloadState>,
 }
 
 impl AppliedMemo {
@@ -264,13 +278,33 @@ impl AppliedMemo {
     pub fn echoes(&self, key: u64, entry: u64) -> bool {
         let mut entries = self.entries();
         let echo = entries.get_mut(&key).and_then(|a| a.echo.take());
-        echo == Some(entry)
+        echo.is_some_and(|(digest, _)| digest == entry)
     }
 
-    /// Records that `key` matched `fingerprint` at `version`, and that the
-    /// object was then the entry with digest `echo`.
-    pub fn record(&self, key: u64, fingerprint: u64, version: u64, echo: u64) {
-        self.entries().insert(key, Applied { fingerprint, version, echo: Some(echo) });
+    /// The replica counts of `key` as the operator last wrote it matching
+    /// `fingerprint`, while the watch has brought no event of it since: the
+    /// object stands as written, as far as anything the operator watches
+    /// can tell (a deletion in between arrives as events, which wake the
+    /// owner). `None` when there is no such write.
+    pub fn unechoed(&self, key: u64, fingerprint: u64) -> Option<Option<WorkloadState>> {
+        let entries = self.entries();
+        let applied = entries.get(&key).filter(|a| a.fingerprint == fingerprint)?;
+        applied.echo.map(|(_, workload)| workload)
+    }
+
+    /// Forgets every write's echo: a watch starting over lists what exists
+    /// now, and says nothing of what was deleted while it was away.
+    pub fn forget_echoes(&self) {
+        for applied in self.entries().values_mut() {
+            applied.echo = None;
+        }
+    }
+
+    /// Records that `key` matched `fingerprint` at `version`, and what the
+    /// object then was ([`Written`]).
+    pub fn record(&self, key: u64, fingerprint: u64, version: u64, written: Written) {
+        let echo = Some((written.entry, written.workload));
+        self.entries().insert(key, Applied { fingerprint, version, echo });
     }
 
     /// Forgets `key`.
@@ -397,7 +431,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use serde_json::json;
 
-    use super::{AppliedMemo, Entry, Slim, deployment_state, wakes_owner, wakes_owner_of};
+    use super::{AppliedMemo, Entry, Slim, Written, deployment_state, wakes_owner, wakes_owner_of};
     use crate::controller::apply::memo_key;
 
     fn deployment(conditions: serde_json::Value) -> Deployment {
@@ -491,7 +525,12 @@ mod tests {
     fn memo_of(written: &Entry<Deployment>) -> AppliedMemo {
         let memo = AppliedMemo::default();
         let key = memo_key::<Deployment>("", "demo-api");
-        memo.record(key, 7, written.version(), written.digest());
+        memo.record(
+            key,
+            7,
+            written.version(),
+            Written { entry: written.digest(), workload: written.workload() },
+        );
         memo
     }
 
@@ -512,5 +551,18 @@ mod tests {
             "the echo was the event before: back to the written state is news"
         );
         assert!(wakes_owner_of(None, &at("5", 0, 0), &AppliedMemo::default()), "nothing written");
+    }
+
+    #[test]
+    fn a_write_vouches_for_its_object_until_the_watch_brings_any_event_of_it() {
+        let key = memo_key::<Deployment>("", "demo-api");
+        let memo = memo_of(&at("5", 0, 0));
+        assert_eq!(memo.unechoed(key, 8), None, "another desired object");
+        assert!(memo.unechoed(key, 7).is_some_and(|w| w.is_some_and(|w| w.desired == 2)));
+        wakes_owner_of(None, &at("6", 1, 0), &memo);
+        assert_eq!(memo.unechoed(key, 7), None, "the watch has brought news: the cache says");
+        let memo = memo_of(&at("5", 0, 0));
+        memo.forget_echoes();
+        assert_eq!(memo.unechoed(key, 7), None, "a relist says what exists");
     }
 }

@@ -44,6 +44,9 @@ struct Server {
     /// watched children among the cached ones): their CRDs were served
     /// when the operator started.
     watched_synced: bool,
+    /// The watches have brought nothing since the last reconcile: the
+    /// caches are as given, and the earlier writes' echoes still pending.
+    watch_behind: bool,
 }
 
 fn respond(server: &Server, method: &Method, path: &str, body: &Value) -> (u16, Value) {
@@ -120,8 +123,15 @@ async fn reconcile_with_crds(
     let mirrored = cached.iter().filter(|c| !c.kind().is_monitoring());
     server.existing.extend(mirrored.map(|c| (path_of(c), c.to_value())));
     let (memo, absent, watched_synced) = (server.memo.clone(), server.absent.clone(), server.watched_synced);
+    let watch_behind = server.watch_behind;
     let (client, recorder) = mock_client(server);
     let (mut stores, mut writers) = stores::new();
+    // Unless the watches are behind, the caches are filled as a watch's
+    // first list, which says what exists now: the writes of earlier
+    // reconciles vouch for nothing more.
+    if !watch_behind {
+        memo.forget_echoes();
+    }
     stores.applied = memo;
     stores.absent = absent;
     for child in cached {
@@ -402,6 +412,28 @@ async fn unchanged_fully_applied_xagent_sends_no_request_at_all() {
     result.unwrap();
     let lines: Vec<String> = requests.iter().map(Recorded::line).collect();
     assert!(lines.is_empty(), "expected no request, got {lines:#?}");
+}
+
+#[tokio::test]
+async fn a_reconcile_before_the_watch_brings_the_new_children_sends_them_nothing() {
+    let xa = xagent(json!({}));
+    let server = Server::default();
+    let (result, _) = reconcile_with(&xa, &[], server.clone()).await;
+    result.unwrap();
+    let child_requests = |requests: &[Recorded]| -> Vec<String> {
+        let lines = requests.iter().map(Recorded::line);
+        lines.filter(|l| *l != EVENT_POST && *l != STATUS_PATCH).collect()
+    };
+    // Woken again before the watches brought the children: the caches are still empty.
+    let behind = Server { watch_behind: true, ..server.clone() };
+    let (result, requests) = reconcile_with(&xa, &[], behind).await;
+    result.unwrap();
+    assert_eq!(child_requests(&requests), Vec::<String>::new(), "the writes vouch for the children");
+    // The watches relisted and found none of them: they were deleted, and are created again.
+    let (result, requests) = reconcile_with(&xa, &[], server).await;
+    result.unwrap();
+    let creates = child_requests(&requests);
+    assert_eq!(creates.len(), builders::build(&xa).iter().filter(|c| !c.kind().is_monitoring()).count());
 }
 
 #[tokio::test]
