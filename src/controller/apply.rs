@@ -328,6 +328,7 @@ async fn apply_and_remember<K>(
 where
     K: ChildObject + Serialize,
 {
+    let mark = memo.mark(key);
     let created = if absent { create_only(client, how, desired, desired_json).await? } else { None };
     let (outcome, seen) = match created {
         Some(object) => (Outcome::Created, Some(object)),
@@ -336,7 +337,7 @@ where
     match &seen {
         Some(obj) => {
             let (version, written) = cached(obj);
-            memo.record(key, print, version, written);
+            memo.record(key, print, version, written, mark);
         }
         None => memo.forget(key),
     }

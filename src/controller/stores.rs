@@ -236,7 +236,14 @@ where
 /// thousand XAgents' 13,000 children fit in well under a megabyte.
 #[derive(Debug, Default)]
 pub struct AppliedMemo {
-    entries: std::sync::Mutex<std::collections::HashMap<u64, Applied>>,
+    inner: std::sync::Mutex<MemoInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoInner {
+    applied: std::collections::HashMap<u64, Applied>,
+    /// Watches started over ([`AppliedMemo::forget_echoes`]).
+    relists: u64,
 }
 
 /// What [`AppliedMemo`] keeps of one child.
@@ -247,6 +254,13 @@ struct Applied {
     /// Until the watch's next event of the object: the [`Entry::digest`] of
     /// what the last write returned, and its replica counts.
     echo: Option<(u64, Option<WorkloadState>)>,
+    /// Watch events of the object so far (wrapping).
+    events: u32,
+}
+
+impl Applied {
+    /// A child about to be written for the first time: nothing vouched for.
+    const UNKNOWN: Applied = Applied { fingerprint: 0, version: 0, echo: None, events: 0 };
 }
 
 /// What the operator last wrote (or read) of a child, as the memo keeps it:
@@ -259,14 +273,22 @@ pub struct Written {
     pub workload: Option<WorkloadState>,
 }
 
+/// Where the watches stood when a write of a child was sent
+/// ([`AppliedMemo::mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    relists: u64,
+    events: u32,
+}
+
 impl AppliedMemo {
-    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Applied>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    fn inner(&self) -> std::sync::MutexGuard<'_, MemoInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether `key` was last seen matching `fingerprint` at `version`.
     pub fn holds(&self, key: u64, fingerprint: u64, version: u64) -> bool {
-        self.entries().get(&key).is_some_and(|a| a.fingerprint == fingerprint && a.version == version)
+        self.inner().applied.get(&key).is_some_and(|a| a.fingerprint == fingerprint && a.version == version)
     }
 
     /// Whether the watch event with entry digest `entry` is the echo of the
@@ -276,9 +298,10 @@ impl AppliedMemo {
     /// so the write's digest is forgotten here: a later event that brings
     /// the object back to the same state is news, and wakes.
     pub fn echoes(&self, key: u64, entry: u64) -> bool {
-        let mut entries = self.entries();
-        let echo = entries.get_mut(&key).and_then(|a| a.echo.take());
-        echo.is_some_and(|(digest, _)| digest == entry)
+        let mut inner = self.inner();
+        let Some(applied) = inner.applied.get_mut(&key) else { return false };
+        applied.events = applied.events.wrapping_add(1);
+        applied.echo.take().is_some_and(|(digest, _)| digest == entry)
     }
 
     /// The replica counts of `key` as the operator last wrote it matching
@@ -287,29 +310,48 @@ impl AppliedMemo {
     /// can tell (a deletion in between arrives as events, which wake the
     /// owner). `None` when there is no such write.
     pub fn unechoed(&self, key: u64, fingerprint: u64) -> Option<Option<WorkloadState>> {
-        let entries = self.entries();
-        let applied = entries.get(&key).filter(|a| a.fingerprint == fingerprint)?;
+        let inner = self.inner();
+        let applied = inner.applied.get(&key).filter(|a| a.fingerprint == fingerprint)?;
         applied.echo.map(|(_, workload)| workload)
+    }
+
+    /// Where the watches stand for `key`, taken before a write of it is
+    /// sent: an event of the object that arrives while the write is in
+    /// flight (someone else's edit may overtake our reading of the
+    /// response) must not be taken for older than the write.
+    pub fn mark(&self, key: u64) -> Mark {
+        let mut inner = self.inner();
+        let relists = inner.relists;
+        let applied = inner.applied.entry(key).or_insert(Applied::UNKNOWN);
+        Mark { relists, events: applied.events }
     }
 
     /// Forgets every write's echo: a watch starting over lists what exists
     /// now, and says nothing of what was deleted while it was away.
     pub fn forget_echoes(&self) {
-        for applied in self.entries().values_mut() {
+        let mut inner = self.inner();
+        inner.relists += 1;
+        for applied in inner.applied.values_mut() {
             applied.echo = None;
         }
     }
 
     /// Records that `key` matched `fingerprint` at `version`, and what the
-    /// object then was ([`Written`]).
-    pub fn record(&self, key: u64, fingerprint: u64, version: u64, written: Written) {
-        let echo = Some((written.entry, written.workload));
-        self.entries().insert(key, Applied { fingerprint, version, echo });
+    /// object then was ([`Written`]). The write vouches for the object
+    /// ([`AppliedMemo::unechoed`]) only if no watch event of it, and no
+    /// relist, came since `mark` (taken before the write was sent): else
+    /// the cache may already hold something newer, and it is the judge.
+    pub fn record(&self, key: u64, fingerprint: u64, version: u64, written: Written, mark: Mark) {
+        let mut inner = self.inner();
+        let events = inner.applied.get(&key).map_or(0, |a| a.events);
+        let unmoved = mark == Mark { relists: inner.relists, events };
+        let echo = unmoved.then_some((written.entry, written.workload));
+        inner.applied.insert(key, Applied { fingerprint, version, echo, events });
     }
 
     /// Forgets `key`.
     pub fn forget(&self, key: u64) {
-        self.entries().remove(&key);
+        self.inner().applied.remove(&key);
     }
 }
 
@@ -525,11 +567,13 @@ mod tests {
     fn memo_of(written: &Entry<Deployment>) -> AppliedMemo {
         let memo = AppliedMemo::default();
         let key = memo_key::<Deployment>("", "demo-api");
+        let mark = memo.mark(key);
         memo.record(
             key,
             7,
             written.version(),
             Written { entry: written.digest(), workload: written.workload() },
+            mark,
         );
         memo
     }
@@ -564,5 +608,22 @@ mod tests {
         let memo = memo_of(&at("5", 0, 0));
         memo.forget_echoes();
         assert_eq!(memo.unechoed(key, 7), None, "a relist says what exists");
+    }
+
+    #[test]
+    fn an_event_that_arrives_while_the_write_is_in_flight_keeps_the_cache_the_judge() {
+        let key = memo_key::<Deployment>("", "demo-api");
+        let written = at("5", 0, 0);
+        let memo = AppliedMemo::default();
+        let mark = memo.mark(key);
+        // Someone's edit, brought by the watch before the response was read.
+        assert!(wakes_owner_of(None, &at("6", 1, 0), &memo));
+        memo.record(key, 7, written.version(), Written { entry: written.digest(), workload: None }, mark);
+        assert_eq!(memo.unechoed(key, 7), None);
+        assert!(memo.holds(key, 7, written.version()), "the version still vouches, through the cache");
+        let mark = memo.mark(key);
+        memo.forget_echoes();
+        memo.record(key, 7, written.version(), Written { entry: written.digest(), workload: None }, mark);
+        assert_eq!(memo.unechoed(key, 7), None, "nor while the watch started over");
     }
 }
