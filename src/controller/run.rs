@@ -141,8 +141,9 @@ where
 }
 
 /// How a child kind's watch reduces its objects: `slim` drops what the
-/// cache need not keep, `workload` reads replica counts, `memo` tells the
-/// echoes of the operator's own writes, and `owned` is kept up to date.
+/// cache need not keep, `workload` reads replica counts, and `shared` holds
+/// the memo (which tells the echoes of the operator's own writes) and the
+/// owner index, both kept up to date by the watch.
 struct Reduce<K> {
     slim: fn(&mut K),
     workload: fn(&K) -> Option<WorkloadState>,
