@@ -459,13 +459,19 @@ fn stamp(c: Cond, old: &[Condition], generation: Option<i64>, now: Timestamp) ->
 }
 
 /// A digest of what a status says rather than how it details it: the
-/// generation it describes and each condition's type and status. A change
-/// of the verdict is written at once; a change of details only (replica
-/// counts, messages) may wait to be written with what follows.
+/// generation it describes, each condition's type and status, and the
+/// count of failed attempts. A change of the verdict is written at once; a
+/// change of details only (replica counts, messages) may wait to be written
+/// with what follows. Each failed attempt is news (its next attempt time
+/// would otherwise be shown in the past), and backoff bounds how often it
+/// comes.
 pub fn verdict(status: &XAgentStatus) -> u64 {
     let mut text = format!("{:?}", status.observed_generation);
     for c in &status.conditions {
         text.push_str(&format!("|{}={}", c.type_, c.status));
+    }
+    if let Some(retry) = &status.retry {
+        text.push_str(&format!("|retry={}", retry.failed_attempts));
     }
     super::apply::fnv1a(&text)
 }

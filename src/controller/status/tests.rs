@@ -5,12 +5,12 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::{
     Converged, DependencyObservation, Observation, Observed, changed, compute, compute_observation,
-    rolling_out, types,
+    rolling_out, types, verdict,
 };
 use crate::builders::{ChildKind, ChildRef, Component};
 use crate::controller::apply::{Applied, MonitoringObservation};
 use crate::controller::apply::{ChildReport, Outcome, WorkloadState};
-use crate::crd::{ComponentStatus, DependencyStatus, XAgentStatus};
+use crate::crd::{ComponentStatus, DependencyStatus, RetryStatus, XAgentStatus};
 use crate::probes::state::{Published, PublishedDependencies};
 
 // ---------------------------------------------------------------------------
@@ -765,4 +765,21 @@ fn storage_ready_reports_the_claims_without_holding_ready_back() {
     assert_eq!(sr(&status, types::READY).0, "True", "ChromaDB keeps running on its current volumes");
     let status = compute_observation(None, &healthy(), at(0));
     assert!(status.conditions.iter().all(|c| c.type_ != types::STORAGE_READY), "only with ChromaDB");
+}
+
+#[test]
+fn each_failed_attempt_is_a_new_verdict_and_its_due_time_a_detail() {
+    let retry = |attempts: i32, second: i64| RetryStatus {
+        failed_attempts: attempts,
+        next_attempt_time: Time(at(second)),
+    };
+    let status = |retry: Option<RetryStatus>| XAgentStatus {
+        observed_generation: Some(2),
+        retry,
+        ..XAgentStatus::default()
+    };
+    let second = verdict(&status(Some(retry(2, 10))));
+    assert_ne!(verdict(&status(None)), second, "failing is news");
+    assert_ne!(verdict(&status(Some(retry(3, 30)))), second, "another failed attempt is news");
+    assert_eq!(verdict(&status(Some(retry(2, 11)))), second, "the due time alone is a detail");
 }
