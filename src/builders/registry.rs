@@ -11,10 +11,14 @@
 //! Two sections:
 //! - `cached`: kinds the operator lists and watches into slim caches (see
 //!   `controller::stores`). Entry: `Variant(Type) store_field "Kind", slim:
-//!   CLOSURE, state: FN;` — the closure drops what the cache need not keep
+//!   CLOSURE, state: FN, watch: FN;` — the closure drops what the cache need not keep
 //!   (it runs in `controller::stores`, where `keep_own_annotations` is), the
 //!   function (`no_workload`, `deployment_state`, `statefulset_state` there)
-//!   reads replica counts for status.
+//!   reads replica counts for status, and the watch function (`object_events`
+//!   or `metadata_events` in `controller::run`) says what the watch asks the
+//!   API server for: whole objects, or only the metadata of kinds whose slim
+//!   form keeps nothing else, which makes each event a fraction of the bytes
+//!   to send and decode.
 //! - `watched`: kinds whose CRDs may be absent (the Prometheus Operator's):
 //!   watched metadata-only into a cache once installed (read with a GET
 //!   until that cache is filled), and named after the XAgent. Entry:
@@ -31,17 +35,17 @@ macro_rules! child_kinds {
                 /// A component Service.
                 Service(k8s_openapi::api::core::v1::Service) services "Service",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
-                    state: no_workload;
+                    state: no_workload, watch: metadata_events;
                 /// A component's own ServiceAccount (`serviceAccount.create`). Its
                 /// annotations are applied, but the stamp says when they changed.
                 ServiceAccount(k8s_openapi::api::core::v1::ServiceAccount) service_accounts "ServiceAccount",
-                    slim: |o| { keep_own_annotations(&mut o.metadata); o.secrets = None; o.image_pull_secrets = None; },
-                    state: no_workload;
+                    slim: |o| { keep_own_annotations(&mut o.metadata); o.secrets = None; o.image_pull_secrets = None; o.automount_service_account_token = None; },
+                    state: no_workload, watch: metadata_events;
                 /// The XAgent's Grafana dashboard. Its data is not cached: it is
                 /// tens of kilobytes, and the version memo says when it changed.
                 ConfigMap(k8s_openapi::api::core::v1::ConfigMap) config_maps "ConfigMap",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.data = None; o.binary_data = None; },
-                    state: no_workload;
+                    state: no_workload, watch: metadata_events;
                 /// A stateless component's Deployment.
                 Deployment(k8s_openapi::api::apps::v1::Deployment) deployments "Deployment",
                     slim: |o| {
@@ -64,7 +68,7 @@ macro_rules! child_kinds {
                             }).filter(|c| !c.is_empty());
                         }
                     },
-                    state: deployment_state;
+                    state: deployment_state, watch: object_events;
                 /// ChromaDB's StatefulSet.
                 StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) statefulsets "StatefulSet",
                     slim: |o| {
@@ -85,25 +89,25 @@ macro_rules! child_kinds {
                             status.replicas = 0;
                         }
                     },
-                    state: statefulset_state;
+                    state: statefulset_state, watch: object_events;
                 /// A component's autoscaler. It has no generation, and its status
                 /// moves its resourceVersion every few seconds: its (small) spec
                 /// is cached, and its digest tells a change of it.
                 Hpa(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler) hpas "HorizontalPodAutoscaler",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.status = None; },
-                    state: no_workload;
+                    state: no_workload, watch: object_events;
                 /// A component's disruption budget.
                 Pdb(k8s_openapi::api::policy::v1::PodDisruptionBudget) pdbs "PodDisruptionBudget",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
-                    state: no_workload;
+                    state: no_workload, watch: metadata_events;
                 /// A component's NetworkPolicy.
                 NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) network_policies "NetworkPolicy",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; },
-                    state: no_workload;
+                    state: no_workload, watch: metadata_events;
                 /// The Ingress. Its annotations stay cached: they are part of what we apply.
                 Ingress(k8s_openapi::api::networking::v1::Ingress) ingresses "Ingress",
                     slim: |o| { o.spec = None; o.status = None; },
-                    state: no_workload;
+                    state: no_workload, watch: metadata_events;
             }
             watched {
                 /// The Prometheus Operator scrape configuration.

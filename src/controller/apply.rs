@@ -132,7 +132,7 @@ fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
 /// and pruned, cached kinds through their caches, watched kinds with a GET.
 macro_rules! define_apply {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// Makes the child exist as desired, unless a foreign object holds its name.

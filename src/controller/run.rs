@@ -164,8 +164,7 @@ struct Bookkeeping {
 /// echo of our own write ([`stores::wakes_owner_of`]): status churn the
 /// cache drops wakes nobody.
 fn slim_watch<K>(
-    api: Api<K>,
-    config: watcher::Config,
+    events: impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
     mut writer: Writer<stores::Entry<K>>,
     reduce: Reduce<K>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
@@ -175,7 +174,7 @@ where
     let cache = writer.as_reader();
     let Reduce { slim, workload, shared: Bookkeeping { memo, owned } } = reduce;
     let entry = move |o: &K| stores::Entry::of(o, workload(o));
-    watcher(api, config)
+    events
         .default_backoff()
         .modify(move |o: &mut K| {
             o.managed_fields_mut().clear();
@@ -210,6 +209,55 @@ where
             futures::stream::iter(woken.map(Ok))
         })
         .try_flatten()
+}
+
+/// The watch of a kind whose cache needs more than metadata: whole objects.
+fn object_events<K>(
+    (client, ns): (&Client, Option<&str>),
+    config: watcher::Config,
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Send
+        + 'static,
+{
+    watcher(api::<K>(client, ns), config)
+}
+
+/// The watch of a kind whose slim form keeps only metadata: the API server
+/// sends `PartialObjectMetadata`, and each object is the kind's default with
+/// that metadata, which is what slimming the whole object leaves.
+fn metadata_events<K>(
+    (client, ns): (&Client, Option<&str>),
+    config: watcher::Config,
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Default
+        + Send
+        + 'static,
+{
+    // An Api of PartialObjectMeta asks for metadata-only lists and watches.
+    watcher(api::<PartialObjectMeta<K>>(client, ns), config).map_ok(|event| match event {
+        watcher::Event::Apply(o) => watcher::Event::Apply(from_metadata(o)),
+        watcher::Event::Delete(o) => watcher::Event::Delete(from_metadata(o)),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitApply(o) => watcher::Event::InitApply(from_metadata(o)),
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    })
+}
+
+/// The object of kind `K` that holds `meta`'s metadata and nothing else.
+fn from_metadata<K: Resource + Default>(meta: PartialObjectMeta<K>) -> K {
+    let mut object = K::default();
+    *object.meta_mut() = meta.metadata;
+    object
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.
@@ -325,7 +373,7 @@ where
         }
         let slim = |o: &mut PartialObjectMeta<K>| stores::keep_own_annotations(&mut o.metadata);
         let reduce = Reduce { slim, workload: |_| None, shared };
-        slim_watch(api, config, writer, reduce)
+        slim_watch(watcher(api, config), writer, reduce)
     })
     .flatten()
 }
@@ -333,7 +381,7 @@ where
 /// Expands the registry into the Controller's watches of every child kind.
 macro_rules! define_owned_watches {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// A Controller over `xagent_stream` that owns every child kind: the cached
@@ -349,13 +397,37 @@ macro_rules! define_owned_watches {
         ) -> Controller<XAgent> {
             let owned = crate::client::watch_config().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
             Controller::for_stream(xagent_stream, xagents)
-                $( .owns_stream(slim_watch(api::<$ct>(client, ns), owned.clone(), w.$field, Reduce {
+                $( .owns_stream(slim_watch($watch::<$ct>((client, ns), owned.clone()), w.$field, Reduce {
                     slim: <$ct as stores::Slim>::slim,
                     workload: <$ct as stores::Cacheable>::workload,
                     shared: shared.clone(),
                 })) )*
                 $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, shared.clone()))) )*
                 .with_config(controller::Config::default().concurrency(concurrency))
+        }
+
+        /// For a child of a kind watched metadata-only, as the API server
+        /// would store it (uid, resourceVersion, generation): its slim form as
+        /// the watch of whole objects would cache it, and as the metadata
+        /// watch does. `None` for other kinds.
+        #[cfg(test)]
+        fn both_slim_forms(child: &crate::builders::Child) -> Option<(serde_json::Value, serde_json::Value)> {
+            use stores::Slim;
+            match child {
+                $( crate::builders::Child::$cv(o) if stringify!($watch) == "metadata_events" => {
+                    let mut whole = o.clone();
+                    whole.metadata.uid = Some("uid-1".into());
+                    whole.metadata.resource_version = Some("42".into());
+                    whole.metadata.generation = Some(3);
+                    let metadata = whole.metadata.clone();
+                    whole.slim();
+                    let meta = PartialObjectMeta::<$ct> { types: None, metadata, _phantom: std::marker::PhantomData };
+                    let mut from_meta = from_metadata(meta);
+                    from_meta.slim();
+                    Some((serde_json::to_value(&whole).ok()?, serde_json::to_value(&from_meta).ok()?))
+                } )*
+                _ => None,
+            }
         }
     };
 }
@@ -453,6 +525,55 @@ mod tests {
     fn listed_namespaces_get_one_controller_each_without_duplicates() {
         let scope = Scope { namespaces: vec!["b".into(), "a".into(), "b".into()] };
         assert_eq!(scope.parts(), vec![Some("a".to_string()), Some("b".to_string())]);
+    }
+
+    /// The Accept header of the first request (the list) `watch` sends.
+    async fn first_accept<S>(watch: impl FnOnce(&Client) -> S) -> String
+    where
+        S: Stream + Send + 'static,
+    {
+        type Mock = tower_test::mock::Handle<
+            ::http::Request<kube::client::Body>,
+            ::http::Response<kube::client::Body>,
+        >;
+        let (service, mut handle): (_, Mock) = tower_test::mock::pair();
+        let client = Client::new(service, "team");
+        let stream = watch(&client);
+        // The watch yields `Init` before it sends anything: drive it on.
+        let polling = tokio::spawn(async move { Box::pin(stream).for_each(|_| async {}).await });
+        let (request, _reply) = handle.next_request().await.expect("the watch lists first");
+        polling.abort();
+        let accept = request.headers().get(::http::header::ACCEPT);
+        accept.and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn metadata_watches_ask_the_server_for_metadata_only() {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use k8s_openapi::api::core::v1::Service;
+        let config = crate::client::watch_config();
+        let metadata = first_accept(|c| metadata_events::<Service>((c, Some("team")), config.clone())).await;
+        assert!(metadata.contains("as=PartialObjectMetadataList"), "{metadata}");
+        let whole = first_accept(|c| object_events::<Deployment>((c, Some("team")), config)).await;
+        assert!(!whole.contains("PartialObjectMetadata"), "{whole}");
+    }
+
+    #[test]
+    fn a_metadata_watch_caches_exactly_what_slimming_the_whole_object_would() {
+        let yaml = include_str!("../../config/samples/xagent-everything.yaml");
+        let mut xagent = crate::render::parse_documents(yaml).expect("the sample is valid").remove(0);
+        xagent.spec.network_policy.enabled = true;
+        xagent.spec.monitoring.dashboard.enabled = true;
+        let mut compared = std::collections::BTreeSet::new();
+        for child in crate::builders::build(&xagent) {
+            if let Some((whole, from_metadata)) = both_slim_forms(&child) {
+                assert_eq!(whole, from_metadata, "{}", child.reference());
+                compared.insert(child.kind().as_str());
+            }
+        }
+        let expected =
+            ["ConfigMap", "Ingress", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount"];
+        assert_eq!(compared, expected.into_iter().collect());
     }
 
     #[test]

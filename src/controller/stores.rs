@@ -22,7 +22,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 /// and what reads or fills them.
 macro_rules! define_stores {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// One cache per child kind, of [`Entry`]s rather than objects.
