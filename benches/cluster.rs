@@ -26,6 +26,7 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -112,6 +113,7 @@ impl Operator {
         argv.push(binary);
         let mut command = Command::new(argv[0]);
         command
+            .process_group(0)
             .args(&argv[1..])
             .env("KUBECONFIG", cluster.kubeconfig(User::Operator))
             .env_remove("KUBERNETES_SERVICE_HOST")
@@ -169,15 +171,20 @@ impl Operator {
 
 impl Drop for Operator {
     /// SIGTERM first, as a Deployment's rollout would stop it: a profiler
-    /// wrapping the operator writes its data only on a clean exit.
+    /// wrapping the operator writes its data only on a clean exit. The
+    /// signals go to the operator's process group, so an operator under a
+    /// wrapper that does not pass them on (`heaptrack` is a script) is
+    /// stopped too instead of outliving the benchmark.
     fn drop(&mut self) {
-        // SAFETY: signals our own child, whose pid we hold until `wait`.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let group = -(self.child.id() as libc::pid_t);
+        // SAFETY: signals the process group our child leads (see `start`).
+        unsafe { libc::kill(group, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
+        // SAFETY: as above; whatever of the group is left is killed.
+        unsafe { libc::kill(group, libc::SIGKILL) };
         let _ = self.child.wait();
     }
 }
