@@ -211,38 +211,37 @@ where
         .try_flatten()
 }
 
-/// The watch of a kind whose cache needs more than metadata: whole objects.
-fn object_events<K>(
-    (client, ns): (&Client, Option<&str>),
-    config: watcher::Config,
-) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K>
-where
+/// A namespaced kind the operator can watch.
+trait Watchable:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Send + 'static
+{
+}
+
+impl<K> Watchable for K where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
         + Debug
         + DeserializeOwned
         + Send
-        + 'static,
+        + 'static
 {
+}
+
+/// The watch of a kind whose cache needs more than metadata: whole objects.
+fn object_events<K: Watchable>(
+    (client, ns): (&Client, Option<&str>),
+    config: watcher::Config,
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K> {
     watcher(api::<K>(client, ns), config)
 }
 
 /// The watch of a kind whose slim form keeps only metadata: the API server
 /// sends `PartialObjectMetadata`, and each object is the kind's default with
 /// that metadata, which is what slimming the whole object leaves.
-fn metadata_events<K>(
+fn metadata_events<K: Watchable + Default>(
     (client, ns): (&Client, Option<&str>),
     config: watcher::Config,
-) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-        + Default
-        + Send
-        + 'static,
-{
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K> {
     // An Api of PartialObjectMeta asks for metadata-only lists and watches.
     watcher(api::<PartialObjectMeta<K>>(client, ns), config).map_ok(|event| match event {
         watcher::Event::Apply(o) => watcher::Event::Apply(from_metadata(o)),
