@@ -98,6 +98,9 @@ fn install(cluster: &Cluster) {
 struct Operator {
     child: Child,
     port: u16,
+    /// Whether the operator runs under a wrapper, in a process group of its
+    /// own: outside one, Ctrl-C on the benchmark reaches it as before.
+    wrapped: bool,
 }
 
 impl Operator {
@@ -112,15 +115,18 @@ impl Operator {
         let mut argv: Vec<&str> = wrapper.split_whitespace().collect();
         argv.push(binary);
         let mut command = Command::new(argv[0]);
+        let wrapped = argv.len() > 1;
+        if wrapped {
+            command.process_group(0);
+        }
         command
-            .process_group(0)
             .args(&argv[1..])
             .env("KUBECONFIG", cluster.kubeconfig(User::Operator))
             .env_remove("KUBERNETES_SERVICE_HOST")
             .env("RUST_LOG", "warn")
             .args(["run", "--namespace", namespace, "--metrics-address", &format!("127.0.0.1:{port}")])
             .args(extra);
-        let operator = Operator { child: spawn_logged(&mut command, &log), port };
+        let operator = Operator { child: spawn_logged(&mut command, &log), port, wrapped };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !operator.get("/readyz").starts_with("HTTP/1.1 200") {
             assert!(Instant::now() < deadline, "operator not ready:\n{}", harness::log_tail(&log, 20));
@@ -171,20 +177,23 @@ impl Operator {
 
 impl Drop for Operator {
     /// SIGTERM first, as a Deployment's rollout would stop it: a profiler
-    /// wrapping the operator writes its data only on a clean exit. The
-    /// signals go to the operator's process group, so an operator under a
-    /// wrapper that does not pass them on (`heaptrack` is a script) is
-    /// stopped too instead of outliving the benchmark.
+    /// wrapping the operator writes its data only on a clean exit. A wrapper
+    /// that does not pass the signal on (`heaptrack` is a script) is killed
+    /// after 30 s with its whole process group, so the operator under it
+    /// does not outlive the benchmark.
     fn drop(&mut self) {
-        let group = -(self.child.id() as libc::pid_t);
-        // SAFETY: signals the process group our child leads (see `start`).
-        unsafe { libc::kill(group, libc::SIGTERM) };
+        // SAFETY: signals our own child, whose pid we hold until `wait`.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        // SAFETY: as above; whatever of the group is left is killed.
-        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = self.child.kill();
+        if self.wrapped {
+            // SAFETY: the group our child led keeps its id while any member
+            // lives; whatever of it is left (the wrapped operator) is killed.
+            unsafe { libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL) };
+        }
         let _ = self.child.wait();
     }
 }
