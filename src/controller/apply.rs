@@ -242,9 +242,12 @@ where
     }
 }
 
-/// The memo's key of child `name` of kind `K`: a digest, as the memo keeps it.
+/// The memo's key of child `name` of kind `K`: a digest, as the memo keeps
+/// it, of `Kind/namespace/name`, hashed in parts: it is taken for every
+/// watch event, and formatting the string first would allocate each time.
 pub(crate) fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> u64 {
-    fnv1a(&format!("{}/{}/{}", K::kind(&()), namespace, name))
+    let kind = K::kind(&());
+    [kind.as_ref(), "/", namespace, "/", name].into_iter().fold(FNV_OFFSET, fnv1a_from)
 }
 
 /// A cached child: unchanged per [`look_up`]; otherwise created without a
@@ -271,9 +274,8 @@ where
     let cached = |full: &K| {
         let mut slim = full.clone();
         slim.slim();
-        let workload = slim.workload();
-        let entry = Entry::of(&slim, workload);
-        (entry.version(), Written { entry: entry.digest(), workload })
+        let entry = Entry::of(&slim, slim.workload());
+        (entry.version(), Written::of(&entry))
     };
     let (outcome, seen) =
         apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?;
@@ -307,7 +309,7 @@ where
         };
         stores::keep_own_annotations(&mut meta.metadata);
         let entry = Entry::of(&meta, None);
-        (entry.version(), Written { entry: entry.digest(), workload: None })
+        (entry.version(), Written::of(&entry))
     };
     Ok(apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?.0)
 }
@@ -370,9 +372,16 @@ fn fingerprint(value: &serde_json::Value) -> u64 {
 
 /// 64-bit FNV-1a of `text`: the same in every process and release.
 pub(crate) fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    fnv1a_from(FNV_OFFSET, text)
+}
+
+/// FNV-1a's starting state.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `text` continued from `hash`: hashing parts one after another
+/// gives the digest of their concatenation.
+fn fnv1a_from(hash: u64, text: &str) -> u64 {
+    text.bytes().fold(hash, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Annotation holding the fingerprint of what the operator last applied to a child.

@@ -190,12 +190,12 @@ where
                 }
                 watcher::Event::InitApply(o) => {
                     let listed = entry(&o);
-                    memo.echoes(stores::memo_key_of(&listed), listed.digest());
+                    memo.saw(stores::memo_key_of(&listed));
                     (watcher::Event::InitApply(listed), None, Some(o))
                 }
                 watcher::Event::Delete(o) => {
                     let gone = entry(&o);
-                    memo.echoes(stores::memo_key_of(&gone), gone.digest());
+                    memo.saw(stores::memo_key_of(&gone));
                     (watcher::Event::Delete(gone), None, Some(o))
                 }
                 watcher::Event::Init => {

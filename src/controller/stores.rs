@@ -273,6 +273,13 @@ pub struct Written {
     pub workload: Option<WorkloadState>,
 }
 
+impl Written {
+    /// What the memo keeps of `entry`, the object a write returned.
+    pub fn of<K>(entry: &Entry<K>) -> Self {
+        Written { entry: entry.digest(), workload: entry.workload() }
+    }
+}
+
 /// Where the watches stood when a write of a child was sent
 /// ([`AppliedMemo::mark`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,10 +305,21 @@ impl AppliedMemo {
     /// so the write's digest is forgotten here: a later event that brings
     /// the object back to the same state is news, and wakes.
     pub fn echoes(&self, key: u64, entry: u64) -> bool {
+        self.take_echo(key).is_some_and(|(digest, _)| digest == entry)
+    }
+
+    /// Counts a watch event of `key` that cannot be an echo (a list item,
+    /// a deletion): the last write vouches for the object no more.
+    pub fn saw(&self, key: u64) {
+        self.take_echo(key);
+    }
+
+    /// Counts a watch event of `key`, and takes the last write's echo.
+    fn take_echo(&self, key: u64) -> Option<(u64, Option<WorkloadState>)> {
         let mut inner = self.inner();
-        let Some(applied) = inner.applied.get_mut(&key) else { return false };
+        let applied = inner.applied.get_mut(&key)?;
         applied.events = applied.events.wrapping_add(1);
-        applied.echo.take().is_some_and(|(digest, _)| digest == entry)
+        applied.echo.take()
     }
 
     /// The replica counts of `key` as the operator last wrote it matching
@@ -568,13 +586,7 @@ mod tests {
         let memo = AppliedMemo::default();
         let key = memo_key::<Deployment>("", "demo-api");
         let mark = memo.mark(key);
-        memo.record(
-            key,
-            7,
-            written.version(),
-            Written { entry: written.digest(), workload: written.workload() },
-            mark,
-        );
+        memo.record(key, 7, written.version(), Written::of(written), mark);
         memo
     }
 
@@ -595,6 +607,13 @@ mod tests {
             "the echo was the event before: back to the written state is news"
         );
         assert!(wakes_owner_of(None, &at("5", 0, 0), &AppliedMemo::default()), "nothing written");
+    }
+
+    #[test]
+    fn a_memo_key_hashed_in_parts_is_the_digest_of_the_whole_reference() {
+        let whole = crate::controller::apply::fnv1a("Deployment/team/demo-api");
+        assert_eq!(memo_key::<Deployment>("team", "demo-api"), whole);
+        assert_ne!(memo_key::<Deployment>("team", "demo-ap"), whole);
     }
 
     #[test]
