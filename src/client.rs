@@ -1,16 +1,36 @@
-//! The Kubernetes client the operator runs with: kube's, from the inferred
-//! config (KUBECONFIG or in-cluster), behind a client-side request rate
-//! limit like client-go's QPS, so that no bug or storm of watch events can
-//! make the operator flood the API server, and with connect and read
-//! timeouts, so that no hung connection (a stalled proxy or load balancer)
-//! can hold a watch or a reconcile forever.
+//! The Kubernetes client the operator runs with: kube's layers (base URL,
+//! retries of 429/503/504, authentication, extra headers) from the inferred
+//! config (KUBECONFIG or in-cluster), over one HTTP/2 connection where the
+//! API server offers it, behind a client-side request rate limit like
+//! client-go's QPS, so that no bug or storm of watch events can make the
+//! operator flood the API server, and with connect and read timeouts and
+//! HTTP/2 pings, so that no hung connection (a stalled proxy or load
+//! balancer) can hold a watch or a reconcile forever.
+//!
+//! kube's own client speaks HTTP/1.1 only: a burst of concurrent applies
+//! opens a TLS connection per request in flight, and the pool keeps them
+//! all (about a hundred after 100 XAgents, each with its buffers and task).
+//! client-go multiplexes everything on one HTTP/2 connection; so do we.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use kube::Client;
-use kube::client::ClientBuilder;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::Response;
+use hyper::body::Incoming;
+
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
+use hyper_timeout::TimeoutConnector;
+use hyper_util::client::legacy::{self, connect::HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use kube::client::{Body, ClientBuilder, ConfigExt, retry::RetryPolicy};
 use kube::runtime::watcher;
+use kube::{Client, Config};
 use tower::limit::RateLimitLayer;
+use tower::retry::RetryLayer;
+use tower::{BoxError, ServiceBuilder};
 
 /// Requests per second the operator sends at most, unless told otherwise.
 pub const DEFAULT_QPS: u32 = 50;
@@ -29,6 +49,24 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// long a hung watch connection holds the operator (the default, 290 s,
 /// would be five minutes): below [`READ_TIMEOUT`].
 pub const WATCH_TIMEOUT_SECONDS: u32 = 50;
+
+/// How often an HTTP/2 connection is pinged, busy or idle: every request
+/// shares it, so a dead one must be noticed before anything times out, and
+/// an idle one must read a byte (the pong) within [`READ_TIMEOUT`].
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// How long a ping may go unanswered before the connection, and every
+/// request on it, is given up (and the next request connects anew).
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Flow-control window of one HTTP/2 stream (a watch, a response): what the
+/// server may send on it before the operator reads, as client-go allows.
+const STREAM_WINDOW: u32 = 4 << 20;
+
+/// Flow-control window of the connection, far above the sum of the streams'
+/// (client-go's): a watch the operator reads late must never hold up the
+/// responses of the others sharing the connection.
+const CONNECTION_WINDOW: u32 = 1 << 30;
 
 /// Every watch of the operator: ended by the server within a minute.
 pub fn watch_config() -> watcher::Config {
@@ -49,14 +87,126 @@ pub enum ClientError {
 /// A client sending at most `qps` requests per second (a long-lived watch
 /// counts once, when it starts); requests beyond wait their turn.
 pub async fn rate_limited(qps: u32) -> Result<Client, ClientError> {
-    let mut config = kube::Config::infer().await?;
+    let mut config = Config::infer().await?;
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     config.write_timeout = Some(READ_TIMEOUT);
     // Count from each request, not from when its pooled connection went idle.
     config.reset_reader_on_write = true;
     let limit = RateLimitLayer::new(u64::from(qps.max(1)), Duration::from_secs(1));
-    Ok(ClientBuilder::try_from(config)?.with_layer(&limit).build())
+    if config.proxy_url.is_some() {
+        // Through a proxy, kube's own stack (HTTP/1.1), which knows proxies.
+        return Ok(ClientBuilder::try_from(config)?.with_layer(&limit).build());
+    }
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.default_retry.then(|| RetryLayer::new(RetryPolicy::server_retry())))
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(BoxError::from)
+        .map_response(|response: Response<Incoming>| response.map(Fused::new))
+        .service(multiplexed(&config)?);
+    let builder = ClientBuilder::new(service, config.default_namespace.clone());
+    let client = builder.with_layer(&limit).build();
+    // One request before any other, so that the connection it opens has
+    // negotiated HTTP/2 when the watches start together and share it; else
+    // each of them opens its own while none knows the server speaks HTTP/2.
+    // A server not up yet is the watches' to retry.
+    if let Err(error) = client.apiserver_version().await {
+        tracing::debug!(%error, "the API server did not answer its version");
+    }
+    Ok(client)
+}
+
+/// The connector: TLS from the config, offering HTTP/2 and HTTP/1.1 (the
+/// server chooses), with kube's connect and read timeouts around it.
+type Connector = TimeoutConnector<HttpsConnector<HttpConnector>>;
+
+/// A pooled HTTP client that keeps one HTTP/2 connection to a server that
+/// negotiates it, and pings it.
+fn multiplexed(config: &Config) -> Result<legacy::Client<Connector, Body>, kube::Error> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    let mut tls =
+        HttpsConnectorBuilder::new().with_tls_config(config.rustls_client_config()?).https_or_http();
+    if let Some(name) = config.tls_server_name.as_ref() {
+        let name = name
+            .clone()
+            .try_into()
+            .map_err(|e| kube::Error::RustlsTls(kube::client::RustlsTlsError::InvalidServerName(e)))?;
+        tls = tls.with_server_name_resolver(FixedServerNameResolver::new(name));
+    }
+    let mut connector = TimeoutConnector::new(tls.enable_all_versions().wrap_connector(tcp));
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    Ok(legacy::Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .http2_keep_alive_interval(PING_INTERVAL)
+        .http2_keep_alive_timeout(PING_TIMEOUT)
+        .http2_keep_alive_while_idle(true)
+        .http2_initial_stream_window_size(STREAM_WINDOW)
+        .http2_initial_connection_window_size(CONNECTION_WINDOW)
+        .build(connector))
+}
+
+/// A response body that ends after its first error, which it reports as
+/// the body cut short ([`io::ErrorKind::UnexpectedEof`]).
+///
+/// An HTTP/1.1 watch on a dead connection ends in a read timeout, which
+/// kube takes as the watch's end: the watcher resumes from its last
+/// resourceVersion. When an HTTP/2 connection dies, every watch on it fails
+/// at once with a broken pipe, which kube takes as an error: each watch's
+/// error then backs off the controller's whole trigger stream once more, and
+/// a dozen of them blind the operator for minutes. Cut short is what the
+/// body was, and kube resumes a watch cut short without backing off; any
+/// other request still fails (its body is incomplete).
+pub struct Fused<B> {
+    inner: B,
+    failed: bool,
+}
+
+impl<B> Fused<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B) -> Self {
+        Self { inner, failed: false }
+    }
+}
+
+impl<B> HttpBody for Fused<B>
+where
+    B: HttpBody + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                self.failed = true;
+                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::UnexpectedEof, e.into()))))
+            }
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.failed { SizeHint::with_exact(0) } else { self.inner.size_hint() }
+    }
 }
 
 #[cfg(test)]
@@ -67,5 +217,10 @@ mod tests {
     fn the_server_ends_watches_before_the_read_timeout_would() {
         assert!(Duration::from_secs(WATCH_TIMEOUT_SECONDS.into()) + Duration::from_secs(5) < READ_TIMEOUT);
         assert_eq!(watch_config().timeout, Some(WATCH_TIMEOUT_SECONDS));
+    }
+
+    #[test]
+    fn an_idle_connection_is_pinged_and_answers_before_the_read_timeout() {
+        assert!(PING_INTERVAL + PING_TIMEOUT < READ_TIMEOUT);
     }
 }

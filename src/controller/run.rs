@@ -377,6 +377,25 @@ where
     .flatten()
 }
 
+/// The Controller's backoff of its merged trigger stream: none, since every
+/// watch backs off on its own (`default_backoff`). kube's default backs off
+/// the merged stream on each error of any watch, so when one connection
+/// carrying every watch dies, a dozen errors at once stop every trigger,
+/// of the watches that work again too, for a minute or more.
+struct EachWatchBacksOff;
+
+impl Iterator for EachWatchBacksOff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for EachWatchBacksOff {
+    fn reset(&mut self) {}
+}
+
 /// Expands the registry into the Controller's watches of every child kind.
 macro_rules! define_owned_watches {
     (
@@ -403,6 +422,7 @@ macro_rules! define_owned_watches {
                 })) )*
                 $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, shared.clone()))) )*
                 .with_config(controller::Config::default().concurrency(concurrency))
+                .trigger_backoff(EachWatchBacksOff)
         }
 
         /// For a child of a kind watched metadata-only, as the API server

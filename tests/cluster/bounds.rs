@@ -240,6 +240,10 @@ fn stalled_api(cluster: &Cluster) {
         let operator = Operator::start_with_kubeconfig(cluster, User::Operator, ns, &kubeconfig);
         kit::apply_xagent(&admin, ns, "before", json!({})).await;
         wait_children(&admin, ns, "before", &default_set("before")).await;
+        // Every watch and write so far shared one HTTP/2 connection (HTTP/1.1
+        // would have opened one per watch and per write in flight).
+        let connections = proxy.accepted();
+        assert!(connections <= 2, "{connections} connections before the stall: requests are not multiplexed");
 
         proxy.stall();
         kit::apply_xagent(&admin, ns, "during", json!({})).await;
@@ -259,7 +263,7 @@ fn stalled_api(cluster: &Cluster) {
         .await;
         eprintln!(
             "stalled {STALL:?}; children of the XAgent created meanwhile {waited:?} after the proxy resumed \
-             ({:?} in all), {} connections through the proxy",
+             ({:?} in all), {} connections through the proxy ({connections} before the stall)",
             resumed.elapsed() + STALL,
             proxy.accepted()
         );
