@@ -219,6 +219,38 @@ mod tests {
         assert_eq!(watch_config().timeout, Some(WATCH_TIMEOUT_SECONDS));
     }
 
+    /// A body of `parts`, each a chunk or an error.
+    fn body_of(
+        parts: Vec<Result<&'static str, &'static str>>,
+    ) -> impl HttpBody<Data = hyper::body::Bytes, Error = io::Error> + Unpin {
+        let frames = parts.into_iter().map(|part| match part {
+            Ok(chunk) => Ok(Frame::data(hyper::body::Bytes::from_static(chunk.as_bytes()))),
+            Err(why) => Err(io::Error::new(io::ErrorKind::BrokenPipe, why)),
+        });
+        http_body_util::StreamBody::new(futures::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn a_body_ends_after_its_first_error_which_reads_as_cut_short() {
+        use http_body_util::BodyExt;
+        let mut body = Fused::new(body_of(vec![Ok("{\"type\":"), Err("connection gone"), Ok("never read")]));
+        let first = body.frame().await.expect("a frame").expect("the chunk");
+        assert_eq!(first.into_data().expect("data"), "{\"type\":");
+        let error = body.frame().await.expect("a frame").expect_err("the error");
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(error.to_string().contains("connection gone"), "{error}");
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none(), "nothing is read after the error");
+    }
+
+    #[tokio::test]
+    async fn a_body_without_errors_passes_through_unchanged() {
+        use http_body_util::BodyExt;
+        let body = Fused::new(body_of(vec![Ok("a"), Ok("b")]));
+        let all = body.collect().await.expect("the whole body").to_bytes();
+        assert_eq!(all, "ab");
+    }
+
     #[test]
     fn an_idle_connection_is_pinged_and_answers_before_the_read_timeout() {
         assert!(PING_INTERVAL + PING_TIMEOUT < READ_TIMEOUT);
