@@ -127,6 +127,9 @@ type Connector = TimeoutConnector<HttpsConnector<HttpConnector>>;
 fn multiplexed(config: &Config) -> Result<legacy::Client<Connector, Body>, kube::Error> {
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
+    // Many small frames of many streams: without this, Nagle's algorithm
+    // holds each write back until the last one is acknowledged.
+    tcp.set_nodelay(true);
     let mut tls =
         HttpsConnectorBuilder::new().with_tls_config(config.rustls_client_config()?).https_or_http();
     if let Some(name) = config.tls_server_name.as_ref() {
