@@ -68,7 +68,7 @@ macro_rules! child_kinds {
                             }).filter(|c| !c.is_empty());
                         }
                     },
-                    state: deployment_state, watch: view_events;
+                    state: deployment_state, watch: object_events;
                 /// ChromaDB's StatefulSet.
                 StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) statefulsets "StatefulSet",
                     slim: |o| {

@@ -11,7 +11,6 @@ pub mod run;
 pub mod status;
 pub mod storage;
 pub mod stores;
-pub mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -235,31 +235,6 @@ fn object_events<K: Watchable>(
     watcher(api::<K>(client, ns), config)
 }
 
-/// A kind watched through a lean view of it ([`super::views`]).
-trait Viewed: Sized {
-    /// What the watch decodes of each object.
-    type View: Watchable + Into<Self>;
-}
-
-impl Viewed for k8s_openapi::api::apps::v1::Deployment {
-    type View = super::views::DeploymentView;
-}
-
-/// The watch of a kind whose cache keeps part of each object: the API
-/// server sends whole objects, and the operator decodes the part only.
-fn view_events<K: Viewed>(
-    (client, ns): (&Client, Option<&str>),
-    config: watcher::Config,
-) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K> {
-    watcher(api::<K::View>(client, ns), config).map_ok(|event| match event {
-        watcher::Event::Apply(o) => watcher::Event::Apply(o.into()),
-        watcher::Event::Delete(o) => watcher::Event::Delete(o.into()),
-        watcher::Event::Init => watcher::Event::Init,
-        watcher::Event::InitApply(o) => watcher::Event::InitApply(o.into()),
-        watcher::Event::InitDone => watcher::Event::InitDone,
-    })
-}
-
 /// The watch of a kind whose slim form keeps only metadata: the API server
 /// sends `PartialObjectMetadata`, and each object is the kind's default with
 /// that metadata, which is what slimming the whole object leaves.
@@ -559,7 +534,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::apps::v1::Deployment;
 
     #[test]
     fn an_empty_scope_is_one_controller_for_all_namespaces() {
@@ -594,6 +568,7 @@ mod tests {
 
     #[tokio::test]
     async fn metadata_watches_ask_the_server_for_metadata_only() {
+        use k8s_openapi::api::apps::v1::Deployment;
         use k8s_openapi::api::core::v1::Service;
         let config = crate::client::watch_config();
         let metadata = first_accept(|c| metadata_events::<Service>((c, Some("team")), config.clone())).await;
@@ -618,69 +593,6 @@ mod tests {
         let expected =
             ["ConfigMap", "Ingress", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount"];
         assert_eq!(compared, expected.into_iter().collect());
-    }
-
-    /// `deployment` as the API server would store and send it: with
-    /// managedFields, a generation and a status the controller-manager wrote.
-    fn as_stored(mut deployment: Deployment) -> serde_json::Value {
-        use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentStatus};
-        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
-        let meta = &mut deployment.metadata;
-        meta.uid = Some("uid-1".into());
-        meta.resource_version = Some("42".into());
-        meta.generation = Some(3);
-        meta.managed_fields = Some(vec![ManagedFieldsEntry {
-            manager: Some(MANAGER.into()),
-            operation: Some("Apply".into()),
-            fields_type: Some("FieldsV1".into()),
-            fields_v1: Some(FieldsV1(serde_json::json!({"f:spec": {"f:template": {}}}))),
-            ..ManagedFieldsEntry::default()
-        }]);
-        let condition = |type_: &str, status: &str, reason: &str| DeploymentCondition {
-            type_: type_.into(),
-            status: status.into(),
-            reason: Some(reason.into()),
-            ..DeploymentCondition::default()
-        };
-        deployment.status = Some(DeploymentStatus {
-            observed_generation: Some(2),
-            replicas: Some(2),
-            ready_replicas: Some(1),
-            updated_replicas: Some(2),
-            available_replicas: Some(1),
-            conditions: Some(vec![
-                condition("Available", "False", "MinimumReplicasUnavailable"),
-                condition("Progressing", "False", "ProgressDeadlineExceeded"),
-            ]),
-            ..DeploymentStatus::default()
-        });
-        serde_json::to_value(&deployment).expect("a Deployment serializes")
-    }
-
-    #[test]
-    fn a_deployment_view_caches_exactly_what_slimming_the_whole_object_would() {
-        use stores::{Cacheable, Slim};
-        let yaml = include_str!("../../config/samples/xagent-everything.yaml");
-        let xagent = crate::render::parse_documents(yaml).expect("the sample is valid").remove(0);
-        let mut compared = 0;
-        for child in crate::builders::build(&xagent) {
-            let crate::builders::Child::Deployment(deployment) = child else { continue };
-            let stored = as_stored(deployment);
-            let slimmed = |mut d: Deployment| {
-                d.managed_fields_mut().clear();
-                d.slim();
-                d
-            };
-            let whole = slimmed(serde_json::from_value(stored.clone()).expect("a whole Deployment"));
-            let view: super::super::views::DeploymentView =
-                serde_json::from_value(stored).expect("a Deployment's view");
-            let from_view = slimmed(view.into());
-            assert_eq!(serde_json::to_value(&whole).ok(), serde_json::to_value(&from_view).ok());
-            assert!(whole.workload().is_some_and(|w| w.deadline_exceeded && w.ready == 1));
-            assert_eq!(whole.workload(), from_view.workload());
-            compared += 1;
-        }
-        assert_eq!(compared, 3, "the api, websocket and worker Deployments");
     }
 
     #[test]
