@@ -159,12 +159,11 @@ fn multiplexed(config: &Config) -> Result<legacy::Client<Connector, Body>, kube:
 ///
 /// An HTTP/1.1 watch on a dead connection ends in a read timeout, which
 /// kube takes as the watch's end: the watcher resumes from its last
-/// resourceVersion. When an HTTP/2 connection dies, every watch on it fails
-/// at once with a broken pipe, which kube takes as an error: each watch's
-/// error then backs off the controller's whole trigger stream once more, and
-/// a dozen of them blind the operator for minutes. Cut short is what the
-/// body was, and kube resumes a watch cut short without backing off; any
-/// other request still fails (its body is incomplete).
+/// resourceVersion at once. When an HTTP/2 connection dies, every watch on
+/// it fails at once with a broken pipe, which kube takes as an error: a
+/// dozen watch errors, each backing off. Cut short is what the body was,
+/// and so kube resumes each such watch as it does after a timeout; any
+/// other request still fails (its body is incomplete JSON).
 pub struct Fused<B> {
     inner: B,
     failed: bool,
