@@ -191,15 +191,11 @@ where
         if self.failed {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Err(e))) => {
-                self.failed = true;
-                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::UnexpectedEof, e.into()))))
-            }
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        self.failed = matches!(polled, Some(Err(_)));
+        Poll::Ready(
+            polled.map(|frame| frame.map_err(|e| io::Error::new(io::ErrorKind::UnexpectedEof, e.into()))),
+        )
     }
 
     fn is_end_stream(&self) -> bool {
