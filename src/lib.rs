@@ -8,6 +8,7 @@ pub mod builders;
 pub mod client;
 pub mod controller;
 pub mod crd;
+pub mod digest;
 pub mod error;
 pub mod http;
 pub mod leader;

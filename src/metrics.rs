@@ -96,14 +96,21 @@ pub struct Metrics {
 /// Which per-XAgent map a [`Metrics::tracked`] series counts.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TrackedLabels {
-    /// `retries`, `validations`, `probe_results`, `probed_endpoints`, `watched_absent` or `status_writes`.
+    /// `retries`, `validations`, `fingerprints`, `probe_results`, `probed_endpoints`, `watched_absent` or `status_writes`.
     pub map: &'static str,
 }
 
 impl Metrics {
     /// Every value of [`TrackedLabels::map`].
-    pub const TRACKED_MAPS: [&'static str; 6] =
-        ["retries", "validations", "probe_results", "probed_endpoints", "watched_absent", "status_writes"];
+    pub const TRACKED_MAPS: [&'static str; 7] = [
+        "retries",
+        "validations",
+        "fingerprints",
+        "probe_results",
+        "probed_endpoints",
+        "watched_absent",
+        "status_writes",
+    ];
 
     /// Sets the size of `map`.
     pub fn set_tracked(&self, map: &'static str, entries: usize) {

@@ -4,6 +4,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
@@ -17,6 +18,7 @@ use super::owned::OwnedIndex;
 use super::stores::{self, AppliedMemo, Cacheable, Stores, Written, lookup};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
+use crate::digest;
 use crate::error::{Error, Result};
 
 /// What the typed apply, read and delete helpers need of a child kind.
@@ -139,24 +141,26 @@ macro_rules! define_apply {
         ///
         /// `initial_replicas` is the replica count a new autoscaled Deployment starts
         /// at (its HPA's minimum), so it does not run a single pod until the HPA acts.
+        /// `print` is the child's [`fingerprint_of`], which a child still in
+        /// place is judged by without serializing it.
         pub async fn ensure(
             client: &Client,
             stores: &Stores,
             owner: Owner<'_>,
-            child: &Child,
+            (child, print): (&Child, u64),
             initial_replicas: Option<i32>,
         ) -> Result<ChildReport> {
             let (outcome, workload) = match child {
                 $( Child::$cv(o) => {
                     let how = How { owner, kind: ChildKind::$cv, initial_replicas };
-                    ensure_cached(client, &stores.$field, &stores.applied, how, o).await?
+                    ensure_cached(client, &stores.$field, &stores.applied, how, (o, print)).await?
                 } )*
                 // Cached metadata-only once their CRDs are served; read with
                 // a GET until then.
                 $( Child::$wv(o) => {
                     stores.absent.forget(owner.uid, ChildKind::$wv);
                     let how = How { owner, kind: ChildKind::$wv, initial_replicas: None };
-                    (ensure_watched(client, &stores.$wfield, &stores.applied, how, o).await?, None)
+                    (ensure_watched(client, &stores.$wfield, &stores.applied, how, (o, print)).await?, None)
                 } )*
             };
             Ok(ChildReport { child: child.reference(), outcome, workload })
@@ -212,7 +216,8 @@ enum Found<S> {
     Absent,
 }
 
-/// Looks `desired_json` up in `store`: unchanged when the cached entry is
+/// Looks the desired object (its metadata and fingerprint `print`) up in
+/// `store`: unchanged when the cached entry is
 /// ours, still holds the metadata we set, and the object's version is the
 /// one at which it last matched the same desired object (`print`); or when
 /// the memo says we wrote that desired object and the watch has brought no
@@ -223,19 +228,18 @@ fn look_up<S>(
     memo: &AppliedMemo,
     how: How<'_>,
     key: u64,
-    desired: (&serde_json::Value, u64),
+    (desired, print): (&ObjectMeta, u64),
 ) -> Found<S>
 where
     S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
 {
-    let (desired_json, print) = desired;
-    let name = desired_json["metadata"]["name"].as_str().unwrap_or_default();
+    let name = desired.name.as_deref().unwrap_or_default();
     if let Some(workload) = memo.unechoed(key, print) {
         return Found::Unechoed(workload);
     }
     let Some(cached) = lookup(store, how.owner.namespace, name) else { return Found::Absent };
     let ours = cached.controller() == Some(how.owner.uid);
-    if ours && memo.holds(key, print, cached.version()) && cached.holds(&desired_json["metadata"]) {
+    if ours && memo.holds(key, print, cached.version()) && cached.holds(&stamped_metadata(desired, print)) {
         Found::Unchanged(cached)
     } else {
         Found::Changed
@@ -247,7 +251,7 @@ where
 /// watch event, and formatting the string first would allocate each time.
 pub(crate) fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> u64 {
     let kind = K::kind(&());
-    [kind.as_ref(), "/", namespace, "/", name].into_iter().fold(FNV_OFFSET, fnv1a_from)
+    [kind.as_ref(), "/", namespace, "/", name].into_iter().fold(digest::OFFSET, digest::fnv1a_from)
 }
 
 /// A cached child: unchanged per [`look_up`]; otherwise created without a
@@ -258,14 +262,13 @@ async fn ensure_cached<K>(
     store: &Store<Entry<K>>,
     memo: &AppliedMemo,
     how: How<'_>,
-    desired: &K,
+    (desired, print): (&K, u64),
 ) -> Result<(Outcome, Option<WorkloadState>)>
 where
     K: ChildObject + Serialize + Cacheable,
 {
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
-    let (desired_json, print) = stamp(desired);
-    let absent = match look_up(store, memo, how, key, (&desired_json, print)) {
+    let absent = match look_up(store, memo, how, key, (desired.meta(), print)) {
         Found::Unchanged(cached) => return Ok((Outcome::Unchanged, cached.workload())),
         Found::Unechoed(workload) => return Ok((Outcome::Unchanged, workload)),
         Found::Changed => false,
@@ -277,8 +280,7 @@ where
         let entry = Entry::of(&slim, slim.workload());
         (entry.version(), Written::of(&entry))
     };
-    let (outcome, seen) =
-        apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?;
+    let (outcome, seen) = apply_and_remember(client, (memo, key), how, desired, absent, cached).await?;
     Ok((outcome, seen.as_ref().and_then(Cacheable::workload)))
 }
 
@@ -289,14 +291,14 @@ async fn ensure_watched<K>(
     store: &Store<Entry<PartialObjectMeta<K>>>,
     memo: &AppliedMemo,
     how: How<'_>,
-    desired: &K,
+    (desired, print): (&K, u64),
 ) -> Result<Outcome>
 where
     K: ChildObject + Serialize,
 {
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
-    let (desired_json, print) = stamp(desired);
-    let absent = match stores::synced(store).then(|| look_up(store, memo, how, key, (&desired_json, print))) {
+    let absent = match stores::synced(store).then(|| look_up(store, memo, how, key, (desired.meta(), print)))
+    {
         Some(Found::Unchanged(_) | Found::Unechoed(_)) => return Ok(Outcome::Unchanged),
         Some(Found::Absent) => true,
         Some(Found::Changed) | None => false,
@@ -311,19 +313,19 @@ where
         let entry = Entry::of(&meta, None);
         (entry.version(), Written::of(&entry))
     };
-    Ok(apply_and_remember(client, (memo, key), how, desired, (&desired_json, print), absent, cached).await?.0)
+    Ok(apply_and_remember(client, (memo, key), how, desired, absent, cached).await?.0)
 }
 
 /// Creates the child (`absent`: the cache has no such object) or reads,
 /// compares and applies it, then remembers under `key` in the memo what its
 /// cached entry will be (`cached`: the version digest and [`Written`] of
-/// the object as it now stands).
+/// the object as it now stands). The stamped JSON is made here, only for a
+/// child that needs a request.
 async fn apply_and_remember<K>(
     client: &Client,
     (memo, key): (&AppliedMemo, u64),
     how: How<'_>,
     desired: &K,
-    (desired_json, print): (&serde_json::Value, u64),
     absent: bool,
     cached: impl Fn(&K) -> (u64, Written),
 ) -> Result<(Outcome, Option<K>)>
@@ -331,6 +333,8 @@ where
     K: ChildObject + Serialize,
 {
     let mark = memo.mark(key);
+    let (desired_json, print) = stamp(desired);
+    let desired_json = &desired_json;
     let created = if absent { create_only(client, how, desired, desired_json).await? } else { None };
     let (outcome, seen) = match created {
         Some(object) => (Outcome::Created, Some(object)),
@@ -364,24 +368,10 @@ pub fn version<K: Resource + Serialize>(obj: &K) -> String {
 }
 
 /// A digest of a desired object that is the same in every process and
-/// release (64-bit FNV-1a over its canonical JSON; serde_json sorts keys), so
-/// a restart or a second replica reads the same stamp back.
+/// release ([`crate::digest::json`] of its canonical JSON), so a restart or
+/// a second replica reads the same stamp back.
 fn fingerprint(value: &serde_json::Value) -> u64 {
-    fnv1a(&value.to_string())
-}
-
-/// 64-bit FNV-1a of `text`: the same in every process and release.
-pub(crate) fn fnv1a(text: &str) -> u64 {
-    fnv1a_from(FNV_OFFSET, text)
-}
-
-/// FNV-1a's starting state.
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// FNV-1a of `text` continued from `hash`: hashing parts one after another
-/// gives the digest of their concatenation.
-fn fnv1a_from(hash: u64, text: &str) -> u64 {
-    text.bytes().fold(hash, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+    crate::digest::json(value)
 }
 
 /// Annotation holding the fingerprint of what the operator last applied to a child.
@@ -398,18 +388,37 @@ pub fn stamped<T: Serialize>(desired: &T) -> serde_json::Value {
     stamp(desired).0
 }
 
-/// [`stamped`] and the fingerprint in its stamp, which also keys the memo:
-/// one serialization and one hash per child and reconcile.
+/// The fingerprint of a desired object, which its stamp carries and the
+/// memo keys by: [`stamped`] without the stamped copy.
+pub fn fingerprint_of<T: Serialize>(desired: &T) -> u64 {
+    fingerprint(&to_json(desired))
+}
+
+/// [`stamped`] and the fingerprint in its stamp, which also keys the memo.
 fn stamp<T: Serialize>(desired: &T) -> (serde_json::Value, u64) {
     let mut json = to_json(desired);
     let print = fingerprint(&json);
-    if let Some(meta) = json.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
-        let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
-        if let Some(map) = annotations.as_object_mut() {
-            map.insert(APPLIED_ANNOTATION.into(), format!("{print:016x}").into());
-        }
+    if let Some(meta) = json.get_mut("metadata") {
+        stamp_metadata(meta, print);
     }
     (json, print)
+}
+
+/// `meta` as JSON, stamped with `print` as [`stamp`] stamps the whole
+/// object: what the cached metadata must hold, without serializing the rest.
+fn stamped_metadata(meta: &ObjectMeta, print: u64) -> serde_json::Value {
+    let mut json = to_json(meta);
+    stamp_metadata(&mut json, print);
+    json
+}
+
+/// Adds the stamp annotation carrying `print` to `meta` (a JSON object).
+fn stamp_metadata(meta: &mut serde_json::Value, print: u64) {
+    let Some(meta) = meta.as_object_mut() else { return };
+    let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
+    if let Some(map) = annotations.as_object_mut() {
+        map.insert(APPLIED_ANNOTATION.into(), format!("{print:016x}").into());
+    }
 }
 
 /// Reads the child from the API server, then applies `desired_json` (the

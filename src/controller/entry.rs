@@ -151,7 +151,7 @@ impl<K> Entry<K> {
 /// The digest an [`Entry`] and the memo keep of an object's
 /// [`version`](super::apply::version).
 pub fn digest_of_version(version: &str) -> u64 {
-    super::apply::fnv1a(version)
+    crate::digest::fnv1a(version)
 }
 
 impl<K> Clone for Entry<K> {
@@ -227,15 +227,14 @@ struct Path(u64);
 
 impl Path {
     fn root() -> Self {
-        Path(0xcbf2_9ce4_8422_2325)
+        Path(crate::digest::OFFSET)
     }
 
     /// This path extended by one component; its length goes in first, so
     /// `ab`+`c` and `a`+`bc` differ.
     fn then(self, component: &[u8]) -> Self {
-        let step = |hash: u64, byte: u8| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        let hash = (component.len() as u64).to_le_bytes().into_iter().fold(self.0, step);
-        Path(component.iter().copied().fold(hash, step))
+        let hash = crate::digest::bytes_from(self.0, &(component.len() as u64).to_le_bytes());
+        Path(crate::digest::bytes_from(hash, component))
     }
 }
 

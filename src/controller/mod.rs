@@ -6,6 +6,7 @@ pub mod diff;
 pub mod entry;
 pub mod notices;
 pub mod owned;
+pub mod prints;
 pub mod retry;
 pub mod run;
 pub mod status;
@@ -59,6 +60,9 @@ pub struct Context {
     /// The generation each XAgent (by uid) last passed validation at: the
     /// same spec is not validated again on every resync or child event.
     pub validated: Mutex<HashMap<String, Option<i64>>>,
+    /// The fingerprints of each XAgent's desired children at its
+    /// generation: children in place are judged without serializing them.
+    pub prints: prints::Prints,
     /// The installation's settings the builders apply.
     pub settings: builders::Settings,
     /// The last status write of each XAgent (by uid): when, and its
@@ -117,6 +121,7 @@ impl Context {
             crds: Arc::new(MonitoringCrds::default()),
             probes: Arc::new(ProbeState::default()),
             validated: Mutex::default(),
+            prints: prints::Prints::default(),
             settings: builders::Settings::default(),
             status_written: Mutex::default(),
         }
@@ -170,10 +175,12 @@ impl Context {
         let uids: std::collections::HashSet<String> = live.iter().filter_map(|x| x.uid()).collect();
         self.retries.retain(|k| keys.contains(k));
         self.validated().retain(|uid, _| uids.contains(uid));
+        self.prints.retain(&uids);
         self.status_written().retain(|uid, _| uids.contains(uid));
         self.stores.absent.retain_owners(&uids);
         self.metrics.set_tracked("retries", self.retries.len());
         self.metrics.set_tracked("validations", self.validated_len());
+        self.metrics.set_tracked("fingerprints", self.prints.len());
         self.metrics.set_tracked("status_writes", self.status_written().len());
         self.metrics.set_tracked("probe_results", self.probes.len());
         self.metrics.set_tracked("watched_absent", self.stores.absent.len());
@@ -240,6 +247,7 @@ async fn reconcile_inner(xagent: &XAgent, ctx: &Context) -> Result<Action> {
         // Owner references let the garbage collector remove the children.
         if let Some(uid) = xagent.uid() {
             ctx.validated().remove(&uid);
+            ctx.prints.forget(&uid);
             ctx.status_written().remove(&uid);
         }
         return Ok(Action::await_change());
@@ -304,12 +312,16 @@ fn retry_status(retry: &retry::Retry) -> RetryStatus {
 async fn converge(ctx: &Context, owner: Owner<'_>, valid: ValidXAgent<'_>) -> Result<Applied> {
     let xagent = valid.xagent();
     let desired = builders::desired_with(xagent, &ctx.settings);
+    let prints = ctx.prints.of(owner.uid, xagent.meta().generation, desired.len(), || {
+        desired.iter().map(|d| apply::fingerprint_of(&d.child)).collect()
+    });
     // Without the Prometheus Operator CRDs the monitoring objects cannot
     // exist; everything else goes ahead.
-    let mut applicable: Vec<&Desired> = desired.iter().filter(|d| ctx.crds.serves(d.child.kind())).collect();
+    let mut applicable: Vec<Stamped<'_>> =
+        desired.iter().zip(prints.iter().copied()).filter(|(d, _)| ctx.crds.serves(d.child.kind())).collect();
     let refusal = chromadb_refusal(ctx, owner, xagent).await?;
     if refusal.is_some() {
-        applicable.retain(|d| d.child.kind() != ChildKind::StatefulSet);
+        applicable.retain(|(d, _)| d.child.kind() != ChildKind::StatefulSet);
     }
     let (mut children, first_failure) = apply_all(ctx, owner, &applicable, xagent.status.is_none()).await;
     let storage = match refusal {
@@ -389,7 +401,7 @@ fn count_applied(ctx: &Context, applied: &Applied) {
 async fn apply_all(
     ctx: &Context,
     owner: Owner<'_>,
-    desired: &[&Desired],
+    desired: &[Stamped<'_>],
     fresh: bool,
 ) -> (Vec<(Component, ChildReport)>, Option<Error>) {
     let mut results = Vec::with_capacity(desired.len());
@@ -437,22 +449,25 @@ fn reports_of(
     (reports, first_failure)
 }
 
+/// A desired child and its fingerprint ([`apply::fingerprint_of`]).
+type Stamped<'d> = (&'d Desired, u64);
+
 /// [`apply::ensure`] of one of `desired`, with what it was about.
 async fn ensure_desired<'d>(
     ctx: &Context,
     owner: Owner<'_>,
-    desired: &[&Desired],
-    d: &'d Desired,
+    desired: &[Stamped<'_>],
+    &(d, print): &Stamped<'d>,
 ) -> (Component, &'d Child, Result<ChildReport>) {
     let initial = initial_replicas(desired, &d.child);
-    (d.component, &d.child, apply::ensure(&ctx.client, &ctx.stores, owner, &d.child, initial).await)
+    (d.component, &d.child, apply::ensure(&ctx.client, &ctx.stores, owner, (&d.child, print), initial).await)
 }
 
 /// The replica count a new autoscaled Deployment starts at: the minimum of
 /// the HPA in `desired` that scales it.
-fn initial_replicas(desired: &[&Desired], child: &Child) -> Option<i32> {
+fn initial_replicas(desired: &[Stamped<'_>], child: &Child) -> Option<i32> {
     let Child::Deployment(deployment) = child else { return None };
-    desired.iter().find_map(|d| match &d.child {
+    desired.iter().find_map(|(d, _)| match &d.child {
         Child::Hpa(hpa) => {
             let spec = hpa.spec.as_ref()?;
             (spec.scale_target_ref.name == deployment.name_any()).then_some(spec.min_replicas.unwrap_or(1))

@@ -34,7 +34,7 @@ pub struct OwnedIndex {
 
 /// The index's key of kind `K` (a `PartialObjectMeta<K>` shares `K`'s).
 fn kind_key<K: Resource<DynamicType = ()>>() -> u64 {
-    super::apply::fnv1a(&K::kind(&()))
+    crate::digest::fnv1a(&K::kind(&()))
 }
 
 fn insert(names: &mut Names, entry: &Entry<impl Sized>) {

@@ -473,7 +473,7 @@ pub fn verdict(status: &XAgentStatus) -> u64 {
     if let Some(retry) = &status.retry {
         text.push_str(&format!("|retry={}", retry.failed_attempts));
     }
-    super::apply::fnv1a(&text)
+    crate::digest::fnv1a(&text)
 }
 
 /// Whether `status` says a rollout is in progress: `Progressing` True.

@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn a_memo_key_hashed_in_parts_is_the_digest_of_the_whole_reference() {
-        let whole = crate::controller::apply::fnv1a("Deployment/team/demo-api");
+        let whole = crate::digest::fnv1a("Deployment/team/demo-api");
         assert_eq!(memo_key::<Deployment>("team", "demo-api"), whole);
         assert_ne!(memo_key::<Deployment>("team", "demo-ap"), whole);
     }

@@ -886,12 +886,14 @@ async fn bookkeeping_of_deleted_xagents_is_dropped() {
     for xa in &xagents {
         ctx.retries.failed(&format!("{NS}/{}", xa.name_any()), Some(1), now);
         ctx.validated.lock().unwrap().insert(xa.uid().unwrap(), Some(1));
+        ctx.prints.of(&xa.uid().unwrap(), Some(1), 1, || vec![1]);
     }
-    assert_eq!((ctx.retries.len(), ctx.validated_len()), (1000, 1000));
+    let remembered = |ctx: &Context| (ctx.retries.len(), ctx.validated_len(), ctx.prints.len());
+    assert_eq!(remembered(&ctx), (1000, 1000, 1000));
     ctx.forget_gone(&xagents[..10]);
-    assert_eq!((ctx.retries.len(), ctx.validated_len()), (10, 10), "only the live XAgents are remembered");
+    assert_eq!(remembered(&ctx), (10, 10, 10), "only the live XAgents are remembered");
     ctx.forget_gone(&[]);
-    assert_eq!((ctx.retries.len(), ctx.validated_len()), (0, 0));
+    assert_eq!(remembered(&ctx), (0, 0, 0));
 }
 
 #[tokio::test]

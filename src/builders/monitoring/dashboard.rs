@@ -204,13 +204,11 @@ fn xagent_uid(namespace: &str, name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
         .take(16)
         .collect();
-    format!("xagent-{}-{:016x}", prefix.trim_end_matches('-'), fnv1a(&format!("{namespace}/{name}")))
-}
-
-/// FNV-1a, 64 bits: fixed by its definition, so uids survive toolchain upgrades
-/// (std's hasher promises no stable output).
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    format!(
+        "xagent-{}-{:016x}",
+        prefix.trim_end_matches('-'),
+        crate::digest::fnv1a(&format!("{namespace}/{name}"))
+    )
 }
 
 /// One XAgent's health on one page: traffic, errors, latency, queues, data
@@ -570,8 +568,10 @@ mod tests {
         assert_eq!(xagent_dashboard(&xagent("team-payments", long))["uid"], uid.as_str(), "stable");
         assert_ne!(xagent_dashboard(&xagent("team-billing", long))["uid"], uid.as_str(), "namespace counts");
         // Pinned: a change of uid orphans every imported copy of the dashboard.
-        assert_eq!(xagent_uid("ns", "demo.v2"), format!("xagent-demo-v2-{:016x}", fnv1a("ns/demo.v2")));
-        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a 64 of \"a\"");
+        assert_eq!(
+            xagent_uid("ns", "demo.v2"),
+            format!("xagent-demo-v2-{:016x}", crate::digest::fnv1a("ns/demo.v2"))
+        );
         // Short plain names stay readable, and `-` cannot make two XAgents meet.
         assert_eq!(xagent_uid("ns", "demo"), "xagent-ns_demo");
         assert_ne!(xagent_uid("a-b", "c"), xagent_uid("a", "b-c"));
