@@ -274,14 +274,14 @@ where
         Found::Changed => false,
         Found::Absent => true,
     };
-    let cached = |full: &K| {
-        let mut slim = full.clone();
-        slim.slim();
-        let entry = Entry::of(&slim, slim.workload());
-        (entry.version(), Written::of(&entry))
+    let cached = |mut object: K| {
+        object.slim();
+        let workload = object.workload();
+        let entry = Entry::of(&object, workload);
+        ((entry.version(), Written::of(&entry)), workload)
     };
-    let (outcome, seen) = apply_and_remember(client, (memo, key), how, desired, absent, cached).await?;
-    Ok((outcome, seen.as_ref().and_then(Cacheable::workload)))
+    let (outcome, workload) = apply_and_remember(client, (memo, key), how, desired, absent, cached).await?;
+    Ok((outcome, workload.flatten()))
 }
 
 /// A watched child: like [`ensure_cached`] through its metadata cache once
@@ -303,32 +303,33 @@ where
         Some(Found::Absent) => true,
         Some(Found::Changed) | None => false,
     };
-    let cached = |full: &K| {
+    let cached = |mut object: K| {
         let mut meta = PartialObjectMeta::<K> {
             types: None,
-            metadata: full.meta().clone(),
+            metadata: std::mem::take(object.meta_mut()),
             _phantom: std::marker::PhantomData,
         };
         stores::keep_own_annotations(&mut meta.metadata);
         let entry = Entry::of(&meta, None);
-        (entry.version(), Written::of(&entry))
+        ((entry.version(), Written::of(&entry)), ())
     };
     Ok(apply_and_remember(client, (memo, key), how, desired, absent, cached).await?.0)
 }
 
 /// Creates the child (`absent`: the cache has no such object) or reads,
 /// compares and applies it, then remembers under `key` in the memo what its
-/// cached entry will be (`cached`: the version digest and [`Written`] of
-/// the object as it now stands). The stamped JSON is made here, only for a
+/// cached entry will be (`cached`: from the object as it now stands, which
+/// it consumes, the version digest and [`Written`] of its entry, and what
+/// the caller reads of it). The stamped JSON is made here, only for a
 /// child that needs a request.
-async fn apply_and_remember<K>(
+async fn apply_and_remember<K, R>(
     client: &Client,
     (memo, key): (&AppliedMemo, u64),
     how: How<'_>,
     desired: &K,
     absent: bool,
-    cached: impl Fn(&K) -> (u64, Written),
-) -> Result<(Outcome, Option<K>)>
+    cached: impl FnOnce(K) -> ((u64, Written), R),
+) -> Result<(Outcome, Option<R>)>
 where
     K: ChildObject + Serialize,
 {
@@ -340,14 +341,18 @@ where
         Some(object) => (Outcome::Created, Some(object)),
         None => ensure_one(client, how, desired, desired_json).await?,
     };
-    match &seen {
-        Some(obj) => {
-            let (version, written) = cached(obj);
+    let read = match seen {
+        Some(object) => {
+            let ((version, written), read) = cached(object);
             memo.record(key, print, version, written, mark);
+            Some(read)
         }
-        None => memo.forget(key),
-    }
-    Ok((outcome, seen))
+        None => {
+            memo.forget(key);
+            None
+        }
+    };
+    Ok((outcome, read))
 }
 
 /// What changes whenever an object's spec does: the generation where the kind
