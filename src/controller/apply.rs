@@ -675,3 +675,49 @@ where
     }
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every child of the sample with everything on.
+    fn every_child() -> Vec<Child> {
+        let yaml = include_str!("../../config/samples/xagent-everything.yaml");
+        let mut xagent = crate::render::parse_documents(yaml).expect("the sample is valid").remove(0);
+        xagent.metadata.uid = Some("owner-1".into());
+        xagent.spec.network_policy.enabled = true;
+        xagent.spec.monitoring.dashboard.enabled = true;
+        crate::builders::build(&xagent)
+    }
+
+    #[test]
+    fn a_child_in_place_is_judged_by_the_metadata_its_whole_stamp_carries() {
+        let children = every_child();
+        assert!(children.len() >= 13, "{}", children.len());
+        for child in &children {
+            let (whole, print) = stamp(child);
+            assert_eq!(print, fingerprint_of(child), "{}", child.reference());
+            assert_eq!(
+                whole["metadata"]["annotations"][APPLIED_ANNOTATION],
+                format!("{print:016x}"),
+                "{}",
+                child.reference()
+            );
+            assert_eq!(stamped_metadata(child.meta(), print), whole["metadata"], "{}", child.reference());
+        }
+    }
+
+    #[test]
+    fn fingerprints_tell_children_apart_and_follow_the_spec() {
+        let children = every_child();
+        let prints: std::collections::HashSet<u64> = children.iter().map(fingerprint_of).collect();
+        assert_eq!(prints.len(), children.len(), "every child its own fingerprint");
+        let Some(Child::Deployment(deployment)) = children.iter().find(|c| c.kind() == ChildKind::Deployment)
+        else {
+            panic!("the sample has Deployments")
+        };
+        let mut edited = deployment.clone();
+        edited.spec.as_mut().expect("a spec").min_ready_seconds = Some(7);
+        assert_ne!(fingerprint_of(&edited), fingerprint_of(deployment));
+    }
+}
