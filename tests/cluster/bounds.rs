@@ -277,8 +277,15 @@ const MANY: usize = 1000;
 const FAILING: usize = 100;
 
 /// Every map the operator keeps per XAgent, as `xagent_operator_tracked_entries` names them.
-const MAPS: [&str; 6] =
-    ["retries", "validations", "probe_results", "probed_endpoints", "watched_absent", "status_writes"];
+const MAPS: [&str; 7] = [
+    "retries",
+    "validations",
+    "fingerprints",
+    "probe_results",
+    "probed_endpoints",
+    "watched_absent",
+    "status_writes",
+];
 
 /// An XAgent with as few children as the spec allows (three Deployments of
 /// zero replicas and their Services), sharing one unreachable Redis.
@@ -291,11 +298,11 @@ fn lean_spec(redis_port: u16) -> serde_json::Value {
                      "probe": {"intervalSeconds": 5, "timeoutSeconds": 1}}})
 }
 
-/// 1,000 XAgents come and go: each is validated and probed, the 100 whose
-/// Services the server refuses fail into their retry schedule, so the maps
-/// hold 1,000 / 1,000 / 100 entries, one probed endpoint and 3,000 watched
-/// children known absent. Once every
-/// XAgent is deleted, every map returns to its size before. Run late, and
+/// 1,000 XAgents come and go: each is validated, fingerprinted, probed and
+/// given a status, and the 100 whose Services the server refuses fail into
+/// their retry schedule, so the maps hold 100 retries, 1,000 validations,
+/// fingerprints, probe results and status writes, and one probed endpoint.
+/// Once every XAgent is deleted, every map returns to its size before. Run late, and
 /// left only once the 6,000 children and 3,000 ReplicaSets are gone, so its
 /// load does not slow what runs after it.
 pub fn thousand_come_and_go(cluster: &Cluster) {
@@ -324,7 +331,7 @@ pub fn thousand_come_and_go(cluster: &Cluster) {
         // Each lean XAgent wants none of the three watched kinds: their
         // caches are filled (the CRDs are installed), so none is looked for
         // and none is remembered absent. Every XAgent wrote a status.
-        let want = [FAILING, MANY, MANY, 1, 0, MANY].map(|n| n as f64);
+        let want = [FAILING, MANY, MANY, MANY, 1, 0, MANY].map(|n| n as f64);
         let (full, waited) = eventually("every map to hold its XAgents", Duration::from_secs(1200), || async {
             let now = sizes();
             (now.iter().zip(&before).map(|(n, b)| n - b).collect::<Vec<_>>() == want).then_some(now)
