@@ -26,7 +26,7 @@ pub use settings::{AnnotationPolicy, Settings};
 /// Expands the registry into [`Child`], [`ChildKind`] and their accessors.
 macro_rules! define_children {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, skip: $skip:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// One desired child object, typed so the apply layer can pick the right API.

@@ -11,8 +11,10 @@
 //! Two sections:
 //! - `cached`: kinds the operator lists and watches into slim caches (see
 //!   `controller::stores`). Entry: `Variant(Type) store_field "Kind", slim:
-//!   CLOSURE, state: FN, watch: FN;` — the closure drops what the cache need not keep
+//!   CLOSURE, skip: PATHS, state: FN, watch: FN;` — the closure drops what the cache need not keep
 //!   (it runs in `controller::stores`, where `keep_own_annotations` is), the
+//!   paths (`["spec.template"]`) are fields the closure drops that decoding
+//!   may pass over unread (`controller::lean`; managedFields always are), the
 //!   function (`no_workload`, `deployment_state`, `statefulset_state` there)
 //!   reads replica counts for status, and the watch function (`object_events`
 //!   or `metadata_events` in `controller::run`) says what the watch asks the
@@ -35,16 +37,19 @@ macro_rules! child_kinds {
                 /// A component Service.
                 Service(k8s_openapi::api::core::v1::Service) services "Service",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
+                    skip: &["spec", "status"],
                     state: no_workload, watch: metadata_events;
                 /// A component's own ServiceAccount (`serviceAccount.create`). Its
                 /// annotations are applied, but the stamp says when they changed.
                 ServiceAccount(k8s_openapi::api::core::v1::ServiceAccount) service_accounts "ServiceAccount",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.secrets = None; o.image_pull_secrets = None; o.automount_service_account_token = None; },
+                    skip: &["secrets", "imagePullSecrets"],
                     state: no_workload, watch: metadata_events;
                 /// The XAgent's Grafana dashboard. Its data is not cached: it is
                 /// tens of kilobytes, and the version memo says when it changed.
                 ConfigMap(k8s_openapi::api::core::v1::ConfigMap) config_maps "ConfigMap",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.data = None; o.binary_data = None; },
+                    skip: &["data", "binaryData"],
                     state: no_workload, watch: metadata_events;
                 /// A stateless component's Deployment.
                 Deployment(k8s_openapi::api::apps::v1::Deployment) deployments "Deployment",
@@ -68,6 +73,7 @@ macro_rules! child_kinds {
                             }).filter(|c| !c.is_empty());
                         }
                     },
+                    skip: &["spec.template", "spec.selector", "spec.strategy"],
                     state: deployment_state, watch: object_events;
                 /// ChromaDB's StatefulSet.
                 StatefulSet(k8s_openapi::api::apps::v1::StatefulSet) statefulsets "StatefulSet",
@@ -89,24 +95,29 @@ macro_rules! child_kinds {
                             status.replicas = 0;
                         }
                     },
+                    skip: &["spec.template", "spec.selector", "spec.volumeClaimTemplates", "spec.updateStrategy", "status.conditions"],
                     state: statefulset_state, watch: object_events;
                 /// A component's autoscaler. It has no generation, and its status
                 /// moves its resourceVersion every few seconds: its (small) spec
                 /// is cached, and its digest tells a change of it.
                 Hpa(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler) hpas "HorizontalPodAutoscaler",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.status = None; },
+                    skip: &["status"],
                     state: no_workload, watch: object_events;
                 /// A component's disruption budget.
                 Pdb(k8s_openapi::api::policy::v1::PodDisruptionBudget) pdbs "PodDisruptionBudget",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
+                    skip: &["spec", "status"],
                     state: no_workload, watch: metadata_events;
                 /// A component's NetworkPolicy.
                 NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) network_policies "NetworkPolicy",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; },
+                    skip: &["spec"],
                     state: no_workload, watch: metadata_events;
                 /// The Ingress. Its annotations stay cached: they are part of what we apply.
                 Ingress(k8s_openapi::api::networking::v1::Ingress) ingresses "Ingress",
                     slim: |o| { o.spec = None; o.status = None; },
+                    skip: &["spec", "status"],
                     state: no_workload, watch: metadata_events;
             }
             watched {

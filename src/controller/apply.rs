@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::diff::contains;
 use super::entry::Entry;
+use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
 use super::stores::{self, AppliedMemo, Cacheable, Stores, Written, lookup};
 use crate::builders::meta::MANAGER;
@@ -23,12 +24,12 @@ use crate::error::{Error, Result};
 
 /// What the typed apply, read and delete helpers need of a child kind.
 pub trait ChildObject:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Decode
 {
 }
 
 impl<K> ChildObject for K where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Decode
 {
 }
 
@@ -134,7 +135,7 @@ fn controller_uid<K: Resource>(obj: &K) -> Option<&str> {
 /// and pruned, cached kinds through their caches, watched kinds with a GET.
 macro_rules! define_apply {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, skip: $skip:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// Makes the child exist as desired, unless a foreign object holds its name.
@@ -469,7 +470,8 @@ where
         Some(_) => std::borrow::Cow::Borrowed(desired_json),
     };
     let params = PatchParams::apply(MANAGER).force();
-    let applied = api
+    // What an apply returns is only ever slimmed into an entry: decoded lean.
+    let Lean(applied) = Api::<Lean<K>>::namespaced(client.clone(), owner.namespace)
         .patch(&name, &params, &Patch::Apply(body.as_ref()))
         .await
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
@@ -499,9 +501,9 @@ where
     let name = desired.name_any();
     let mut body = with_initial_replicas(desired_json, how.initial_replicas);
     body["metadata"]["resourceVersion"] = NO_STORED_VERSION.into();
-    let api: Api<K> = Api::namespaced(client.clone(), how.owner.namespace);
+    let api: Api<Lean<K>> = Api::namespaced(client.clone(), how.owner.namespace);
     match api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&body)).await {
-        Ok(created) => Ok(Some(created)),
+        Ok(Lean(created)) => Ok(Some(created)),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
         Err(source) => Err(Error::ApplyChild { child: ChildRef { kind: how.kind, name }, source }),
     }

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod crds;
 pub mod diff;
 pub mod entry;
+pub mod lean;
 pub mod notices;
 pub mod owned;
 pub mod prints;

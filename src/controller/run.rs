@@ -21,6 +21,7 @@ use prometheus_client::registry::Registry;
 
 use super::apply::WorkloadState;
 use super::crds::{self, MonitoringCrds};
+use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
 use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
@@ -227,12 +228,13 @@ impl<K> Watchable for K where
 {
 }
 
-/// The watch of a kind whose cache needs more than metadata: whole objects.
-fn object_events<K: Watchable>(
+/// The watch of a kind whose cache needs more than metadata: whole objects,
+/// decoded without what the cache drops ([`Lean`]).
+fn object_events<K: Watchable + Decode>(
     (client, ns): (&Client, Option<&str>),
     config: watcher::Config,
 ) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K> {
-    watcher(api::<K>(client, ns), config)
+    watcher(api::<Lean<K>>(client, ns), config).map_ok(|event| unwrap_event(event, |Lean(o)| o))
 }
 
 /// The watch of a kind whose slim form keeps only metadata: the API server
@@ -243,13 +245,19 @@ fn metadata_events<K: Watchable + Default>(
     config: watcher::Config,
 ) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K> {
     // An Api of PartialObjectMeta asks for metadata-only lists and watches.
-    watcher(api::<PartialObjectMeta<K>>(client, ns), config).map_ok(|event| match event {
-        watcher::Event::Apply(o) => watcher::Event::Apply(from_metadata(o)),
-        watcher::Event::Delete(o) => watcher::Event::Delete(from_metadata(o)),
+    watcher(api::<Lean<PartialObjectMeta<K>>>(client, ns), config)
+        .map_ok(|event| unwrap_event(event, |Lean(o)| from_metadata(o)))
+}
+
+/// `event` with its object turned from what was decoded into what is cached.
+fn unwrap_event<D, K>(event: watcher::Event<D>, object: impl Fn(D) -> K) -> watcher::Event<K> {
+    match event {
+        watcher::Event::Apply(o) => watcher::Event::Apply(object(o)),
+        watcher::Event::Delete(o) => watcher::Event::Delete(object(o)),
         watcher::Event::Init => watcher::Event::Init,
-        watcher::Event::InitApply(o) => watcher::Event::InitApply(from_metadata(o)),
+        watcher::Event::InitApply(o) => watcher::Event::InitApply(object(o)),
         watcher::Event::InitDone => watcher::Event::InitDone,
-    })
+    }
 }
 
 /// The object of kind `K` that holds `meta`'s metadata and nothing else.
@@ -355,7 +363,7 @@ fn gated_xagents(
 /// edited or deleted ServiceMonitor or PrometheusRule is put back at once,
 /// and an unchanged one is vouched for without a GET.
 fn monitoring_watch<K>(
-    api: Api<PartialObjectMeta<K>>,
+    api: Api<Lean<PartialObjectMeta<K>>>,
     config: watcher::Config,
     writer: Writer<stores::Entry<PartialObjectMeta<K>>>,
     crds: Arc<MonitoringCrds>,
@@ -372,7 +380,7 @@ where
         }
         let slim = |o: &mut PartialObjectMeta<K>| stores::keep_own_annotations(&mut o.metadata);
         let reduce = Reduce { slim, workload: |_| None, shared };
-        slim_watch(watcher(api, config), writer, reduce)
+        slim_watch(watcher(api, config).map_ok(|event| unwrap_event(event, |Lean(o)| o)), writer, reduce)
     })
     .flatten()
 }
@@ -399,7 +407,7 @@ impl kube::runtime::utils::Backoff for EachWatchBacksOff {
 /// Expands the registry into the Controller's watches of every child kind.
 macro_rules! define_owned_watches {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, skip: $skip:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// A Controller over `xagent_stream` that owns every child kind: the cached
@@ -420,7 +428,7 @@ macro_rules! define_owned_watches {
                     workload: <$ct as stores::Cacheable>::workload,
                     shared: shared.clone(),
                 })) )*
-                $( .owns_stream(monitoring_watch(api::<PartialObjectMeta<$wt>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, shared.clone()))) )*
+                $( .owns_stream(monitoring_watch(api::<Lean<PartialObjectMeta<$wt>>>(client, ns), owned.clone(), w.$wfield, crds.clone(), (crate::builders::ChildKind::$wv, shared.clone()))) )*
                 .with_config(controller::Config::default().concurrency(concurrency))
                 .trigger_backoff(EachWatchBacksOff)
         }

@@ -22,7 +22,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 /// and what reads or fills them.
 macro_rules! define_stores {
     (
-        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, state: $state:ident, watch: $watch:ident; )* }
+        cached { $( $(#[$cdoc:meta])* $cv:ident($ct:ty) $field:ident $ckind:literal, slim: $slim:expr, skip: $skip:expr, state: $state:ident, watch: $watch:ident; )* }
         watched { $( $(#[$wdoc:meta])* $wv:ident($wt:ty) $wfield:ident $wkind:literal; )* }
     ) => {
         /// One cache per child kind, of [`Entry`]s rather than objects.
@@ -135,6 +135,14 @@ macro_rules! define_stores {
         }
 
         $(
+            impl crate::controller::lean::Decode for $ct {
+                const SKIPPED: crate::controller::lean::Paths = $skip;
+            }
+        )*
+
+        $( impl crate::controller::lean::Decode for $wt {} )*
+
+        $(
             impl Cacheable for $ct {
                 fn workload(&self) -> Option<WorkloadState> {
                     $state(self)
@@ -150,6 +158,30 @@ macro_rules! define_stores {
                 }
             }
         )*
+
+        /// `json` (an object of `child`'s kind) decoded lean and whole, each
+        /// slimmed as its cache would keep it, as JSON: equal for every kind
+        /// when its skipped paths are among what its slimming drops.
+        #[cfg(test)]
+        pub fn slim_both_ways(child: &Child, json: &[u8]) -> (serde_json::Value, serde_json::Value) {
+            use crate::controller::lean::Lean;
+            fn both<K>(json: &[u8], slim: fn(&mut K)) -> (serde_json::Value, serde_json::Value)
+            where
+                K: serde::de::DeserializeOwned + serde::Serialize + crate::controller::lean::Decode + Resource,
+            {
+                let Lean(mut lean) = serde_json::from_slice::<Lean<K>>(json).expect("decodes lean");
+                let mut whole = serde_json::from_slice::<K>(json).expect("decodes whole");
+                assert!(whole.meta().managed_fields.is_some(), "the test object has managedFields");
+                whole.meta_mut().managed_fields = None;
+                slim(&mut lean);
+                slim(&mut whole);
+                (serde_json::to_value(lean).expect("serializes"), serde_json::to_value(whole).expect("serializes"))
+            }
+            match child {
+                $( Child::$cv(_) => both::<$ct>(json, <$ct as Slim>::slim), )*
+                $( Child::$wv(_) => both::<PartialObjectMeta<$wt>>(json, |o| keep_own_annotations(&mut o.metadata)), )*
+            }
+        }
 
         /// Drops from `child` what its cache would not keep (see [`Stores`]).
         pub fn slim(child: &mut Child) {
