@@ -14,7 +14,9 @@
 //!   CLOSURE, skip: PATHS, state: FN, watch: FN;` — the closure drops what the cache need not keep
 //!   (it runs in `controller::stores`, where `keep_own_annotations` is), the
 //!   paths (`["spec.template"]`) are fields the closure drops that decoding
-//!   may pass over unread (`controller::lean`; managedFields always are), the
+//!   may pass over unread (`controller::lean`; managedFields always are;
+//!   none for kinds cached metadata-only, whose watch events and apply
+//!   answers the API server sends as metadata alone), the
 //!   function (`no_workload`, `deployment_state`, `statefulset_state` there)
 //!   reads replica counts for status, and the watch function (`object_events`
 //!   or `metadata_events` in `controller::run`) says what the watch asks the
@@ -37,19 +39,19 @@ macro_rules! child_kinds {
                 /// A component Service.
                 Service(k8s_openapi::api::core::v1::Service) services "Service",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
-                    skip: &["spec", "status"],
+                    skip: &[],
                     state: no_workload, watch: metadata_events;
                 /// A component's own ServiceAccount (`serviceAccount.create`). Its
                 /// annotations are applied, but the stamp says when they changed.
                 ServiceAccount(k8s_openapi::api::core::v1::ServiceAccount) service_accounts "ServiceAccount",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.secrets = None; o.image_pull_secrets = None; o.automount_service_account_token = None; },
-                    skip: &["secrets", "imagePullSecrets"],
+                    skip: &[],
                     state: no_workload, watch: metadata_events;
                 /// The XAgent's Grafana dashboard. Its data is not cached: it is
                 /// tens of kilobytes, and the version memo says when it changed.
                 ConfigMap(k8s_openapi::api::core::v1::ConfigMap) config_maps "ConfigMap",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.data = None; o.binary_data = None; },
-                    skip: &["data", "binaryData"],
+                    skip: &[],
                     state: no_workload, watch: metadata_events;
                 /// A stateless component's Deployment.
                 Deployment(k8s_openapi::api::apps::v1::Deployment) deployments "Deployment",
@@ -107,17 +109,17 @@ macro_rules! child_kinds {
                 /// A component's disruption budget.
                 Pdb(k8s_openapi::api::policy::v1::PodDisruptionBudget) pdbs "PodDisruptionBudget",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; o.status = None; },
-                    skip: &["spec", "status"],
+                    skip: &[],
                     state: no_workload, watch: metadata_events;
                 /// A component's NetworkPolicy.
                 NetworkPolicy(k8s_openapi::api::networking::v1::NetworkPolicy) network_policies "NetworkPolicy",
                     slim: |o| { keep_own_annotations(&mut o.metadata); o.spec = None; },
-                    skip: &["spec"],
+                    skip: &[],
                     state: no_workload, watch: metadata_events;
                 /// The Ingress. Its annotations stay cached: they are part of what we apply.
                 Ingress(k8s_openapi::api::networking::v1::Ingress) ingresses "Ingress",
                     slim: |o| { o.spec = None; o.status = None; },
-                    skip: &["spec", "status"],
+                    skip: &[],
                     state: no_workload, watch: metadata_events;
             }
             watched {

@@ -240,7 +240,7 @@ where
     }
     let Some(cached) = lookup(store, how.owner.namespace, name) else { return Found::Absent };
     let ours = cached.controller() == Some(how.owner.uid);
-    if ours && memo.holds(key, print, cached.version()) && cached.holds(&stamped_metadata(desired, print)) {
+    if ours && memo.holds(key, print, cached.version()) && cached.holds_stamped(desired, print) {
         Found::Unchanged(cached)
     } else {
         Found::Changed
@@ -410,14 +410,6 @@ fn stamp<T: Serialize>(desired: &T) -> (serde_json::Value, u64) {
     (json, print)
 }
 
-/// `meta` as JSON, stamped with `print` as [`stamp`] stamps the whole
-/// object: what the cached metadata must hold, without serializing the rest.
-fn stamped_metadata(meta: &ObjectMeta, print: u64) -> serde_json::Value {
-    let mut json = to_json(meta);
-    stamp_metadata(&mut json, print);
-    json
-}
-
 /// Adds the stamp annotation carrying `print` to `meta` (a JSON object).
 fn stamp_metadata(meta: &mut serde_json::Value, print: u64) {
     let Some(meta) = meta.as_object_mut() else { return };
@@ -469,14 +461,31 @@ where
         None => std::borrow::Cow::Owned(with_initial_replicas(desired_json, initial_replicas)),
         Some(_) => std::borrow::Cow::Borrowed(desired_json),
     };
-    let params = PatchParams::apply(MANAGER).force();
-    // What an apply returns is only ever slimmed into an entry: decoded lean.
-    let Lean(applied) = Api::<Lean<K>>::namespaced(client.clone(), owner.namespace)
-        .patch(&name, &params, &Patch::Apply(body.as_ref()))
+    let applied = apply_answered_lean(client, owner.namespace, &name, body.as_ref())
         .await
         .map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if existed { Outcome::Updated } else { Outcome::Created };
     Ok((outcome, Some(applied)))
+}
+
+/// Applies `body` to the child `name` (with force, as [`MANAGER`]). What an
+/// apply returns is only ever slimmed into an entry, so it is asked for and
+/// decoded as the cache keeps it: metadata alone for the kinds cached
+/// metadata-only, else the object without what its cache drops ([`Lean`]).
+async fn apply_answered_lean<K: ChildObject>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    body: &serde_json::Value,
+) -> kube::Result<K> {
+    let params = PatchParams::apply(MANAGER).force();
+    if K::METADATA_ONLY {
+        let api = Api::<Lean<PartialObjectMeta<K>>>::namespaced(client.clone(), namespace);
+        api.patch(name, &params, &Patch::Apply(body)).await.map(|Lean(meta)| K::with_metadata(meta.metadata))
+    } else {
+        let api = Api::<Lean<K>>::namespaced(client.clone(), namespace);
+        api.patch(name, &params, &Patch::Apply(body)).await.map(|Lean(object)| object)
+    }
 }
 
 /// A resourceVersion no stored object can have (etcd's revision counter
@@ -501,9 +510,8 @@ where
     let name = desired.name_any();
     let mut body = with_initial_replicas(desired_json, how.initial_replicas);
     body["metadata"]["resourceVersion"] = NO_STORED_VERSION.into();
-    let api: Api<Lean<K>> = Api::namespaced(client.clone(), how.owner.namespace);
-    match api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&body)).await {
-        Ok(Lean(created)) => Ok(Some(created)),
+    match apply_answered_lean(client, how.owner.namespace, &name, &body).await {
+        Ok(created) => Ok(Some(created)),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
         Err(source) => Err(Error::ApplyChild { child: ChildRef { kind: how.kind, name }, source }),
     }
@@ -682,6 +690,14 @@ where
 mod tests {
     use super::*;
 
+    /// `meta` as JSON, stamped with `print` as [`stamp`] stamps the whole
+    /// object: what the cached metadata must hold, without serializing the rest.
+    fn stamped_metadata(meta: &ObjectMeta, print: u64) -> serde_json::Value {
+        let mut json = to_json(meta);
+        stamp_metadata(&mut json, print);
+        json
+    }
+
     /// Every child of the sample with everything on.
     fn every_child() -> Vec<Child> {
         let yaml = include_str!("../../config/samples/xagent-everything.yaml");
@@ -707,6 +723,83 @@ mod tests {
             );
             assert_eq!(stamped_metadata(child.meta(), print), whole["metadata"], "{}", child.reference());
         }
+    }
+
+    /// Desired metadata edited as a person or another controller might
+    /// leave the live object, or as a new spec would want it.
+    fn variants(meta: &ObjectMeta) -> Vec<ObjectMeta> {
+        let edit = |f: &dyn Fn(&mut ObjectMeta)| {
+            let mut m = meta.clone();
+            f(&mut m);
+            m
+        };
+        vec![
+            meta.clone(),
+            edit(&|m| drop(m.labels.get_or_insert_default().insert("added".into(), "x".into()))),
+            edit(&|m| m.labels.iter_mut().flat_map(|l| l.values_mut()).for_each(|v| v.push('x'))),
+            edit(&|m| m.labels = None),
+            edit(&|m| m.labels = Some(Default::default())),
+            edit(&|m| drop(m.annotations.get_or_insert_default().insert("note".into(), "y".into()))),
+            edit(&|m| {
+                drop(m.annotations.get_or_insert_default().insert(APPLIED_ANNOTATION.into(), "0".into()))
+            }),
+            edit(&|m| m.owner_references.iter_mut().flatten().for_each(|o| o.controller = Some(false))),
+            edit(&|m| m.owner_references.iter_mut().flatten().for_each(|o| o.block_owner_deletion = None)),
+            edit(&|m| m.owner_references = Some(vec![])),
+            edit(&|m| m.name = Some("other".into())),
+            edit(&|m| m.namespace = Some("elsewhere".into())),
+            edit(&|m| m.namespace = None),
+            edit(&|m| m.finalizers = Some(vec!["x".into()])),
+            edit(&|m| m.generation = Some(3)),
+        ]
+    }
+
+    #[test]
+    fn the_typed_judgement_of_a_child_in_place_is_the_json_one() {
+        let (mut held, mut not_held) = (0, 0);
+        for child in every_child() {
+            let (whole, print) = stamp(&child);
+            let cached: k8s_openapi::api::core::v1::Service =
+                serde_json::from_value(serde_json::json!({"metadata": whole["metadata"]})).expect("metadata");
+            let entry = Entry::of(&cached, None);
+            for desired in variants(child.meta()) {
+                for print in [print, print ^ 1] {
+                    let typed = entry.holds_stamped(&desired, print);
+                    assert_eq!(typed, entry.holds(&stamped_metadata(&desired, print)), "{desired:?}");
+                    if typed { held += 1 } else { not_held += 1 }
+                }
+            }
+        }
+        assert!(held >= 13 && not_held > held, "both verdicts seen: {held} held, {not_held} not");
+    }
+
+    /// The Accept header of the apply [`apply_answered_lean`] sends for `K`.
+    async fn apply_accept<K: ChildObject + Send + 'static>() -> String {
+        type Mock =
+            tower_test::mock::Handle<http::Request<kube::client::Body>, http::Response<kube::client::Body>>;
+        let (service, mut handle): (_, Mock) = tower_test::mock::pair();
+        let client = Client::new(service, "team");
+        let applying = tokio::spawn(async move {
+            let _ = apply_answered_lean::<K>(&client, "team", "demo", &serde_json::json!({})).await;
+        });
+        let (request, _reply) = handle.next_request().await.expect("the apply is sent");
+        applying.abort();
+        assert_eq!(request.method(), http::Method::PATCH);
+        let accept = request.headers().get(http::header::ACCEPT);
+        accept.and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn applies_are_answered_as_their_caches_keep_them() {
+        use crate::builders::monitoring::types::PrometheusRule;
+        use k8s_openapi::api::apps::v1::Deployment;
+        use k8s_openapi::api::core::v1::{ConfigMap, Service};
+        for metadata_only in [apply_accept::<Service>().await, apply_accept::<ConfigMap>().await] {
+            assert!(metadata_only.contains("as=PartialObjectMetadata;"), "{metadata_only}");
+        }
+        assert!(apply_accept::<PrometheusRule>().await.contains("as=PartialObjectMetadata;"));
+        let whole = apply_accept::<Deployment>().await;
+        assert!(!whole.contains("PartialObjectMetadata"), "{whole}");
     }
 
     #[test]

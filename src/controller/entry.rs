@@ -16,6 +16,8 @@ use kube::runtime::reflector::Lookup;
 use serde::Serialize;
 use serde_json::Value;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
 use super::apply::{WorkloadState, version};
 
 /// The metadata fields a desired child sets besides its name and namespace,
@@ -51,13 +53,8 @@ impl<K: Resource + Serialize> Entry<K> {
             .flatten()
             .find(|o| o.controller == Some(true))
             .map(|o| o.uid.as_str());
-        let json = serde_json::to_value(meta).unwrap_or_default();
         let mut metadata = Vec::new();
-        for field in COMPARED {
-            if let Some(value) = json.get(field).filter(|v| !v.is_null()) {
-                leaves(value, Path::root().then(field.as_bytes()), &mut metadata);
-            }
-        }
+        meta_leaves(meta, None, &mut |leaf| metadata.push(leaf));
         metadata.sort_unstable();
         metadata.dedup();
         Entry {
@@ -65,7 +62,7 @@ impl<K: Resource + Serialize> Entry<K> {
             namespace: boxed(&meta.namespace),
             uid: boxed(&meta.uid),
             resource_version: boxed(&meta.resource_version),
-            version: digest_of_version(&version(obj)),
+            version: version_digest(obj),
             controller: controller.map(Box::from),
             metadata: metadata.into_boxed_slice(),
             workload,
@@ -124,6 +121,48 @@ impl<K> Entry<K> {
         })
     }
 
+    /// Whether the cached metadata contains `desired` stamped with `print`
+    /// (its [`APPLIED_ANNOTATION`](super::apply::APPLIED_ANNOTATION)): what
+    /// [`Entry::holds`] says of that metadata as JSON, read from the typed
+    /// metadata without building the JSON. A reconcile asks it of every
+    /// child in place.
+    pub fn holds_stamped(&self, desired: &ObjectMeta, print: u64) -> bool {
+        // Every field but the compared ones and the key must be unset (a
+        // set one is not kept, so not held); exhaustive, so a field added
+        // to ObjectMeta must be thought about here.
+        let ObjectMeta {
+            name,
+            namespace,
+            labels: _,
+            annotations: _,
+            owner_references: _,
+            creation_timestamp: None,
+            deletion_grace_period_seconds: None,
+            deletion_timestamp: None,
+            finalizers: None,
+            generate_name: None,
+            generation: None,
+            managed_fields: None,
+            resource_version: None,
+            self_link: None,
+            uid: None,
+        } = desired
+        else {
+            return false;
+        };
+        if name.as_deref().is_some_and(|n| n != self.name())
+            || namespace.is_some() && namespace.as_deref() != self.namespace()
+        {
+            return false;
+        }
+        let stamp = format!("{print:016x}");
+        let mut held = true;
+        meta_leaves(desired, Some(&stamp), &mut |leaf| {
+            held = held && self.metadata.binary_search(&leaf).is_ok()
+        });
+        held
+    }
+
     /// A digest of everything [`Entry::differs_from`] compares but the
     /// name and namespace (the memo's key holds those): two entries of the
     /// same object with the same digest tell a reconcile the same things.
@@ -152,6 +191,26 @@ impl<K> Entry<K> {
 /// [`version`](super::apply::version).
 pub fn digest_of_version(version: &str) -> u64 {
     crate::digest::fnv1a(version)
+}
+
+/// [`digest_of_version`] of `obj`'s version, hashed in parts when the
+/// version is its generation: every watch event takes it, and formatting
+/// the string first would allocate each time.
+fn version_digest<K: Resource + Serialize>(obj: &K) -> u64 {
+    let meta = obj.meta();
+    match meta.generation {
+        Some(generation) => {
+            use std::io::Write;
+            let uid = meta.uid.as_deref().unwrap_or_default();
+            let mut digits = [0u8; 20];
+            let mut rest = &mut digits[..];
+            let _ = write!(rest, "{generation}");
+            let written = 20 - rest.len();
+            let hash = [uid, "/g"].into_iter().fold(crate::digest::OFFSET, crate::digest::fnv1a_from);
+            crate::digest::bytes_from(hash, &digits[..written])
+        }
+        None => digest_of_version(&version(obj)),
+    }
 }
 
 impl<K> Clone for Entry<K> {
@@ -235,6 +294,64 @@ impl Path {
     fn then(self, component: &[u8]) -> Self {
         let hash = crate::digest::bytes_from(self.0, &(component.len() as u64).to_le_bytes());
         Path(crate::digest::bytes_from(hash, component))
+    }
+}
+
+/// Hands `sink` the digest of every leaf of `meta`'s [`COMPARED`] fields,
+/// exactly those [`leaves`] finds in the fields' JSON; with `stamp`, as if
+/// the annotations also held it under
+/// [`APPLIED_ANNOTATION`](super::apply::APPLIED_ANNOTATION) (annotations
+/// then always exist).
+fn meta_leaves(meta: &ObjectMeta, stamp: Option<&str>, sink: &mut impl FnMut(u64)) {
+    use super::apply::APPLIED_ANNOTATION;
+    let root = Path::root();
+    if let Some(labels) = &meta.labels {
+        string_map(labels.iter().map(strs), root.then(b"labels"), sink);
+    }
+    let annotations = root.then(b"annotations");
+    match (&meta.annotations, stamp) {
+        (Some(map), None) => string_map(map.iter().map(strs), annotations, sink),
+        (map, Some(stamp)) => {
+            let others = map.iter().flatten().map(strs).filter(|(k, _)| *k != APPLIED_ANNOTATION);
+            string_map(others.chain([(APPLIED_ANNOTATION, stamp)]), annotations, sink);
+        }
+        (None, None) => {}
+    }
+    if let Some(references) = &meta.owner_references {
+        owner_references(references, root.then(b"ownerReferences"), sink);
+    }
+}
+
+/// A map entry as two `&str`.
+fn strs<'m>((key, value): (&'m String, &'m String)) -> (&'m str, &'m str) {
+    (key, value)
+}
+
+/// The leaves of a JSON object of strings at `path` (see [`leaves`]).
+fn string_map<'m>(entries: impl Iterator<Item = (&'m str, &'m str)>, path: Path, sink: &mut impl FnMut(u64)) {
+    sink(path.then(b"{}").0);
+    for (key, value) in entries {
+        sink(path.then(b".").then(key.as_bytes()).then(b"\"").then(value.as_bytes()).0);
+    }
+}
+
+/// The leaves of a list of owner references at `path`, as their JSON
+/// (camelCase fields, unset booleans left out) has them (see [`leaves`]).
+fn owner_references(references: &[OwnerReference], path: Path, sink: &mut impl FnMut(u64)) {
+    sink(path.then(b"[]").then(&references.len().to_le_bytes()).0);
+    for (i, reference) in references.iter().enumerate() {
+        let item = path.then(b"[").then(&i.to_le_bytes());
+        sink(item.then(b"{}").0);
+        let field = |name: &str| item.then(b".").then(name.as_bytes());
+        let OwnerReference { api_version, block_owner_deletion, controller, kind, name, uid } = reference;
+        for (key, value) in [("apiVersion", api_version), ("kind", kind), ("name", name), ("uid", uid)] {
+            sink(field(key).then(b"\"").then(value.as_bytes()).0);
+        }
+        for (key, value) in [("blockOwnerDeletion", block_owner_deletion), ("controller", controller)] {
+            if let Some(value) = value {
+                sink(field(key).then(b"?").then(&[u8::from(*value)]).0);
+            }
+        }
     }
 }
 

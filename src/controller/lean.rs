@@ -18,6 +18,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use kube::Resource;
+use kube::api::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -35,9 +36,29 @@ pub trait Decode {
     /// Paths skipped besides `metadata.managedFields`; each must be dropped
     /// by the kind's slimming, or the cache would see a difference.
     const SKIPPED: Paths = &[];
+    /// Whether the kind's cache keeps nothing but metadata: the API server
+    /// then answers its applies with metadata alone
+    /// (`as=PartialObjectMetadata`), as it sends its watch events.
+    const METADATA_ONLY: bool = false;
+
+    /// The object of this kind that holds `metadata` and nothing else: what
+    /// slimming leaves of a kind cached metadata-only.
+    fn with_metadata(metadata: ObjectMeta) -> Self;
 }
 
-impl<K> Decode for PartialObjectMeta<K> {}
+impl<K> Decode for PartialObjectMeta<K> {
+    fn with_metadata(metadata: ObjectMeta) -> Self {
+        PartialObjectMeta { types: None, metadata, _phantom: PhantomData }
+    }
+}
+
+/// The object of kind `K` that holds `meta`'s metadata and nothing else:
+/// what slimming leaves of a kind cached metadata-only.
+pub fn from_metadata<K: Resource + Default>(meta: PartialObjectMeta<K>) -> K {
+    let mut object = K::default();
+    *object.meta_mut() = meta.metadata;
+    object
+}
 
 /// A `K` decoded without `metadata.managedFields` and `K::SKIPPED`; for
 /// everything else it is `K` (same URL, same `Accept` header).
@@ -84,11 +105,11 @@ impl<K: Resource> Resource for Lean<K> {
         K::url_path(dt, namespace)
     }
 
-    fn meta(&self) -> &kube::api::ObjectMeta {
+    fn meta(&self) -> &ObjectMeta {
         self.0.meta()
     }
 
-    fn meta_mut(&mut self) -> &mut kube::api::ObjectMeta {
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
         self.0.meta_mut()
     }
 }

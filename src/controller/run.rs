@@ -21,7 +21,7 @@ use prometheus_client::registry::Registry;
 
 use super::apply::WorkloadState;
 use super::crds::{self, MonitoringCrds};
-use super::lean::{Decode, Lean};
+use super::lean::{Decode, Lean, from_metadata};
 use super::owned::OwnedIndex;
 use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
@@ -258,13 +258,6 @@ fn unwrap_event<D, K>(event: watcher::Event<D>, object: impl Fn(D) -> K) -> watc
         watcher::Event::InitApply(o) => watcher::Event::InitApply(object(o)),
         watcher::Event::InitDone => watcher::Event::InitDone,
     }
-}
-
-/// The object of kind `K` that holds `meta`'s metadata and nothing else.
-fn from_metadata<K: Resource + Default>(meta: PartialObjectMeta<K>) -> K {
-    let mut object = K::default();
-    *object.meta_mut() = meta.metadata;
-    object
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C, then lets in-flight reconciles finish.

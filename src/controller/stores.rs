@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, StatefulSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
@@ -17,6 +18,16 @@ use futures::FutureExt;
 use kube::Resource;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
+
+/// Whether a registry `watch:` function caches metadata alone.
+macro_rules! metadata_only {
+    (metadata_events) => {
+        true
+    };
+    (object_events) => {
+        false
+    };
+}
 
 /// Expands the registry into the caches of the cached kinds, their writers
 /// and what reads or fills them.
@@ -137,10 +148,24 @@ macro_rules! define_stores {
         $(
             impl crate::controller::lean::Decode for $ct {
                 const SKIPPED: crate::controller::lean::Paths = $skip;
+                const METADATA_ONLY: bool = metadata_only!($watch);
+
+                fn with_metadata(metadata: ObjectMeta) -> Self {
+                    Self { metadata, ..Default::default() }
+                }
             }
         )*
 
-        $( impl crate::controller::lean::Decode for $wt {} )*
+        $( impl crate::controller::lean::Decode for $wt {
+            const METADATA_ONLY: bool = true;
+
+            fn with_metadata(metadata: ObjectMeta) -> Self {
+                // kube's derive gives the kind no Default; its spec has one.
+                let mut object = <$wt>::new("", Default::default());
+                object.metadata = metadata;
+                object
+            }
+        } )*
 
         $(
             impl Cacheable for $ct {

@@ -93,3 +93,43 @@ fn only_a_new_resource_version_is_no_difference() {
     assert!(entry("7", "1").differs_from(&entry("7", "2")));
     assert_eq!(entry("7", "1").controller(), Some("owner-1"));
 }
+
+/// What `Entry::of` kept of metadata before it read the typed fields: the
+/// leaves of the compared fields' JSON.
+fn json_leaves(metadata: &Value) -> Vec<u64> {
+    let mut out = Vec::new();
+    for field in super::COMPARED {
+        if let Some(value) = metadata.get(field).filter(|v| !v.is_null()) {
+            super::leaves(value, super::Path::root().then(field.as_bytes()), &mut out);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[test]
+fn the_typed_metadata_leaves_are_those_of_its_json() {
+    let mut cases = desired_cases();
+    cases.push(cached());
+    cases.push(json!({"labels": {}, "annotations": {}, "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "n", "uid": "u"}]}));
+    let mut compared = 0;
+    for metadata in cases {
+        // Only metadata that is valid as typed metadata (no numbers for strings).
+        let Ok(service) = serde_json::from_value::<Service>(json!({"metadata": metadata})) else { continue };
+        let typed = serde_json::to_value(&service.metadata).expect("serializes");
+        assert_eq!(Entry::of(&service, None).metadata.to_vec(), json_leaves(&typed), "{typed}");
+        compared += 1;
+    }
+    assert!(compared >= 15, "{compared}");
+}
+
+#[test]
+fn the_version_digest_is_that_of_the_version_text() {
+    let mut object = service(cached());
+    for generation in [None, Some(0), Some(7), Some(-3), Some(i64::MAX), Some(i64::MIN)] {
+        object.metadata.generation = generation;
+        let text = crate::controller::apply::version(&object);
+        assert_eq!(Entry::of(&object, None).version(), super::digest_of_version(&text), "{text}");
+    }
+}
