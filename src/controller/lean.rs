@@ -20,9 +20,9 @@ use std::marker::PhantomData;
 use kube::Resource;
 use kube::api::ObjectMeta;
 use kube::core::PartialObjectMeta;
+use serde::Deserialize;
 use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
 
 /// Dotted paths below an object's top, e.g. `spec.template`.
 pub type Paths = &'static [&'static str];
@@ -62,8 +62,7 @@ pub fn from_metadata<K: Resource + Default>(meta: PartialObjectMeta<K>) -> K {
 
 /// A `K` decoded without `metadata.managedFields` and `K::SKIPPED`; for
 /// everything else it is `K` (same URL, same `Accept` header).
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug)]
 pub struct Lean<K>(pub K);
 
 impl<'de, K: Deserialize<'de> + Decode> Deserialize<'de> for Lean<K> {
