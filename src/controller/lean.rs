@@ -52,14 +52,6 @@ impl<K> Decode for PartialObjectMeta<K> {
     }
 }
 
-/// The object of kind `K` that holds `meta`'s metadata and nothing else:
-/// what slimming leaves of a kind cached metadata-only.
-pub fn from_metadata<K: Resource + Default>(meta: PartialObjectMeta<K>) -> K {
-    let mut object = K::default();
-    *object.meta_mut() = meta.metadata;
-    object
-}
-
 /// A `K` decoded without `metadata.managedFields` and `K::SKIPPED`; for
 /// everything else it is `K` (same URL, same `Accept` header).
 #[derive(Clone, Debug)]

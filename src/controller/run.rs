@@ -21,7 +21,7 @@ use prometheus_client::registry::Registry;
 
 use super::apply::WorkloadState;
 use super::crds::{self, MonitoringCrds};
-use super::lean::{Decode, Lean, from_metadata};
+use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
 use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
@@ -238,15 +238,15 @@ fn object_events<K: Watchable + Decode>(
 }
 
 /// The watch of a kind whose slim form keeps only metadata: the API server
-/// sends `PartialObjectMetadata`, and each object is the kind's default with
-/// that metadata, which is what slimming the whole object leaves.
-fn metadata_events<K: Watchable + Default>(
+/// sends `PartialObjectMetadata`, and each object is the kind holding that
+/// metadata alone, which is what slimming the whole object leaves.
+fn metadata_events<K: Watchable + Decode>(
     (client, ns): (&Client, Option<&str>),
     config: watcher::Config,
 ) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + use<K> {
     // An Api of PartialObjectMeta asks for metadata-only lists and watches.
     watcher(api::<Lean<PartialObjectMeta<K>>>(client, ns), config)
-        .map_ok(|event| unwrap_event(event, |Lean(o)| from_metadata(o)))
+        .map_ok(|event| unwrap_event(event, |Lean(o)| K::with_metadata(o.metadata)))
 }
 
 /// `event` with its object turned from what was decoded into what is cached.
@@ -441,8 +441,7 @@ macro_rules! define_owned_watches {
                     whole.metadata.generation = Some(3);
                     let metadata = whole.metadata.clone();
                     whole.slim();
-                    let meta = PartialObjectMeta::<$ct> { types: None, metadata, _phantom: std::marker::PhantomData };
-                    let mut from_meta = from_metadata(meta);
+                    let mut from_meta = <$ct as Decode>::with_metadata(metadata);
                     from_meta.slim();
                     Some((serde_json::to_value(&whole).ok()?, serde_json::to_value(&from_meta).ok()?))
                 } )*
