@@ -60,7 +60,7 @@ pub fn pod_template(
             volumes: Some(volumes),
             host_aliases: non_empty(&pod.host_aliases)
                 .map(|aliases| aliases.iter().map(host_alias).collect()),
-            dns_config: pod.dns_config.as_ref().map(dns_config),
+            dns_config: pod.dns_config.as_deref().map(dns_config),
             ..PodSpec::default()
         }),
     }

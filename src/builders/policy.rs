@@ -35,7 +35,7 @@ pub fn hpa(xagent: &XAgent, component: Component, spec: &ComponentSpec) -> Horiz
             min_replicas: Some(scaling.min_replicas),
             max_replicas: scaling.max_replicas,
             metrics: (!metrics.is_empty()).then_some(metrics),
-            behavior: scaling.behavior.clone(),
+            behavior: scaling.behavior.as_deref().cloned(),
         }),
         ..HorizontalPodAutoscaler::default()
     }

@@ -66,7 +66,12 @@ fn postgres_ca(postgres: &PostgresSpec) -> Option<Mounted> {
 
 fn all(xagent: &XAgent) -> Vec<Mounted> {
     let spec = &xagent.spec;
-    spec.redis.iter().filter_map(redis_ca).chain(spec.postgres.iter().filter_map(postgres_ca)).collect()
+    spec.redis
+        .as_deref()
+        .and_then(redis_ca)
+        .into_iter()
+        .chain(spec.postgres.as_deref().and_then(postgres_ca))
+        .collect()
 }
 
 /// The CA volumes an application pod needs.

@@ -62,7 +62,7 @@ pub struct MonitoringSpec {
     /// AlertmanagerConfig NAME routing this XAgent's alerts by severity; omit
     /// to leave routing to the cluster's Alertmanager configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alertmanager_config: Option<super::AlertmanagerConfigSettings>,
+    pub alertmanager_config: Option<Box<super::AlertmanagerConfigSettings>>,
     /// ConfigMap NAME-dashboard holding a Grafana dashboard of this XAgent.
     #[serde(default)]
     pub dashboard: super::DashboardSettings,

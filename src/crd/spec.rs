@@ -70,11 +70,11 @@ pub struct XAgentSpec {
 
     /// Redis used for cache, rate limits and queues. Its address is passed to every component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis: Option<RedisSpec>,
+    pub redis: Option<Box<RedisSpec>>,
 
     /// PostgreSQL used for state. Its address is passed to every component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postgres: Option<PostgresSpec>,
+    pub postgres: Option<Box<PostgresSpec>>,
 
     /// Prometheus Operator ServiceMonitor and PrometheusRule (alert catalog).
     #[serde(default)]
@@ -102,7 +102,7 @@ pub struct XAgentSpec {
 
     /// An Ingress (networking.k8s.io/v1) NAME routing a host to the API and the WebSocket gateway. Omit for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingress: Option<IngressSpec>,
+    pub ingress: Option<Box<IngressSpec>>,
 }
 
 /// NetworkPolicy settings. Egress stays open: Redis and PostgreSQL may live anywhere.
@@ -341,7 +341,7 @@ macro_rules! component_spec {
             pub host_aliases: Vec<HostAliasSpec>,
             /// DNS settings merged into the cluster's (nameservers, search domains, resolver options such as ndots).
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub dns_config: Option<DnsConfigSpec>,
+            pub dns_config: Option<Box<DnsConfigSpec>>,
         }
 
         impl Default for $spec {
@@ -438,7 +438,7 @@ macro_rules! component_spec {
             pub custom_metrics: Vec<PodsMetric>,
             /// Scale-up and scale-down behavior (autoscaling/v2 HorizontalPodAutoscalerBehavior); omit for the HPA's defaults.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub behavior: Option<HorizontalPodAutoscalerBehavior>,
+            pub behavior: Option<Box<HorizontalPodAutoscalerBehavior>>,
         }
 
         impl Default for $autoscaling {
@@ -531,7 +531,7 @@ pub struct PodSettings {
     /// Extra /etc/hosts entries.
     pub host_aliases: Vec<HostAliasSpec>,
     /// DNS settings merged into the cluster's.
-    pub dns_config: Option<DnsConfigSpec>,
+    pub dns_config: Option<Box<DnsConfigSpec>>,
 }
 
 /// Autoscaling as the builders see it.
@@ -550,7 +550,7 @@ pub struct AutoscalingSpec {
     /// Per-pod custom metrics.
     pub custom_metrics: Vec<PodsMetric>,
     /// HPA behavior, if set.
-    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
+    pub behavior: Option<Box<HorizontalPodAutoscalerBehavior>>,
 }
 
 /// Container CPU and memory. Quantities use Kubernetes notation (e.g. 250m, 1, 512Mi, 2Gi).
