@@ -3,11 +3,11 @@
 
 use std::fmt::Debug;
 
+use super::cache::Cache;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -225,15 +225,12 @@ enum Found<S> {
 /// event of it since ([`AppliedMemo::unechoed`]), whatever the cache holds
 /// (nothing yet after a create, the old object after an update).
 fn look_up<S>(
-    store: &Store<Entry<S>>,
+    store: &Cache<S>,
     memo: &AppliedMemo,
     how: How<'_>,
     key: u64,
     (desired, print): (&ObjectMeta, u64),
-) -> Found<S>
-where
-    S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
-{
+) -> Found<S> {
     let name = desired.name.as_deref().unwrap_or_default();
     if let Some(workload) = memo.unechoed(key, print) {
         return Found::Unechoed(workload);
@@ -260,7 +257,7 @@ pub(crate) fn memo_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &st
 /// applied if needed. Returns the outcome and the workload's replica counts.
 async fn ensure_cached<K>(
     client: &Client,
-    store: &Store<Entry<K>>,
+    store: &Cache<K>,
     memo: &AppliedMemo,
     how: How<'_>,
     (desired, print): (&K, u64),
@@ -289,7 +286,7 @@ where
 /// that is filled; until then (its CRD just appeared) read with a GET.
 async fn ensure_watched<K>(
     client: &Client,
-    store: &Store<Entry<PartialObjectMeta<K>>>,
+    store: &Cache<PartialObjectMeta<K>>,
     memo: &AppliedMemo,
     how: How<'_>,
     (desired, print): (&K, u64),
@@ -660,7 +657,7 @@ where
 /// and `keep` does not want, found through the owner index.
 async fn prune_kind<K, S>(
     client: &Client,
-    (store, owned): (&Store<Entry<S>>, &OwnedIndex),
+    (store, owned): (&Cache<S>, &OwnedIndex),
     owner: Owner<'_>,
     kind: ChildKind,
     keep: impl Fn(&str) -> bool,

@@ -8,11 +8,9 @@
 //! metadata contain the desired one" is a few binary searches, with the
 //! semantics of [`super::diff::contains`], and no label string is held.
 
-use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use kube::Resource;
-use kube::runtime::reflector::Lookup;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,7 +27,6 @@ pub struct Entry<K> {
     name: Box<str>,
     namespace: Option<Box<str>>,
     uid: Option<Box<str>>,
-    resource_version: Option<Box<str>>,
     /// Digest of [`version`] of the cached (slim) object.
     version: u64,
     /// uid of the owner reference marked controller.
@@ -61,7 +58,6 @@ impl<K: Resource + Serialize> Entry<K> {
             name: meta.name.as_deref().unwrap_or_default().into(),
             namespace: boxed(&meta.namespace),
             uid: boxed(&meta.uid),
-            resource_version: boxed(&meta.resource_version),
             version: version_digest(obj),
             controller: controller.map(Box::from),
             metadata: metadata.into_boxed_slice(),
@@ -219,7 +215,6 @@ impl<K> Clone for Entry<K> {
             name: self.name.clone(),
             namespace: self.namespace.clone(),
             uid: self.uid.clone(),
-            resource_version: self.resource_version.clone(),
             version: self.version,
             controller: self.controller.clone(),
             metadata: self.metadata.clone(),
@@ -234,49 +229,11 @@ impl<K> std::fmt::Debug for Entry<K> {
         f.debug_struct("Entry")
             .field("name", &self.name)
             .field("namespace", &self.namespace)
-            .field("resource_version", &self.resource_version)
             .field("version", &self.version)
             .field("controller", &self.controller)
             .field("metadata", &self.metadata.len())
             .field("workload", &self.workload)
             .finish_non_exhaustive()
-    }
-}
-
-/// Keyed and listed by the reflector as `K` itself would be.
-impl<K: Resource<DynamicType = ()>> Lookup for Entry<K> {
-    type DynamicType = ();
-
-    fn kind(dyntype: &()) -> Cow<'_, str> {
-        K::kind(dyntype)
-    }
-
-    fn group(dyntype: &()) -> Cow<'_, str> {
-        K::group(dyntype)
-    }
-
-    fn version(dyntype: &()) -> Cow<'_, str> {
-        K::version(dyntype)
-    }
-
-    fn plural(dyntype: &()) -> Cow<'_, str> {
-        K::plural(dyntype)
-    }
-
-    fn name(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.name))
-    }
-
-    fn namespace(&self) -> Option<Cow<'_, str>> {
-        self.namespace.as_deref().map(Cow::Borrowed)
-    }
-
-    fn resource_version(&self) -> Option<Cow<'_, str>> {
-        self.resource_version.as_deref().map(Cow::Borrowed)
-    }
-
-    fn uid(&self) -> Option<Cow<'_, str>> {
-        self.uid.as_deref().map(Cow::Borrowed)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The reconciler: spec → validate → build desired state → apply → observe → status.
 
 pub mod apply;
+pub mod cache;
 pub mod crds;
 pub mod diff;
 pub mod entry;

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use prometheus_client::registry::Registry;
 
 use super::apply::WorkloadState;
+use super::cache::CacheWriter;
 use super::crds::{self, MonitoringCrds};
 use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
@@ -166,7 +167,7 @@ struct Bookkeeping {
 /// cache drops wakes nobody.
 fn slim_watch<K>(
     events: impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
-    mut writer: Writer<stores::Entry<K>>,
+    mut writer: CacheWriter<K>,
     reduce: Reduce<K>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
@@ -185,7 +186,7 @@ where
             let (cached, previous, woken) = match event {
                 watcher::Event::Apply(o) => {
                     let next = entry(&o);
-                    let previous = cache.get(&reflector::ObjectRef::from(&next));
+                    let previous = cache.get(next.namespace(), next.name());
                     let woken = stores::wakes_owner_of(previous.as_deref(), &next, &memo).then_some(o);
                     (watcher::Event::Apply(next), previous, woken)
                 }
@@ -206,7 +207,7 @@ where
                 watcher::Event::InitDone => (watcher::Event::InitDone, None, None),
             };
             owned.follow(&cached, previous.as_deref());
-            writer.apply_watcher_event(&cached);
+            writer.apply_watcher_event(cached);
             futures::stream::iter(woken.map(Ok))
         })
         .try_flatten()
@@ -358,7 +359,7 @@ fn gated_xagents(
 fn monitoring_watch<K>(
     api: Api<Lean<PartialObjectMeta<K>>>,
     config: watcher::Config,
-    writer: Writer<stores::Entry<PartialObjectMeta<K>>>,
+    writer: CacheWriter<PartialObjectMeta<K>>,
     crds: Arc<MonitoringCrds>,
     (kind, shared): (crate::builders::ChildKind, Bookkeeping),
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static

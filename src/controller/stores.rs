@@ -5,19 +5,17 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::watcher;
 
 use super::apply::WorkloadState;
+use super::cache::{Cache, CacheWriter, WriterDropped, cache};
 pub use super::entry::Entry;
 use super::owned::OwnedIndex;
 use crate::builders::Child;
-use futures::FutureExt;
 use kube::Resource;
 use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::{self, ObjectRef, Store};
 
 /// Whether a registry `watch:` function caches metadata alone.
 macro_rules! metadata_only {
@@ -49,24 +47,24 @@ macro_rules! define_stores {
             pub absent: Arc<AbsentMemo>,
             /// Which cached children each XAgent controls, per kind.
             pub owned: Arc<OwnedIndex>,
-            $( $(#[$cdoc])* pub $field: Store<Entry<$ct>>, )*
+            $( $(#[$cdoc])* pub $field: Cache<$ct>, )*
             $( $(#[$wdoc])*
             #[doc = "(From a metadata watch, filled once its CRD is served.)"]
-            pub $wfield: Store<Entry<PartialObjectMeta<$wt>>>, )*
+            pub $wfield: Cache<PartialObjectMeta<$wt>>, )*
         }
 
         /// The writing halves of [`Stores`], fed by the watches (or by tests).
         pub struct Writers {
             /// The index the writes below keep up to date, as the watches do.
             pub owned: Arc<OwnedIndex>,
-            $( $(#[$cdoc])* pub $field: reflector::store::Writer<Entry<$ct>>, )*
-            $( $(#[$wdoc])* pub $wfield: reflector::store::Writer<Entry<PartialObjectMeta<$wt>>>, )*
+            $( $(#[$cdoc])* pub $field: CacheWriter<$ct>, )*
+            $( $(#[$wdoc])* pub $wfield: CacheWriter<PartialObjectMeta<$wt>>, )*
         }
 
         /// Empty caches and their writers.
         pub fn new() -> (Stores, Writers) {
-            $( let $field = reflector::store(); )*
-            $( let $wfield = reflector::store(); )*
+            $( let $field = cache(); )*
+            $( let $wfield = cache(); )*
             let owned = Arc::<OwnedIndex>::default();
             (
                 Stores {
@@ -84,7 +82,7 @@ macro_rules! define_stores {
             /// Waits until every cache of a cached kind holds its first full
             /// list, so a missing entry means "absent". The watched kinds'
             /// caches fill only once their CRDs are served: see [`synced`].
-            pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+            pub async fn wait_until_ready(&self) -> Result<(), WriterDropped> {
                 $( self.$field.wait_until_ready().await?; )*
                 Ok(())
             }
@@ -119,8 +117,8 @@ macro_rules! define_stores {
                         }
                     }
                     events.push(watcher::Event::InitDone);
-                    for event in &events {
-                        self.owned.follow(event, None);
+                    for event in events {
+                        self.owned.follow(&event, None);
                         self.$wfield.apply_watcher_event(event);
                     }
                 )*
@@ -138,7 +136,7 @@ macro_rules! define_stores {
                         o.slim();
                         let event = watcher::Event::Apply(Entry::of(&o, $state(&o)));
                         self.owned.follow(&event, None);
-                        self.$field.apply_watcher_event(&event);
+                        self.$field.apply_watcher_event(event);
                     } )*
                     $( Child::$wv(_) => {} )*
                 }
@@ -234,11 +232,8 @@ crate::builders::registry::child_kinds!(define_stores);
 
 /// Whether `store` holds its first full list: a watched kind's cache only
 /// does once its CRD is served and listed.
-pub fn synced<K>(store: &Store<Entry<K>>) -> bool
-where
-    K: Resource<DynamicType = ()> + 'static,
-{
-    store.wait_until_ready().now_or_never().is_some_and(|ready| ready.is_ok())
+pub fn synced<K>(store: &Cache<K>) -> bool {
+    store.is_ready()
 }
 
 /// Whether a watch event that turns the cached `previous` into `next`
@@ -274,11 +269,8 @@ pub fn wakes_owner_of<K: Resource<DynamicType = ()>>(
 }
 
 /// The cached object `namespace/name`, if any.
-pub fn lookup<K>(store: &Store<Entry<K>>, namespace: &str, name: &str) -> Option<Arc<Entry<K>>>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
-{
-    store.get(&ObjectRef::new(name).within(namespace))
+pub fn lookup<K>(store: &Cache<K>, namespace: &str, name: &str) -> Option<Arc<Entry<K>>> {
+    store.get(Some(namespace), name)
 }
 
 /// For each child: the fingerprint of the desired object last found in place
