@@ -667,16 +667,19 @@ where
     S: Resource<DynamicType = (), Scope = NamespaceResourceScope> + 'static,
 {
     let stale: Vec<(String, Option<String>)> = owned
-        .names::<S>(owner.uid)
+        .names::<S>(owner.uid, |name| !keep(name))
         .into_iter()
-        .filter(|name| !keep(name))
         .filter_map(|name| {
             let cached = lookup(store, owner.namespace, &name)?;
             (cached.controller() == Some(owner.uid)).then(|| (name, cached.uid().map(str::to_string)))
         })
         .collect();
-    let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     let mut removed = Vec::new();
+    if stale.is_empty() {
+        // The common case, every reconcile: building the Api allocates.
+        return Ok(removed);
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
     for (name, uid) in stale {
         removed.extend(delete::<K>(&api, ChildRef { kind, name }, uid).await?);
     }

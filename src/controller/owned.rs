@@ -86,11 +86,17 @@ impl OwnedIndex {
     }
 
     /// The names of the children of kind `K` whose controller is `uid`, as
-    /// the watch last said.
-    pub fn names<K: Resource<DynamicType = ()>>(&self, uid: &str) -> Vec<String> {
+    /// the watch last said, that `pick` picks: prune asks every reconcile
+    /// and almost always picks none, so nothing is copied unless picked.
+    pub fn names<K: Resource<DynamicType = ()>>(
+        &self,
+        uid: &str,
+        pick: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let kinds = self.kinds();
         let list = kinds.get(&kind_key::<K>()).and_then(|index| index.live.get(uid));
-        list.map(|names| names.iter().map(|n| n.to_string()).collect()).unwrap_or_default()
+        let picked = list.into_iter().flatten().filter(|n| pick(n));
+        picked.map(|n| n.to_string()).collect()
     }
 }
 
@@ -114,6 +120,21 @@ mod tests {
         Entry::of(&o, None)
     }
 
+    fn all(_: &str) -> bool {
+        true
+    }
+
+    #[test]
+    fn picks_only_what_is_asked_for() {
+        let index = OwnedIndex::default();
+        for name in ["a-api", "a-web", "a-old"] {
+            index.follow(&Event::Apply(service(name, Some("a"))), None);
+        }
+        assert_eq!(index.names::<Service>("a", |n| n.ends_with("-old")), ["a-old"]);
+        assert!(index.names::<Service>("a", |_| false).is_empty());
+        assert!(index.names::<Service>("nobody", all).is_empty());
+    }
+
     #[test]
     fn follows_creates_updates_and_deletes() {
         let index = OwnedIndex::default();
@@ -121,17 +142,17 @@ mod tests {
         index.follow(&Event::Apply(service("a-web", Some("a"))), None);
         index.follow(&Event::Apply(service("b-api", Some("b"))), None);
         index.follow(&Event::Apply(service("stray", None)), None);
-        assert_eq!(index.names::<Service>("a"), ["a-api", "a-web"]);
-        assert_eq!(index.names::<Service>("b"), ["b-api"]);
-        assert!(index.names::<ConfigMap>("a").is_empty(), "kinds are apart");
+        assert_eq!(index.names::<Service>("a", all), ["a-api", "a-web"]);
+        assert_eq!(index.names::<Service>("b", all), ["b-api"]);
+        assert!(index.names::<ConfigMap>("a", all).is_empty(), "kinds are apart");
         let before = service("a-api", Some("a"));
         index.follow(&Event::Apply(service("a-api", Some("a"))), Some(&before));
-        assert_eq!(index.names::<Service>("a"), ["a-web", "a-api"], "an update lists a name once");
+        assert_eq!(index.names::<Service>("a", all), ["a-web", "a-api"], "an update lists a name once");
         index.follow(&Event::Apply(service("a-web", Some("b"))), Some(&service("a-web", Some("a"))));
-        assert_eq!(index.names::<Service>("a"), ["a-api"], "moved to another controller");
-        assert_eq!(index.names::<Service>("b"), ["b-api", "a-web"]);
+        assert_eq!(index.names::<Service>("a", all), ["a-api"], "moved to another controller");
+        assert_eq!(index.names::<Service>("b", all), ["b-api", "a-web"]);
         index.follow(&Event::Delete(service("b-api", Some("b"))), None);
-        assert_eq!(index.names::<Service>("b"), ["a-web"]);
+        assert_eq!(index.names::<Service>("b", all), ["a-web"]);
     }
 
     #[test]
@@ -140,8 +161,8 @@ mod tests {
         index.follow(&Event::Apply(service("gone", Some("a"))), None);
         index.follow::<Service>(&Event::Init, None);
         index.follow(&Event::InitApply(service("kept", Some("a"))), None);
-        assert_eq!(index.names::<Service>("a"), ["gone"], "the old list until the new one is whole");
+        assert_eq!(index.names::<Service>("a", all), ["gone"], "the old list until the new one is whole");
         index.follow::<Service>(&Event::InitDone, None);
-        assert_eq!(index.names::<Service>("a"), ["kept"]);
+        assert_eq!(index.names::<Service>("a", all), ["kept"]);
     }
 }
