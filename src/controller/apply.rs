@@ -16,7 +16,7 @@ use super::diff::contains;
 use super::entry::Entry;
 use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
-use super::stores::{self, AppliedMemo, Cacheable, Stores, Written, lookup};
+use super::stores::{self, AppliedMemo, Cacheable, Stores, Written};
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
 use crate::digest;
@@ -185,7 +185,7 @@ macro_rules! define_apply {
             $( removed.extend(
                 prune_kind::<$ct, _>(client, (&stores.$field, &stores.owned), owner, ChildKind::$cv, |n| keep(ChildKind::$cv, n)).await?,
             ); )*
-            $( if crds.serves(ChildKind::$wv) && stores::synced(&stores.$wfield) {
+            $( if crds.serves(ChildKind::$wv) && stores.$wfield.is_ready() {
                 removed.extend(
                     prune_kind::<$wt, _>(client, (&stores.$wfield, &stores.owned), owner, ChildKind::$wv, |n| keep(ChildKind::$wv, n)).await?,
                 );
@@ -235,7 +235,7 @@ fn look_up<S>(
     if let Some(workload) = memo.unechoed(key, print) {
         return Found::Unechoed(workload);
     }
-    let Some(cached) = lookup(store, how.owner.namespace, name) else { return Found::Absent };
+    let Some(cached) = store.get(Some(how.owner.namespace), name) else { return Found::Absent };
     let ours = cached.controller() == Some(how.owner.uid);
     if ours && memo.holds(key, print, cached.version()) && cached.holds_stamped(desired, print) {
         Found::Unchanged(cached)
@@ -295,8 +295,7 @@ where
     K: ChildObject + Serialize,
 {
     let key = memo_key::<K>(how.owner.namespace, &desired.name_any());
-    let absent = match stores::synced(store).then(|| look_up(store, memo, how, key, (desired.meta(), print)))
-    {
+    let absent = match store.is_ready().then(|| look_up(store, memo, how, key, (desired.meta(), print))) {
         Some(Found::Unchanged(_) | Found::Unechoed(_)) => return Ok(Outcome::Unchanged),
         Some(Found::Absent) => true,
         Some(Found::Changed) | None => false,
@@ -670,7 +669,7 @@ where
         .names::<S>(owner.uid, |name| !keep(name))
         .into_iter()
         .filter_map(|name| {
-            let cached = lookup(store, owner.namespace, &name)?;
+            let cached = store.get(Some(owner.namespace), &name)?;
             (cached.controller() == Some(owner.uid)).then(|| (name, cached.uid().map(str::to_string)))
         })
         .collect();

@@ -72,8 +72,7 @@ impl<K> Shared<K> {
     /// Puts `entry` into `table`, in place of the entry of the same object.
     fn insert(&self, table: &mut Table<K>, entry: Arc<Entry<K>>) {
         let hash = self.hash_of(&entry);
-        let same = |e: &Arc<Entry<K>>| same_object(e, &entry);
-        match table.find_mut(hash, same) {
+        match table.find_mut(hash, is(entry.namespace(), entry.name())) {
             Some(slot) => *slot = entry,
             None => {
                 table.insert_unique(hash, entry, |e| self.hash_of(e));
@@ -82,14 +81,15 @@ impl<K> Shared<K> {
     }
 
     fn remove(&self, table: &mut Table<K>, entry: &Entry<K>) {
-        if let Ok(found) = table.find_entry(self.hash_of(entry), |e| same_object(e, entry)) {
+        if let Ok(found) = table.find_entry(self.hash_of(entry), is(entry.namespace(), entry.name())) {
             found.remove();
         }
     }
 }
 
-fn same_object<K>(a: &Entry<K>, b: &Entry<K>) -> bool {
-    a.name() == b.name() && a.namespace() == b.namespace()
+/// Whether an entry is that of the object `namespace/name`.
+fn is<'a, K>(namespace: Option<&'a str>, name: &'a str) -> impl Fn(&Arc<Entry<K>>) -> bool + 'a {
+    move |e| e.name() == name && e.namespace() == namespace
 }
 
 impl<K> Cache<K> {
@@ -97,7 +97,7 @@ impl<K> Cache<K> {
     pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<Arc<Entry<K>>> {
         let table = self.shared.table.read().unwrap_or_else(PoisonError::into_inner);
         let hash = self.shared.hash(namespace, name);
-        table.find(hash, |e| e.name() == name && e.namespace() == namespace).cloned()
+        table.find(hash, is(namespace, name)).cloned()
     }
 
     /// Every cached entry, in no particular order.

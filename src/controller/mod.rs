@@ -356,7 +356,7 @@ async fn chromadb_refusal(ctx: &Context, owner: Owner<'_>, xagent: &XAgent) -> R
         return Ok(None);
     }
     let name = Component::Chromadb.child_name(xagent);
-    if stores::lookup(&ctx.stores.statefulsets, owner.namespace, &name).is_some() {
+    if ctx.stores.statefulsets.get(Some(owner.namespace), &name).is_some() {
         return Ok(None);
     }
     storage::refusal(&ctx.client, owner.namespace, owner.uid, xagent).await

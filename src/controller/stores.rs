@@ -230,12 +230,6 @@ pub trait Cacheable: Slim {
 
 crate::builders::registry::child_kinds!(define_stores);
 
-/// Whether `store` holds its first full list: a watched kind's cache only
-/// does once its CRD is served and listed.
-pub fn synced<K>(store: &Cache<K>) -> bool {
-    store.is_ready()
-}
-
 /// Whether a watch event that turns the cached `previous` into `next`
 /// should wake the owning XAgent: only when something a reconcile reads
 /// changed. A status-only update of a kind whose status the cache drops
@@ -266,11 +260,6 @@ pub fn wakes_owner_of<K: Resource<DynamicType = ()>>(
 ) -> bool {
     let echo = memo.echoes(memo_key_of(next), next.digest());
     wakes_owner(previous, next) && !echo
-}
-
-/// The cached object `namespace/name`, if any.
-pub fn lookup<K>(store: &Cache<K>, namespace: &str, name: &str) -> Option<Arc<Entry<K>>> {
-    store.get(Some(namespace), name)
 }
 
 /// For each child: the fingerprint of the desired object last found in place
