@@ -81,7 +81,7 @@ macro_rules! define_stores {
         impl Stores {
             /// Waits until every cache of a cached kind holds its first full
             /// list, so a missing entry means "absent". The watched kinds'
-            /// caches fill only once their CRDs are served: see [`synced`].
+            /// caches fill only once their CRDs are served: see [`Cache::is_ready`].
             pub async fn wait_until_ready(&self) -> Result<(), WriterDropped> {
                 $( self.$field.wait_until_ready().await?; )*
                 Ok(())
