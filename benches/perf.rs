@@ -40,11 +40,17 @@ fn sample(i: usize, redis_endpoints: usize) -> XAgent {
     serde_json::from_value(json!({
         "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
         "metadata": {"name": format!("agent-{i}"), "namespace": format!("team-{}", i % 50),
-                     "uid": format!("uid-{i}"), "generation": 1},
+                     "uid": uuid(i, 0), "generation": 1},
         "spec": {"chromadb": {"enabled": i.is_multiple_of(4)},
                  "redis": {"host": format!("redis-{}", i % redis_endpoints)}}
     }))
     .unwrap()
+}
+
+/// A uid as the API server writes them (a canonical UUID), distinct for
+/// each `i` and `part`.
+fn uuid(i: usize, part: usize) -> String {
+    format!("{i:08x}-0000-4000-8000-{part:012x}")
 }
 
 fn documents(n: usize) -> String {
@@ -94,10 +100,6 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn live_kib() -> usize {
-    LIVE.load(std::sync::atomic::Ordering::Relaxed) / 1024
-}
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -176,32 +178,39 @@ fn fill<K: Resource<DynamicType = ()> + Clone>(w: &mut Writer<K>, mut o: K) {
     w.apply_watcher_event(&watcher::Event::Apply(o));
 }
 
+/// Live heap bytes that `fill` leaves behind.
+fn retained(fill: impl FnOnce()) -> f64 {
+    let before = LIVE.load(std::sync::atomic::Ordering::Relaxed);
+    fill();
+    LIVE.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before) as f64 / (1024.0 * 1024.0)
+}
+
 fn bench_memory(n: usize) {
     let before = rss_kib();
-    let live_before = live_kib();
     let (xa_store, mut xa_writer) = reflector::store::<XAgent>();
     let (stores, mut w) = stores::new();
     let mut children = 0;
-    for i in 0..n {
-        let xa = sample(i, 10);
-        for child in builders::build(&xa) {
-            children += 1;
-            w.cache_slim(child);
+    let xagents = retained(|| (0..n).for_each(|i| fill(&mut xa_writer, sample(i, 10))));
+    let caches = retained(|| {
+        for i in 0..n {
+            for (part, mut child) in builders::build(&sample(i, 10)).into_iter().enumerate() {
+                // The uid the API server gives each child.
+                child.meta_mut().uid = Some(uuid(i, part + 1));
+                children += 1;
+                w.cache_slim(child);
+            }
         }
-        fill(&mut xa_writer, xa);
-    }
+    });
+    let live = xagents + caches;
     let after = rss_kib();
-    let live = live_kib().saturating_sub(live_before);
     println!(
         "[offline] memory: {n} XAgents and {children} cached children, all slim (monitoring objects' metadata caches not counted)\n  \
-         live heap of the caches {:.1} MiB; RSS {} KiB -> {} KiB (+{:.1} MiB, includes freed build garbage)\n  \
+         live heap of the caches {live:.1} MiB: XAgents {xagents:.1} MiB, children's entries and owner index {caches:.1} MiB; \
+         RSS {before} KiB -> {after} KiB (+{:.1} MiB, includes freed build garbage)\n  \
          (the whole operator on a real server: target < 32 MiB RSS at 1,000, see the cluster bench)",
-        live as f64 / 1024.0,
-        before,
-        after,
         (after.saturating_sub(before)) as f64 / 1024.0
     );
-    let mib = (live as f64 / 1024.0 * 10.0).round() / 10.0;
+    let mib = (live * 10.0).round() / 10.0;
     json_figure(
         "cache_live_heap_mib",
         mib,

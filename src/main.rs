@@ -241,16 +241,25 @@ fn run_controller(
     (qps, threads): (u32, u16),
 ) -> anyhow::Result<()> {
     telemetry::init(log_format);
+    let work = async move {
+        let client = xagent_operator::client::rate_limited(qps).await.context("connecting to Kubernetes")?;
+        let address = config.metrics_address;
+        run(client, config).await.with_context(|| format!("operator with metrics on {address}"))
+    };
+    if threads == 1 {
+        // Everything on the thread that waits for it: a request and its
+        // connection's I/O never wake another thread (see DEFAULT_WORKER_THREADS).
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        return runtime.context("starting the async runtime")?.block_on(work);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(usize::from(threads))
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let client = xagent_operator::client::rate_limited(qps).await.context("connecting to Kubernetes")?;
-        let address = config.metrics_address;
-        run(client, config).await.with_context(|| format!("operator with metrics on {address}"))
-    })
+    // Spawned, so the work runs on the workers rather than on this thread,
+    // which would otherwise be one more to wake.
+    runtime.block_on(async { tokio::spawn(work).await.context("the operator's task")? })
 }
 
 /// Runs one probe and maps its result to the exit status.

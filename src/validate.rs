@@ -53,26 +53,38 @@ fn join(errors: &[FieldError]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-/// The CRD's schema as plain JSON, built once.
-fn schema() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let crd = XAgent::crd();
-        let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
-        serde_json::to_value(schema).unwrap_or(Value::Null)
+/// The CRD's schema as plain JSON. Not kept: once compiled (below) nothing
+/// reads it, and with its descriptions it is most of a megabyte of heap.
+fn schema() -> Value {
+    let crd = XAgent::crd();
+    let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
+    serde_json::to_value(schema).unwrap_or(Value::Null)
+}
+
+/// What validation keeps of the schema: its CEL rules compiled, and the
+/// spec's schema compiled for the walk, both from one copy of the schema.
+struct Compiled {
+    rules: CompiledSchema,
+    spec: schema::Node,
+}
+
+fn compiled_all() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let schema = schema();
+        let spec = schema.pointer("/properties/spec").unwrap_or(&Value::Null);
+        Compiled { rules: compile_schema(&schema), spec: schema::Node::compile(spec) }
     })
 }
 
 /// The CEL rules of the schema, compiled once.
 fn compiled() -> &'static CompiledSchema {
-    static COMPILED: OnceLock<CompiledSchema> = OnceLock::new();
-    COMPILED.get_or_init(|| compile_schema(schema()))
+    &compiled_all().rules
 }
 
 /// The spec's schema compiled for the walk, built once.
 fn spec_node() -> &'static schema::Node {
-    static SPEC: OnceLock<schema::Node> = OnceLock::new();
-    SPEC.get_or_init(|| schema::Node::compile(spec_schema()))
+    &compiled_all().spec
 }
 
 /// Validates a raw XAgent document, applies schema defaults and returns the typed object.
@@ -174,8 +186,10 @@ fn object_label(value: &Value, origin: &str) -> String {
     }
 }
 
-fn spec_schema() -> &'static Value {
-    schema().pointer("/properties/spec").unwrap_or(&Value::Null)
+/// The spec's schema as plain JSON, for tests that compare the walk with it.
+#[cfg(test)]
+fn spec_schema() -> Value {
+    schema().pointer("/properties/spec").cloned().unwrap_or(Value::Null)
 }
 
 fn push(errors: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {

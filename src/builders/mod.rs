@@ -91,6 +91,15 @@ macro_rules! define_children {
                     $( Self::$wv(o) => &o.metadata, )*
                 }
             }
+
+            /// The child's metadata, to change: what the API server adds
+            /// (a uid, a resourceVersion) in tests and benchmarks.
+            pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+                match self {
+                    $( Self::$cv(o) => &mut o.metadata, )*
+                    $( Self::$wv(o) => &mut o.metadata, )*
+                }
+            }
         }
 
         /// A child serializes as the object it holds (apiVersion and kind included).

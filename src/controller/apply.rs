@@ -17,6 +17,7 @@ use super::entry::Entry;
 use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
 use super::stores::{self, AppliedMemo, Cacheable, Stores, Written};
+use super::uid::Uid;
 use crate::builders::meta::MANAGER;
 use crate::builders::{Child, ChildKind, ChildRef, Component};
 use crate::digest;
@@ -236,7 +237,7 @@ fn look_up<S>(
         return Found::Unechoed(workload);
     }
     let Some(cached) = store.get(Some(how.owner.namespace), name) else { return Found::Absent };
-    let ours = cached.controller() == Some(how.owner.uid);
+    let ours = cached.controlled_by(how.owner.uid);
     if ours && memo.holds(key, print, cached.version()) && cached.holds_stamped(desired, print) {
         Found::Unchanged(cached)
     } else {
@@ -670,7 +671,7 @@ where
         .into_iter()
         .filter_map(|name| {
             let cached = store.get(Some(owner.namespace), &name)?;
-            (cached.controller() == Some(owner.uid)).then(|| (name, cached.uid().map(str::to_string)))
+            cached.controlled_by(owner.uid).then(|| (name, cached.uid().map(Uid::to_string)))
         })
         .collect();
     let mut removed = Vec::new();

@@ -17,6 +17,7 @@ use serde_json::Value;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::apply::{WorkloadState, version};
+use super::uid::Uid;
 
 /// The metadata fields a desired child sets besides its name and namespace,
 /// which the cache is keyed by.
@@ -26,11 +27,11 @@ const COMPARED: [&str; 3] = ["labels", "annotations", "ownerReferences"];
 pub struct Entry<K> {
     name: Box<str>,
     namespace: Option<Box<str>>,
-    uid: Option<Box<str>>,
+    uid: Option<Uid>,
     /// Digest of [`version`] of the cached (slim) object.
     version: u64,
     /// uid of the owner reference marked controller.
-    controller: Option<Box<str>>,
+    controller: Option<Uid>,
     /// Sorted digests of the leaves of the metadata fields in [`COMPARED`].
     metadata: Box<[u64]>,
     /// Replica counts, for workloads.
@@ -57,9 +58,9 @@ impl<K: Resource + Serialize> Entry<K> {
         Entry {
             name: meta.name.as_deref().unwrap_or_default().into(),
             namespace: boxed(&meta.namespace),
-            uid: boxed(&meta.uid),
+            uid: meta.uid.as_deref().map(Uid::new),
             version: version_digest(obj),
-            controller: controller.map(Box::from),
+            controller: controller.map(Uid::new),
             metadata: metadata.into_boxed_slice(),
             workload,
             kind: PhantomData,
@@ -79,13 +80,18 @@ impl<K> Entry<K> {
     }
 
     /// The object's uid.
-    pub fn uid(&self) -> Option<&str> {
-        self.uid.as_deref()
+    pub fn uid(&self) -> Option<&Uid> {
+        self.uid.as_ref()
     }
 
     /// The uid of the object's controller, if it has one.
-    pub fn controller(&self) -> Option<&str> {
-        self.controller.as_deref()
+    pub fn controller(&self) -> Option<&Uid> {
+        self.controller.as_ref()
+    }
+
+    /// Whether the object's controller is the object with uid `owner`.
+    pub fn controlled_by(&self, owner: &str) -> bool {
+        self.controller.as_ref().is_some_and(|c| c.is(owner))
     }
 
     /// Digest of the object's version (see [`digest_of_version`]).

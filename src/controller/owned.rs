@@ -15,9 +15,12 @@ use kube::Resource;
 use kube::runtime::watcher;
 
 use super::entry::Entry;
+use super::uid::Uid;
 
-/// Names by controller uid, for one kind.
-type Names = HashMap<Box<str>, Vec<Box<str>>>;
+/// Names by controller uid, for one kind. Each list is boxed to its exact
+/// length: most owners have one or two children of a kind, and a `Vec`
+/// would keep room for four.
+type Names = HashMap<Uid, Box<[Box<str>]>>;
 
 /// The index of one kind: the live one, and the one a relist is building.
 #[derive(Debug, Default)]
@@ -39,9 +42,11 @@ fn kind_key<K: Resource<DynamicType = ()>>() -> u64 {
 
 fn insert(names: &mut Names, entry: &Entry<impl Sized>) {
     if let Some(controller) = entry.controller() {
-        let list = names.entry(controller.into()).or_default();
+        let list = names.entry(controller.clone()).or_default();
         if !list.iter().any(|n| **n == *entry.name()) {
-            list.push(entry.name().into());
+            let mut grown = std::mem::take(list).into_vec();
+            grown.push(entry.name().into());
+            *list = grown.into_boxed_slice();
         }
     }
 }
@@ -49,7 +54,11 @@ fn insert(names: &mut Names, entry: &Entry<impl Sized>) {
 fn remove(names: &mut Names, entry: &Entry<impl Sized>) {
     let Some(controller) = entry.controller() else { return };
     if let Some(list) = names.get_mut(controller) {
-        list.retain(|n| **n != *entry.name());
+        if list.iter().any(|n| **n == *entry.name()) {
+            let mut shrunk = std::mem::take(list).into_vec();
+            shrunk.retain(|n| **n != *entry.name());
+            *list = shrunk.into_boxed_slice();
+        }
         if list.is_empty() {
             names.remove(controller);
         }
@@ -94,7 +103,8 @@ impl OwnedIndex {
         pick: impl Fn(&str) -> bool,
     ) -> Vec<String> {
         let kinds = self.kinds();
-        let list = kinds.get(&kind_key::<K>()).and_then(|index| index.live.get(uid));
+        let uid = Uid::new(uid);
+        let list = kinds.get(&kind_key::<K>()).and_then(|index| index.live.get(&uid));
         let picked = list.into_iter().flatten().filter(|n| pick(n));
         picked.map(|n| n.to_string()).collect()
     }

@@ -125,22 +125,29 @@ impl SyncGate {
     }
 }
 
-/// A cached watch of one kind. managedFields are dropped before caching: the
-/// operator never reads them and they are often half of an object's size.
-fn cached_watch<K>(
-    api: Api<K>,
+/// The XAgent watch, cached. Each XAgent is cached without what the operator
+/// never reads and that can outweigh the rest of it: its managedFields, and
+/// the copy of the whole object that client-side `kubectl apply` keeps in
+/// an annotation (nothing the operator builds carries an XAgent's
+/// annotations, and a change of that copy comes with a change of the spec).
+fn cached_xagents(
+    api: Api<XAgent>,
     config: watcher::Config,
-    writer: Writer<K>,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
-where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-{
-    watcher(api, config)
-        .default_backoff()
-        .modify(|o: &mut K| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects()
+    writer: Writer<XAgent>,
+) -> impl Stream<Item = Result<XAgent, watcher::Error>> + Send + 'static {
+    watcher(api, config).default_backoff().modify(slim_xagent).reflect(writer).touched_objects()
 }
+
+/// Drops what [`cached_xagents`] does not keep.
+fn slim_xagent(xagent: &mut XAgent) {
+    xagent.managed_fields_mut().clear();
+    if let Some(annotations) = xagent.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// Where client-side `kubectl apply` keeps the object it last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How a child kind's watch reduces its objects: `slim` drops what the
 /// cache need not keep, `workload` reads replica counts, and `shared` holds
@@ -329,7 +336,7 @@ fn gated_xagents(
     // (how tools ask for a reconcile, e.g. `reconcile.fluxcd.io/requestedAt`)
     // wake an XAgent; status writes, ours above all, only refresh the cache.
     let wakes = predicates::generation.combine(predicates::annotations);
-    let xagent_watch = cached_watch(api::<XAgent>(client, ns), crate::client::watch_config(), writer)
+    let xagent_watch = cached_xagents(api::<XAgent>(client, ns), crate::client::watch_config(), writer)
         .predicate_filter(wakes, Default::default());
     futures::stream::once(async move {
         if caches.wait_until_ready().await.is_err() {
@@ -535,6 +542,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_xagent_keeps_its_own_annotations_but_not_kubectls_copy_of_it() {
+        let mut xagent: XAgent = serde_json::from_value(serde_json::json!({
+            "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+            "metadata": {"name": "demo", "annotations": {
+                LAST_APPLIED: "{\"apiVersion\":\"xagent.io/v1alpha1\"}",
+                "reconcile.fluxcd.io/requestedAt": "now"}},
+            "spec": {},
+        }))
+        .expect("an XAgent");
+        slim_xagent(&mut xagent);
+        let kept: Vec<_> = xagent.annotations().keys().map(String::as_str).collect();
+        assert_eq!(kept, ["reconcile.fluxcd.io/requestedAt"]);
+    }
 
     #[test]
     fn an_empty_scope_is_one_controller_for_all_namespaces() {

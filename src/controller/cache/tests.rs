@@ -20,7 +20,7 @@ fn entry(namespace: &str, name: &str, uid: &str) -> Entry<ConfigMap> {
 /// The uid of the cached entry of `namespace/name`, if any.
 fn uid_of(cache: &Cache<ConfigMap>, namespace: &str, name: &str) -> Option<String> {
     let found = cache.get(Some(namespace), name)?;
-    Some(found.uid().unwrap_or_default().to_string())
+    Some(found.uid().map(ToString::to_string).unwrap_or_default())
 }
 
 #[test]

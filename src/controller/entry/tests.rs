@@ -91,7 +91,8 @@ fn only_a_new_resource_version_is_no_difference() {
     };
     assert!(!entry("7", "1").differs_from(&entry("8", "1")), "the generation vouches for the spec");
     assert!(entry("7", "1").differs_from(&entry("7", "2")));
-    assert_eq!(entry("7", "1").controller(), Some("owner-1"));
+    assert!(entry("7", "1").controlled_by("owner-1"));
+    assert!(!entry("7", "1").controlled_by("owner-2"));
 }
 
 /// What `Entry::of` kept of metadata before it read the typed fields: the

@@ -95,13 +95,14 @@ fn sorted(mut errors: Vec<FieldError>) -> Vec<FieldError> {
 
 #[test]
 fn the_compiled_walk_matches_the_raw_schema_walk() {
-    let node = Node::compile(spec_schema());
+    let raw = spec_schema();
+    let node = Node::compile(&raw);
     for yaml in specs() {
         let value = spec(&yaml);
         let mut compiled_errors = Vec::new();
         let compiled = node.walk(value.clone(), &Path::Root("spec"), &mut compiled_errors);
         let mut reference_errors = Vec::new();
-        let expected = reference::walk(spec_schema(), value, "spec", &mut reference_errors);
+        let expected = reference::walk(&raw, value, "spec", &mut reference_errors);
         assert_eq!(compiled, expected, "defaulted value of {yaml}");
         assert_eq!(sorted(compiled_errors), sorted(reference_errors), "errors of {yaml}");
     }
@@ -147,7 +148,7 @@ fn the_compiled_walk_matches_on_any_schema() {
 
 /// A whole XAgent around `spec`, defaulted by the walk as `parse_xagent` defaults it.
 fn document(name: &str, spec: Value, status: Option<Value>) -> Value {
-    let spec = schema::Node::compile(spec_schema()).walk(spec, &Path::Root("spec"), &mut Vec::new());
+    let spec = schema::Node::compile(&spec_schema()).walk(spec, &Path::Root("spec"), &mut Vec::new());
     let mut doc = json!({
         "apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
         "metadata": {"name": name, "namespace": "default", "labels": {"a.b/c": "d"}},
