@@ -1,46 +1,122 @@
-//! Publishes `events.k8s.io/v1` Events about XAgents, and keeps none.
+//! Publishes `events.k8s.io/v1` Events about XAgents, a repeat as a series.
 //!
-//! kube's `Recorder` keeps every Event it published for six minutes, to turn
-//! a repeat into a series (one Event whose count goes up). Its key holds the
-//! XAgent's reference with its resourceVersion, and an XAgent's events follow
-//! our status writes, which change that version: no repeat of ours ever
-//! matched, and at 1,000 XAgents the kept Events were megabytes of heap.
-//! Events of ours are transitions ([`super::notices`]), rare by design, so
-//! each is published as an Event of its own, named as kube's recorder names
-//! them (`<object>.<nanoseconds, hex>`).
+//! A repeat of an Event (same object, type, reason and action) within six
+//! minutes of the last one is counted on the first Event (its `series`)
+//! instead of becoming a new object, as kube's and client-go's recorders do.
+//! kube's recorder keeps every Event it published, whole, for those six
+//! minutes: at 1,000 XAgents that was megabytes of heap. This one keeps
+//! only what a repeat needs: the Event's name, its count and when it was
+//! last seen.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::events::v1::Event as K8sEvent;
+use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Reporter};
+use serde_json::json;
+
+/// How long after its last occurrence an Event still takes repeats.
+const SERIES_TTL: SignedDuration = SignedDuration::from_mins(6);
 
 /// Publishes Events as `reporter` (see the module docs).
-#[derive(Clone)]
 pub struct Recorder {
     client: Client,
     reporter: Reporter,
+    series: Mutex<Book>,
+}
+
+/// What makes two Events one series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    regarding: [Option<Box<str>>; 5],
+    warning: bool,
+    reason: Box<str>,
+    action: Box<str>,
+}
+
+impl Key {
+    fn of(event: &Event, regarding: &ObjectReference) -> Self {
+        let ObjectReference { api_version, kind, name, namespace, uid, .. } = regarding;
+        Key {
+            regarding: [api_version, kind, name, namespace, uid].map(|s| s.as_deref().map(Box::from)),
+            warning: event.type_ == EventType::Warning,
+            reason: event.reason.as_str().into(),
+            action: event.action.as_str().into(),
+        }
+    }
+}
+
+/// The last Event of a series: its name, how often it happened, and when last.
+#[derive(Debug, Clone, PartialEq)]
+struct Series {
+    name: Box<str>,
+    count: i32,
+    last: Timestamp,
+}
+
+/// The live series, by key.
+#[derive(Debug, Default)]
+struct Book(HashMap<Key, Series>);
+
+impl Book {
+    /// The series `key` continues at `now`, if one is live; forgets every
+    /// series that is not.
+    fn live(&mut self, key: &Key, now: Timestamp) -> Option<Series> {
+        self.0.retain(|_, series| series.last + SERIES_TTL > now);
+        self.0.get(key).cloned()
+    }
+
+    /// Records that the series of `key` stands at `series`.
+    fn record(&mut self, key: Key, series: Series) {
+        self.0.insert(key, series);
+    }
 }
 
 impl Recorder {
     /// A recorder that reports as `reporter`.
     pub fn new(client: Client, reporter: Reporter) -> Self {
-        Recorder { client, reporter }
+        Recorder { client, reporter, series: Mutex::default() }
     }
 
-    /// Creates `event` about the object `regarding`, in its namespace.
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.series.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes `event` about the object `regarding`, in its namespace: a
+    /// new Event, or a repeat counted on the live one.
     pub async fn publish(&self, event: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
         let namespace = regarding.namespace.as_deref().unwrap_or("default");
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
-        api.create(&PostParams::default(), &object(&self.reporter, event, regarding, Timestamp::now()))
-            .await?;
+        let now = Timestamp::now();
+        let key = Key::of(event, regarding);
+        let live = self.book().live(&key, now);
+        if let Some(Series { name, count, .. }) = live {
+            let series = EventSeries { count: count + 1, last_observed_time: MicroTime(now) };
+            match api.patch(&name, &PatchParams::default(), &Patch::Merge(json!({"series": series}))).await {
+                Ok(_) => {
+                    self.book().record(key, Series { name, count: count + 1, last: now });
+                    return Ok(());
+                }
+                // Deleted meanwhile (Events expire): a new one starts the series again.
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let created =
+            api.create(&PostParams::default(), &object(&self.reporter, event, regarding, now)).await?;
+        let name = created.metadata.name.unwrap_or_default().into();
+        self.book().record(key, Series { name, count: 1, last: now });
         Ok(())
     }
 }
 
-/// The Event object `reporter` publishes for `event` about `regarding`, at `now`.
+/// The Event object `reporter` publishes for `event` about `regarding`, at
+/// `now`, named as kube's recorder names them (`<object>.<nanoseconds, hex>`).
 fn object(reporter: &Reporter, event: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
     let Reporter { controller, instance } = reporter;
     let object = regarding.name.as_deref().unwrap_or(controller);
@@ -67,43 +143,4 @@ fn object(reporter: &Reporter, event: &Event, regarding: &ObjectReference, now: 
 }
 
 #[cfg(test)]
-mod tests {
-    use kube::runtime::events::{Event, EventType, Reporter};
-
-    use super::{ObjectReference, Timestamp, object};
-
-    #[test]
-    fn an_event_names_its_object_its_reporter_and_when() {
-        let reporter = Reporter { controller: "xagent-operator".into(), instance: Some("pod-1".into()) };
-        let regarding = ObjectReference {
-            kind: Some("XAgent".into()),
-            name: Some("demo".into()),
-            namespace: Some("team".into()),
-            ..ObjectReference::default()
-        };
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "Degraded".into(),
-            note: Some("api: 0 of 2 ready".into()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        let now: Timestamp = "2026-12-06T05:00:00.000001Z".parse().expect("a timestamp");
-        let written = object(&reporter, &event, &regarding, now);
-        assert_eq!(
-            written.metadata.name.as_deref(),
-            Some(format!("demo.{:x}", now.as_nanosecond()).as_str())
-        );
-        assert_eq!(written.metadata.namespace.as_deref(), Some("team"));
-        assert_eq!(written.type_.as_deref(), Some("Warning"));
-        assert_eq!(
-            (written.reason.as_deref(), written.action.as_deref()),
-            (Some("Degraded"), Some("Reconcile"))
-        );
-        assert_eq!(written.note.as_deref(), Some("api: 0 of 2 ready"));
-        assert_eq!(written.regarding.as_ref(), Some(&regarding));
-        assert_eq!(written.event_time.map(|t| t.0), Some(now));
-        assert_eq!(written.reporting_controller.as_deref(), Some("xagent-operator"));
-        assert_eq!(written.reporting_instance.as_deref(), Some("pod-1"));
-    }
-}
+mod tests;
