@@ -148,18 +148,35 @@ else
     OPERATOR_ENV+=("KUBECONFIG=$XAGENT_OPERATOR_KUBECONFIG")
     log "the operator runs with KUBECONFIG=$XAGENT_OPERATOR_KUBECONFIG"
   fi
-  # A port nothing listens on (a cluster on this host may use that range too).
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    PORT=$(( (RANDOM % 20000) + 30000 ))
-    (: <"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-  done
-  env "${OPERATOR_ENV[@]}" "$BIN" run --namespace "$NS" --metrics-address "127.0.0.1:$PORT" >"$WORK/operator.log" 2>&1 &
-  OPERATOR_PID=$!
-  operator_ready() {
-    kill -0 "$OPERATOR_PID" 2>/dev/null || fail "the operator exited (port $PORT taken?)"
-    curl --noproxy '*' -fsS "http://127.0.0.1:$PORT/readyz"
+  # Starts the operator on a port nothing listens on, below Linux's ephemeral
+  # range (32768 and up): there an outgoing connection's local port can make
+  # the bind fail although nothing listens. A failed bind is retried on
+  # another port; any other exit fails with the operator's last lines (here,
+  # not inside wait_for, which would swallow the message).
+  start_operator() {
+    local attempt deadline
+    for attempt in 1 2 3; do
+      for _ in 1 2 3 4 5 6 7 8 9 10; do
+        PORT=$(( (RANDOM % 10000) + 20000 ))
+        (: <"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+      done
+      env "${OPERATOR_ENV[@]}" "$BIN" run --namespace "$NS" --metrics-address "127.0.0.1:$PORT" >"$WORK/operator.log" 2>&1 &
+      OPERATOR_PID=$!
+      deadline=$((SECONDS + TIMEOUT))
+      until curl --noproxy '*' -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do
+        if ! kill -0 "$OPERATOR_PID" 2>/dev/null; then
+          grep -q "binding the metrics address failed" "$WORK/operator.log" || fail "the operator exited"
+          log "port $PORT could not be bound (attempt $attempt): $(tail -n 1 "$WORK/operator.log")"
+          continue 2
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${TIMEOUT}s waiting for the operator's /readyz"
+        sleep 1
+      done
+      return 0
+    done
+    fail "no port could be bound in 3 attempts"
   }
-  wait_for "the operator's /readyz" operator_ready
+  start_operator
   pass "operator running out of cluster (pid $OPERATOR_PID)"
 fi
 # The sum of the operator's series starting with $1, from /metrics (out of cluster only).
