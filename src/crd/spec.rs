@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use super::defaulted::{Defaulted, shared_default};
 use super::monitoring::MonitoringSpec;
 use super::pod::*;
 use super::status::XAgentStatus;
@@ -46,7 +47,7 @@ use super::status::XAgentStatus;
 pub struct XAgentSpec {
     /// Container image shared by the API, WebSocket and worker components.
     #[serde(default)]
-    pub image: ImageSpec,
+    pub image: Defaulted<ImageSpec>,
 
     /// Names of Secrets in this namespace used to pull the images.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -54,19 +55,19 @@ pub struct XAgentSpec {
 
     /// The HTTP API (Deployment + Service NAME-api). Autoscaled 2-10 replicas by default.
     #[serde(default)]
-    pub api: ApiSpec,
+    pub api: Defaulted<ApiSpec>,
 
     /// The WebSocket gateway for live agent updates (Deployment + Service NAME-websocket with sticky ClientIP sessions). 2 replicas by default.
     #[serde(default)]
-    pub websocket: WebsocketSpec,
+    pub websocket: Defaulted<WebsocketSpec>,
 
     /// Background workers that run goals and tools (Deployment NAME-worker). Autoscaled 2-5 replicas by default.
     #[serde(default)]
-    pub worker: WorkerSpec,
+    pub worker: Defaulted<WorkerSpec>,
 
     /// Optional ChromaDB vector store (StatefulSet + headless Service NAME-chromadb).
     #[serde(default)]
-    pub chromadb: ChromaDbSpec,
+    pub chromadb: Defaulted<ChromaDbSpec>,
 
     /// Redis used for cache, rate limits and queues. Its address is passed to every component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +79,7 @@ pub struct XAgentSpec {
 
     /// Prometheus Operator ServiceMonitor and PrometheusRule (alert catalog).
     #[serde(default)]
-    pub monitoring: MonitoringSpec,
+    pub monitoring: Defaulted<MonitoringSpec>,
 
     /// Extra environment variables for the API, WebSocket and worker containers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -98,7 +99,7 @@ pub struct XAgentSpec {
 
     /// NetworkPolicies (networking.k8s.io/v1) that admit only the traffic each component serves.
     #[serde(default)]
-    pub network_policy: NetworkPolicySpec,
+    pub network_policy: Defaulted<NetworkPolicySpec>,
 
     /// An Ingress (networking.k8s.io/v1) NAME routing a host to the API and the WebSocket gateway. Omit for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1028,3 +1029,14 @@ impl SslMode {
         }
     }
 }
+
+// The blocks an XAgent holds only when they differ from their defaults.
+shared_default!(
+    ImageSpec,
+    ApiSpec,
+    WebsocketSpec,
+    WorkerSpec,
+    ChromaDbSpec,
+    MonitoringSpec,
+    NetworkPolicySpec
+);

@@ -92,11 +92,17 @@ fn empty_spec_takes_every_default() {
     assert!(spec.env.is_empty() && spec.env_from.is_empty());
 
     // The schema defaults agree with the Rust defaults the builders were written against.
-    assert_eq!(spec.api, ApiSpec::default());
-    assert_eq!(spec.websocket, WebsocketSpec::default());
-    assert_eq!(spec.worker, WorkerSpec::default());
-    assert_eq!(spec.image, ImageSpec::default());
-    assert_eq!(spec.chromadb, ChromaDbSpec::default());
+    assert_eq!(*spec.api, ApiSpec::default());
+    assert_eq!(*spec.websocket, WebsocketSpec::default());
+    assert_eq!(*spec.worker, WorkerSpec::default());
+    assert_eq!(*spec.image, ImageSpec::default());
+    assert_eq!(*spec.chromadb, ChromaDbSpec::default());
+    // So an XAgent the API server defaulted keeps none of them in memory of its own.
+    let shared = [spec.api.is_shared(), spec.websocket.is_shared(), spec.worker.is_shared()];
+    assert_eq!(shared, [true; 3]);
+    let shared = [spec.image.is_shared(), spec.chromadb.is_shared(), spec.monitoring.is_shared()];
+    assert_eq!(shared, [true; 3]);
+    assert!(spec.network_policy.is_shared());
 }
 
 #[test]
@@ -184,7 +190,7 @@ fn null_for_a_non_nullable_field_is_treated_as_absent() {
     let xa = valid(&doc("{api: {replicas: null, port: null}, image: null, redis: null}"));
     assert_eq!(xa.spec.api.replicas, 2);
     assert_eq!(xa.spec.api.port, 8000);
-    assert_eq!(xa.spec.image, ImageSpec::default());
+    assert_eq!(*xa.spec.image, ImageSpec::default());
     assert!(xa.spec.redis.is_none());
 }
 
