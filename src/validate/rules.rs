@@ -403,14 +403,19 @@ impl Walk<'_, '_> {
     /// remembered per node and value (see [`Memo`]).
     fn evaluate(&mut self, schema: &CompiledSchema, this: Cel, path: &CelPath<'_>) {
         let node = std::ptr::from_ref(schema) as usize;
-        let failed = MEMO.with(|memo| memo.borrow().get(node, &this).map(<[_]>::to_vec));
-        let failed = match failed {
+        // The object's own rules read its name, which no other object in
+        // its namespace shares: remembered, each value would only be kept
+        // (about 1.7 KB an XAgent, up to the memo's limit) and never met again.
+        let remember = !matches!(path, CelPath::Root);
+        let failed = remember.then(|| MEMO.with(|memo| memo.borrow().get(node, &this).map(<[_]>::to_vec)));
+        let failed = match failed.flatten() {
             Some(failed) => failed,
-            None => {
+            None if remember => {
                 let failed = self.run(schema, this.clone());
                 MEMO.with(|memo| memo.borrow_mut().insert(node, this, &failed));
                 failed
             }
+            None => self.run(schema, this),
         };
         let rules = &schema.validations;
         for (index, message) in failed {
