@@ -116,7 +116,7 @@ impl<K> Entry<K> {
             "namespace" => value.as_str() == self.namespace(),
             f if COMPARED.contains(&f) => {
                 let mut wanted = Vec::new();
-                leaves(value, Path::root().then(f.as_bytes()), &mut wanted);
+                field_leaves(f, value, &mut wanted);
                 wanted.iter().all(|leaf| self.metadata.binary_search(leaf).is_ok())
             }
             _ => false,
@@ -298,24 +298,59 @@ fn string_map<'m>(entries: impl Iterator<Item = (&'m str, &'m str)>, path: Path,
     }
 }
 
-/// The leaves of a list of owner references at `path`, as their JSON
-/// (camelCase fields, unset booleans left out) has them (see [`leaves`]).
+/// The leaves of a list of owner references at `path`, as
+/// [`field_leaves`] finds them in their JSON (camelCase fields, unset
+/// booleans left out).
 fn owner_references(references: &[OwnerReference], path: Path, sink: &mut impl FnMut(u64)) {
     sink(path.then(b"[]").then(&references.len().to_le_bytes()).0);
     for (i, reference) in references.iter().enumerate() {
         let item = path.then(b"[").then(&i.to_le_bytes());
-        sink(item.then(b"{}").0);
+        let mut parts = Vec::with_capacity(7);
+        parts.push(item.then(b"{}").0);
         let field = |name: &str| item.then(b".").then(name.as_bytes());
         let OwnerReference { api_version, block_owner_deletion, controller, kind, name, uid } = reference;
         for (key, value) in [("apiVersion", api_version), ("kind", kind), ("name", name), ("uid", uid)] {
-            sink(field(key).then(b"\"").then(value.as_bytes()).0);
+            parts.push(field(key).then(b"\"").then(value.as_bytes()).0);
         }
         for (key, value) in [("blockOwnerDeletion", block_owner_deletion), ("controller", controller)] {
             if let Some(value) = value {
-                sink(field(key).then(b"?").then(&[u8::from(*value)]).0);
+                parts.push(field(key).then(b"?").then(&[u8::from(*value)]).0);
             }
         }
+        sink(whole(item, parts));
     }
+}
+
+/// The leaves of the compared metadata field `field` holding `value`: those
+/// of [`leaves`], except that each owner reference is one leaf, the digest
+/// of all of its own ([`whole`]). A child has one owner reference of six
+/// fields, which as leaves took a third of every cached entry. The builders
+/// always set all six, and the API server keeps a reference as written,
+/// so "the desired reference is the cached one" is then exactly "each of
+/// its fields is there"; a desired reference with fewer fields (none is
+/// ever built) is judged not held, which costs a write, never a wrong
+/// verdict.
+fn field_leaves(field: &str, value: &Value, out: &mut Vec<u64>) {
+    let path = Path::root().then(field.as_bytes());
+    match value {
+        Value::Array(items) if field == "ownerReferences" => {
+            out.push(path.then(b"[]").then(&items.len().to_le_bytes()).0);
+            for (i, item) in items.iter().enumerate() {
+                let at = path.then(b"[").then(&i.to_le_bytes());
+                let mut parts = Vec::new();
+                leaves(item, at, &mut parts);
+                out.push(whole(at, parts));
+            }
+        }
+        _ => leaves(value, path, out),
+    }
+}
+
+/// One digest of the leaves `parts` of the item at `item`, in any order.
+fn whole(item: Path, mut parts: Vec<u64>) -> u64 {
+    parts.sort_unstable();
+    let start = item.then(b"whole").0;
+    parts.iter().fold(start, |hash, part| crate::digest::bytes_from(hash, &part.to_le_bytes()))
 }
 
 /// Pushes one digest per leaf of `value` at `path`, such that `desired` is
