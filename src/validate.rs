@@ -24,6 +24,20 @@ use crate::crd::XAgent;
 mod rules;
 mod schema;
 
+/// Runs `f` on the regex of `pattern` (`None` if it does not compile),
+/// built once for the process: the schema's 74 patterns (about 20 distinct)
+/// and CEL's `matches` share one compiled program per pattern.
+fn with_regex<R>(pattern: &str, f: impl FnOnce(Option<&regex::Regex>) -> R) -> R {
+    static BUILT: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Option<regex::Regex>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.contains_key(pattern) {
+        built.insert(pattern.to_string(), regex::Regex::new(pattern).ok());
+    }
+    f(built.get(pattern).and_then(Option::as_ref))
+}
+
 /// One field that breaks the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

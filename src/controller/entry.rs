@@ -305,19 +305,26 @@ fn owner_references(references: &[OwnerReference], path: Path, sink: &mut impl F
     sink(path.then(b"[]").then(&references.len().to_le_bytes()).0);
     for (i, reference) in references.iter().enumerate() {
         let item = path.then(b"[").then(&i.to_le_bytes());
-        let mut parts = Vec::with_capacity(7);
-        parts.push(item.then(b"{}").0);
+        // Its marker and at most six fields: on the stack, as every watch
+        // event of every child takes this.
+        let mut parts = [0u64; 7];
+        let mut count = 0;
+        let mut push = |leaf: Path| {
+            parts[count] = leaf.0;
+            count += 1;
+        };
+        push(item.then(b"{}"));
         let field = |name: &str| item.then(b".").then(name.as_bytes());
         let OwnerReference { api_version, block_owner_deletion, controller, kind, name, uid } = reference;
         for (key, value) in [("apiVersion", api_version), ("kind", kind), ("name", name), ("uid", uid)] {
-            parts.push(field(key).then(b"\"").then(value.as_bytes()).0);
+            push(field(key).then(b"\"").then(value.as_bytes()));
         }
         for (key, value) in [("blockOwnerDeletion", block_owner_deletion), ("controller", controller)] {
             if let Some(value) = value {
-                parts.push(field(key).then(b"?").then(&[u8::from(*value)]).0);
+                push(field(key).then(b"?").then(&[u8::from(*value)]));
             }
         }
-        sink(whole(item, parts));
+        sink(whole(item, &mut parts[..count]));
     }
 }
 
@@ -339,7 +346,7 @@ fn field_leaves(field: &str, value: &Value, out: &mut Vec<u64>) {
                 let at = path.then(b"[").then(&i.to_le_bytes());
                 let mut parts = Vec::new();
                 leaves(item, at, &mut parts);
-                out.push(whole(at, parts));
+                out.push(whole(at, &mut parts));
             }
         }
         _ => leaves(value, path, out),
@@ -347,7 +354,7 @@ fn field_leaves(field: &str, value: &Value, out: &mut Vec<u64>) {
 }
 
 /// One digest of the leaves `parts` of the item at `item`, in any order.
-fn whole(item: Path, mut parts: Vec<u64>) -> u64 {
+fn whole(item: Path, parts: &mut [u64]) -> u64 {
     parts.sort_unstable();
     let start = item.then(b"whole").0;
     parts.iter().fold(start, |hash, part| crate::digest::bytes_from(hash, &part.to_le_bytes()))

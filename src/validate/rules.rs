@@ -14,7 +14,7 @@
 //! copying it, and a node's rules see a `self` that holds just those fields
 //! (the whole value when a rule uses `self` other than by naming its fields).
 //! The programs are the ones kube compiled once for the schema, each regex is
-//! built once per thread, and a node whose `self` is one it saw before reuses
+//! built once for the process, and a node whose `self` is one it saw before reuses
 //! that value's failures (see [`Memo`]).
 //!
 //! Every step mirrors kube-cel 0.8 (`defaults::apply_defaults_compiled`,
@@ -49,26 +49,17 @@ thread_local! {
     };
     // kube's engine, for what this evaluator leaves to it.
     static KUBE: Validator = Validator::new();
-    static REGEXES: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
 }
 
-/// CEL's `string.matches(regex)` with each regex built once per thread; an
-/// invalid regex fails exactly as CEL's own function fails.
+/// CEL's `string.matches(regex)` with each regex built once
+/// ([`super::with_regex`]); an invalid regex fails exactly as CEL's own
+/// function fails.
 fn cached_matches(
     ftx: &FunctionContext,
     This(this): This<Arc<String>>,
     regex: Arc<String>,
 ) -> Result<bool, ExecutionError> {
-    let found = REGEXES.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(re) = cache.get(regex.as_str()) {
-            return Some(re.is_match(&this));
-        }
-        let re = regex::Regex::new(&regex).ok()?;
-        let found = re.is_match(&this);
-        cache.insert(regex.to_string(), re);
-        Some(found)
-    });
+    let found = super::with_regex(&regex, |re| re.map(|re| re.is_match(&this)));
     match found {
         Some(found) => Ok(found),
         None => engine::functions::matches(ftx, This(this), regex),

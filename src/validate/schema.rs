@@ -130,17 +130,6 @@ struct StringRules {
     pattern: Option<(String, Option<regex::Regex>)>,
 }
 
-/// The regex of a schema `pattern`, built once per pattern: the CRD repeats
-/// a few patterns (quantities, DNS names, paths) over 70 times, and the
-/// copies share one compiled program (a `Regex` clone shares it, and
-/// allocates its own search cache only when it first searches).
-fn pattern(text: &str) -> Option<regex::Regex> {
-    static BUILT: std::sync::LazyLock<std::sync::Mutex<HashMap<String, Option<regex::Regex>>>> =
-        std::sync::LazyLock::new(Default::default);
-    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    built.entry(text.to_string()).or_insert_with(|| regex::Regex::new(text).ok()).clone()
-}
-
 impl Node {
     /// Compiles a schema node and, recursively, everything under it.
     pub(super) fn compile(schema: &Value) -> Node {
@@ -203,7 +192,9 @@ impl Node {
             }),
             min_length: unsigned("minLength"),
             max_length: unsigned("maxLength"),
-            pattern: get("pattern").and_then(Value::as_str).map(|p| (p.to_string(), pattern(p))),
+            pattern: get("pattern")
+                .and_then(Value::as_str)
+                .map(|p| (p.to_string(), super::with_regex(p, |re| re.cloned()))),
         };
         let has_string_rules = string.allowed.is_some()
             || string.min_length.is_some()
