@@ -23,9 +23,15 @@ pub fn fnv1a_from(hash: u64, text: &str) -> u64 {
     bytes_from(hash, text.as_bytes())
 }
 
-/// FNV-1a of `bytes` continued from `hash`.
-pub fn bytes_from(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
+/// FNV-1a of `bytes` continued from `hash`; `const`, so fixed digests can be
+/// constants.
+pub const fn bytes_from(mut hash: u64, bytes: &[u8]) -> u64 {
+    let mut at = 0;
+    while at < bytes.len() {
+        hash = (hash ^ bytes[at] as u64).wrapping_mul(PRIME);
+        at += 1;
+    }
+    hash
 }
 
 /// FNV-1a of `value`'s compact JSON (serde_json sorts object keys, so equal

@@ -25,15 +25,23 @@ const COMPARED: [&str; 3] = ["labels", "annotations", "ownerReferences"];
 
 /// One cached child of kind `K` (see the module docs).
 pub struct Entry<K> {
-    name: Box<str>,
-    namespace: Option<Box<str>>,
+    /// The namespace (if any) and then the name, in one heap block: two
+    /// short strings in two blocks cost a block and a pointer more for
+    /// every child.
+    key: Box<str>,
+    /// Length of the namespace at the start of `key`, [`CLUSTER`] for an
+    /// object without one.
+    namespace_len: u32,
     uid: Option<Uid>,
     /// Digest of [`version`] of the cached (slim) object.
     version: u64,
     /// uid of the owner reference marked controller.
     controller: Option<Uid>,
-    /// Sorted digests of the leaves of the metadata fields in [`COMPARED`].
+    /// Sorted digests of the leaves of the metadata fields in [`COMPARED`],
+    /// but those in [`COMMON`].
     metadata: Box<[u64]>,
+    /// Which leaves of [`COMMON`] the metadata has, bit `i` for `COMMON[i]`.
+    common: u8,
     /// Replica counts, for workloads.
     workload: Option<WorkloadState>,
     kind: PhantomData<fn() -> K>,
@@ -44,7 +52,6 @@ impl<K: Resource + Serialize> Entry<K> {
     /// replica counts `workload` read from it.
     pub fn of(obj: &K, workload: Option<WorkloadState>) -> Self {
         let meta = obj.meta();
-        let boxed = |s: &Option<String>| s.as_deref().map(Box::from);
         let controller = meta
             .owner_references
             .iter()
@@ -52,16 +59,22 @@ impl<K: Resource + Serialize> Entry<K> {
             .find(|o| o.controller == Some(true))
             .map(|o| o.uid.as_str());
         let mut metadata = Vec::new();
-        meta_leaves(meta, None, &mut |leaf| metadata.push(leaf));
+        let mut common = 0;
+        meta_leaves(meta, None, &mut |leaf| match COMMON.iter().position(|&c| c == leaf) {
+            Some(i) => common |= 1 << i,
+            None => metadata.push(leaf),
+        });
         metadata.sort_unstable();
         metadata.dedup();
+        let (key, namespace_len) = key(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default());
         Entry {
-            name: meta.name.as_deref().unwrap_or_default().into(),
-            namespace: boxed(&meta.namespace),
+            key,
+            namespace_len,
             uid: meta.uid.as_deref().map(Uid::new),
             version: version_digest(obj),
             controller: controller.map(Uid::new),
             metadata: metadata.into_boxed_slice(),
+            common,
             workload,
             kind: PhantomData,
         }
@@ -71,12 +84,18 @@ impl<K: Resource + Serialize> Entry<K> {
 impl<K> Entry<K> {
     /// The object's name.
     pub fn name(&self) -> &str {
-        &self.name
+        match self.namespace_len {
+            CLUSTER => &self.key,
+            len => &self.key[len as usize..],
+        }
     }
 
     /// The object's namespace.
     pub fn namespace(&self) -> Option<&str> {
-        self.namespace.as_deref()
+        match self.namespace_len {
+            CLUSTER => None,
+            len => Some(&self.key[..len as usize]),
+        }
     }
 
     /// The object's uid.
@@ -117,7 +136,7 @@ impl<K> Entry<K> {
             f if COMPARED.contains(&f) => {
                 let mut wanted = Vec::new();
                 field_leaves(f, value, &mut wanted);
-                wanted.iter().all(|leaf| self.metadata.binary_search(leaf).is_ok())
+                wanted.iter().all(|&leaf| self.has(leaf))
             }
             _ => false,
         })
@@ -159,10 +178,16 @@ impl<K> Entry<K> {
         }
         let stamp = format!("{print:016x}");
         let mut held = true;
-        meta_leaves(desired, Some(&stamp), &mut |leaf| {
-            held = held && self.metadata.binary_search(&leaf).is_ok()
-        });
+        meta_leaves(desired, Some(&stamp), &mut |leaf| held = held && self.has(leaf));
         held
+    }
+
+    /// Whether the metadata has the leaf whose digest is `leaf`.
+    fn has(&self, leaf: u64) -> bool {
+        match COMMON.iter().position(|&c| c == leaf) {
+            Some(i) => self.common & (1 << i) != 0,
+            None => self.metadata.binary_search(&leaf).is_ok(),
+        }
     }
 
     /// A digest of everything [`Entry::differs_from`] compares but the
@@ -172,20 +197,36 @@ impl<K> Entry<K> {
     pub fn digest(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::hash::DefaultHasher::new();
-        (&self.uid, self.version, &self.controller, &self.metadata, self.workload).hash(&mut hasher);
+        (&self.uid, self.version, &self.controller, &self.metadata, self.common, self.workload)
+            .hash(&mut hasher);
         hasher.finish()
     }
 
     /// Whether `other` differs from this entry in more than its
     /// resourceVersion: in anything a reconcile reads.
     pub fn differs_from(&self, other: &Self) -> bool {
-        self.name != other.name
-            || self.namespace != other.namespace
+        self.key != other.key
+            || self.namespace_len != other.namespace_len
             || self.uid != other.uid
             || self.version != other.version
             || self.controller != other.controller
             || self.metadata != other.metadata
+            || self.common != other.common
             || self.workload != other.workload
+    }
+}
+
+/// The `namespace_len` of an [`Entry`] of an object without a namespace.
+const CLUSTER: u32 = u32::MAX;
+
+/// An [`Entry`]'s `key` and `namespace_len` for `namespace` and `name`. A
+/// namespace is at most 63 bytes, so its length always fits below
+/// [`CLUSTER`]; one that did not would be kept as cluster-scoped, which
+/// no object of ours is.
+fn key(namespace: Option<&str>, name: &str) -> (Box<str>, u32) {
+    match namespace.map(|ns| (ns, u32::try_from(ns.len()))) {
+        Some((ns, Ok(len))) if len != CLUSTER => ([ns, name].concat().into_boxed_str(), len),
+        _ => (name.into(), CLUSTER),
     }
 }
 
@@ -218,12 +259,13 @@ fn version_digest<K: Resource + Serialize>(obj: &K) -> u64 {
 impl<K> Clone for Entry<K> {
     fn clone(&self) -> Self {
         Entry {
-            name: self.name.clone(),
-            namespace: self.namespace.clone(),
+            key: self.key.clone(),
+            namespace_len: self.namespace_len,
             uid: self.uid.clone(),
             version: self.version,
             controller: self.controller.clone(),
             metadata: self.metadata.clone(),
+            common: self.common,
             workload: self.workload,
             kind: PhantomData,
         }
@@ -233,8 +275,8 @@ impl<K> Clone for Entry<K> {
 impl<K> std::fmt::Debug for Entry<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
-            .field("name", &self.name)
-            .field("namespace", &self.namespace)
+            .field("name", &self.name())
+            .field("namespace", &self.namespace())
             .field("version", &self.version)
             .field("controller", &self.controller)
             .field("metadata", &self.metadata.len())
@@ -243,18 +285,27 @@ impl<K> std::fmt::Debug for Entry<K> {
     }
 }
 
+/// The leaves nearly every child's metadata has: that its labels and its
+/// annotations exist, and that it has one owner reference. An entry keeps
+/// them as bits, not as three of its eight to twelve digests.
+const COMMON: [u64; 3] = [
+    Path::root().then(b"labels").then(b"{}").0,
+    Path::root().then(b"annotations").then(b"{}").0,
+    Path::root().then(b"ownerReferences").then(b"[]").then(&1usize.to_le_bytes()).0,
+];
+
 /// A running 64-bit FNV-1a digest of a position in a JSON tree.
 #[derive(Clone, Copy)]
 struct Path(u64);
 
 impl Path {
-    fn root() -> Self {
+    const fn root() -> Self {
         Path(crate::digest::OFFSET)
     }
 
     /// This path extended by one component; its length goes in first, so
     /// `ab`+`c` and `a`+`bc` differ.
-    fn then(self, component: &[u8]) -> Self {
+    const fn then(self, component: &[u8]) -> Self {
         let hash = crate::digest::bytes_from(self.0, &(component.len() as u64).to_le_bytes());
         Path(crate::digest::bytes_from(hash, component))
     }
