@@ -55,6 +55,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let admin = cluster.client(User::Admin).await;
+        xagent_watches_served(&admin).await;
         latency(&cluster, &admin, 20).await;
         if curve {
             concurrency_curve(&cluster, &admin, 50, &[1, 4, 8, 16]).await;
@@ -92,6 +93,33 @@ fn install(cluster: &Cluster) {
     }
     cluster.kubectl_ok(&["create", "namespace", "xagent-system"]);
     cluster.kubectl_ok(&["apply", "--server-side", "-k", &root().join("config/rbac").display().to_string()]);
+}
+
+/// Waits until the API server serves watches of XAgents. A CRD's watch
+/// cache fills after the CRD is Established; until then the server refuses
+/// watches with 429 "storage is (re)initializing", retry after 1 s. The
+/// first timed create met that once (its first child request 1.0 s after
+/// the create, the other 19 after 8–17 ms): the server's warm-up, which
+/// every client waits out alike, not the operator's reaction.
+async fn xagent_watches_served(admin: &kube::Client) {
+    let api: Api<XAgent> = Api::all(admin.clone());
+    let params = kube::api::WatchParams::default().timeout(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let refused = match api.watch(&params, "0").await {
+            Err(error) => Some(error.to_string()),
+            Ok(events) => {
+                let mut events = std::pin::pin!(events);
+                match events.next().await {
+                    Some(Err(error)) => Some(error.to_string()),
+                    _ => None,
+                }
+            }
+        };
+        let Some(refused) = refused else { return };
+        assert!(Instant::now() < deadline, "the server did not serve XAgent watches within 60 s: {refused}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The release operator as its own ServiceAccount; killed on drop.

@@ -101,6 +101,17 @@ fn spec_node() -> &'static schema::Node {
     &compiled_all().spec
 }
 
+/// Compiles what validation keeps for the process (the schema walk, the
+/// CEL programs and their plan, the schema's regexes) by validating the
+/// default XAgent. The operator calls it once as it starts, before it
+/// reports ready: else the first XAgent after a start waits for the
+/// compilation, about 60 ms on 2 cores.
+pub fn prepare() -> Result<(), InvalidXAgent> {
+    let default = serde_json::json!({"apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+                                     "metadata": {"name": "default", "namespace": "default"}, "spec": {}});
+    parse_xagent(default, "the default XAgent").map(drop)
+}
+
 /// Validates a raw XAgent document, applies schema defaults and returns the typed object.
 ///
 /// `origin` names the document in errors when it has no name (e.g. `document 2`).

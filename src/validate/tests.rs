@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-use super::{FieldError, InvalidXAgent, parse_xagent, revalidate};
+use super::{FieldError, InvalidXAgent, parse_xagent, prepare, revalidate};
 use crate::crd::{
     ApiSpec, ChromaDbSpec, ImageSpec, PullPolicy, SslMode, WebsocketSpec, WorkerSpec, XAgent, XAgentSpec,
 };
@@ -52,6 +52,13 @@ fn name_of(len: usize) -> String {
 }
 
 // ---------------------------------------------------------------- defaults
+
+#[test]
+fn the_start_up_compilation_passes_the_default_xagent() {
+    // The operator logs a warning and goes on if this fails; a failure here
+    // is a schema that rejects its own defaults.
+    prepare().unwrap_or_else(|e| panic!("the default XAgent fails validation: {e}"));
+}
 
 #[test]
 fn empty_spec_takes_every_default() {
