@@ -60,7 +60,7 @@ impl<K: Resource + Serialize> Entry<K> {
             .map(|o| o.uid.as_str());
         let mut metadata = Vec::new();
         let mut common = 0;
-        meta_leaves(meta, None, &mut |leaf| match COMMON.iter().position(|&c| c == leaf) {
+        meta_leaves(meta, None, &mut |leaf| match common_index(leaf) {
             Some(i) => common |= 1 << i,
             None => metadata.push(leaf),
         });
@@ -184,7 +184,7 @@ impl<K> Entry<K> {
 
     /// Whether the metadata has the leaf whose digest is `leaf`.
     fn has(&self, leaf: u64) -> bool {
-        match COMMON.iter().position(|&c| c == leaf) {
+        match common_index(leaf) {
             Some(i) => self.common & (1 << i) != 0,
             None => self.metadata.binary_search(&leaf).is_ok(),
         }
@@ -293,6 +293,11 @@ const COMMON: [u64; 3] = [
     Path::root().then(b"annotations").then(b"{}").0,
     Path::root().then(b"ownerReferences").then(b"[]").then(&1usize.to_le_bytes()).0,
 ];
+
+/// The bit of `leaf` in an entry's `common`, if it is one of [`COMMON`].
+fn common_index(leaf: u64) -> Option<usize> {
+    COMMON.iter().position(|&c| c == leaf)
+}
 
 /// A running 64-bit FNV-1a digest of a position in a JSON tree.
 #[derive(Clone, Copy)]

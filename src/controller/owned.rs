@@ -55,17 +55,22 @@ fn insert(lists: &mut Lists, controller: &Uid, kind: u64, name: &str) {
     }
 }
 
+/// Drops the children `gone` picks from `list`; whether any is left.
+fn keep(list: &mut Box<[Child]>, gone: impl Fn(&Child) -> bool) -> bool {
+    if list.iter().any(&gone) {
+        let mut shrunk = std::mem::take(list).into_vec();
+        shrunk.retain(|child| !gone(child));
+        *list = shrunk.into_boxed_slice();
+    }
+    !list.is_empty()
+}
+
 /// Drops the children of `controller` that `gone` picks.
 fn remove(lists: &mut Lists, controller: &Uid, gone: impl Fn(&Child) -> bool) {
-    if let Some(list) = lists.get_mut(controller) {
-        if list.iter().any(&gone) {
-            let mut shrunk = std::mem::take(list).into_vec();
-            shrunk.retain(|child| !gone(child));
-            *list = shrunk.into_boxed_slice();
-        }
-        if list.is_empty() {
-            lists.remove(controller);
-        }
+    if let Some(list) = lists.get_mut(controller)
+        && !keep(list, gone)
+    {
+        lists.remove(controller);
     }
 }
 
@@ -84,10 +89,7 @@ fn drop_entry(lists: &mut Lists, kind: u64, entry: &Entry<impl Sized>) {
 impl Index {
     /// Replaces every child of kind `kind` with those of the relist `listed`.
     fn replace_kind(&mut self, kind: u64, listed: HashMap<Uid, Vec<Box<str>>>) {
-        let controllers: Vec<Uid> = self.live.keys().cloned().collect();
-        for controller in &controllers {
-            remove(&mut self.live, controller, |(k, _)| *k == kind);
-        }
+        self.live.retain(|_, list| keep(list, |(k, _)| *k == kind));
         for (controller, names) in listed {
             for name in names {
                 insert(&mut self.live, &controller, kind, &name);
