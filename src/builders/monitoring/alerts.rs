@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::types::Text;
 use crate::crd::{AlertGroups, PrometheusRuleSettings, XAgent};
 use kube::ResourceExt;
 
@@ -476,11 +477,11 @@ pub struct RenderedAlert {
     /// PromQL.
     pub expr: String,
     /// `for` duration.
-    pub for_: String,
+    pub for_: Text,
     /// Labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<Text, Text>,
     /// Annotations.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: BTreeMap<Text, Text>,
 }
 
 /// Where the runbook of `alert` lives under `base`: the file name of
@@ -520,22 +521,25 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
                 return None;
             }
             let threshold = over.and_then(|o| o.threshold).unwrap_or(def.threshold);
-            let for_ = over.and_then(|o| o.for_.clone()).unwrap_or_else(|| def.for_.to_string());
+            let for_ = over.and_then(|o| o.for_.clone()).map_or(Text::Borrowed(def.for_), Text::Owned);
             Some(RenderedAlert {
                 name: def.name,
                 group: def.group,
                 expr: (def.expr)(&scope, threshold),
                 for_,
                 labels: BTreeMap::from([
-                    ("severity".to_string(), def.severity.as_str().to_string()),
-                    ("namespace".to_string(), ns.clone()),
-                    ("xagent".to_string(), scope.name.clone()),
-                    ("team".to_string(), team.clone()),
+                    (Text::Borrowed("severity"), Text::Borrowed(def.severity.as_str())),
+                    (Text::Borrowed("namespace"), Text::Owned(ns.clone())),
+                    (Text::Borrowed("xagent"), Text::Owned(scope.name.clone())),
+                    (Text::Borrowed("team"), Text::Owned(team.clone())),
                 ]),
                 annotations: BTreeMap::from([
-                    ("summary".to_string(), def.summary.to_string()),
-                    ("description".to_string(), def.description.to_string()),
-                    ("runbook_url".to_string(), runbook_url(&settings.runbook_base_url, def.name)),
+                    (Text::Borrowed("summary"), Text::Borrowed(def.summary)),
+                    (Text::Borrowed("description"), Text::Borrowed(def.description)),
+                    (
+                        Text::Borrowed("runbook_url"),
+                        Text::Owned(runbook_url(&settings.runbook_base_url, def.name)),
+                    ),
                 ]),
             })
         })

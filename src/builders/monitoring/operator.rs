@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::alerts::{Severity, runbook_url};
-use super::types::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup};
+use super::types::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup, Text};
 
 /// The `job` label of the operator's scrape targets.
 pub const JOB: &str = "xagent-operator";
@@ -118,14 +118,14 @@ pub fn rule_group(runbook_base_url: &str) -> RuleGroup {
     let rules = CATALOG
         .iter()
         .map(|alert| Rule {
-            alert: alert.name.to_string(),
+            alert: Text::Borrowed(alert.name),
             expr: (alert.expr)(&job),
-            for_: alert.for_.to_string(),
-            labels: BTreeMap::from([("severity".to_string(), alert.severity.as_str().to_string())]),
+            for_: Text::Borrowed(alert.for_),
+            labels: BTreeMap::from([(Text::Borrowed("severity"), Text::Borrowed(alert.severity.as_str()))]),
             annotations: BTreeMap::from([
-                ("summary".to_string(), alert.summary.to_string()),
-                ("description".to_string(), alert.description.to_string()),
-                ("runbook_url".to_string(), runbook_url(runbook_base_url, alert.name)),
+                (Text::Borrowed("summary"), Text::Borrowed(alert.summary)),
+                (Text::Borrowed("description"), Text::Borrowed(alert.description)),
+                (Text::Borrowed("runbook_url"), Text::Owned(runbook_url(runbook_base_url, alert.name))),
             ]),
         })
         .collect();

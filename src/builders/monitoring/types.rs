@@ -2,6 +2,7 @@
 //! ServiceMonitor and PrometheusRule, checked field by field against the
 //! upstream CRD schemas by the test suite.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -102,20 +103,25 @@ pub struct RuleGroup {
     pub rules: Vec<Rule>,
 }
 
+/// Text of a rule: most of it (names, keys, summaries, descriptions) is the
+/// catalog's own, borrowed rather than copied for each of an XAgent's 23
+/// rules; what a deserialized rule holds is owned.
+pub type Text = Cow<'static, str>;
+
 /// One alerting rule.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Rule {
     /// Alert name.
-    pub alert: String,
+    pub alert: Text,
     /// PromQL expression; the alert fires while it returns series.
     pub expr: String,
     /// How long the expression must hold before the alert fires.
     #[serde(rename = "for")]
-    pub for_: String,
+    pub for_: Text,
     /// Labels added to the alert (severity, xagent, namespace).
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<Text, Text>,
     /// summary, description and runbook_url.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: BTreeMap<Text, Text>,
 }
 
 /// AlertmanagerConfig spec (`monitoring.coreos.com/v1alpha1`): a routing
