@@ -797,7 +797,13 @@ fn reads_as_non_string(value: &str) -> bool {
             "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
         );
     }
-    value == "~" || is_int(value) || digits_but_not_number(value) || parse_f64(value)
+    // Beyond `~`, what reads as a number starts with a digit, a sign or a
+    // dot; a PromQL expression or a template, starting with `(` or `{`, is
+    // a string without trying the parsers.
+    if !matches!(first, b'0'..=b'9' | b'+' | b'-' | b'.') {
+        return value == "~";
+    }
+    is_int(value) || digits_but_not_number(value) || parse_f64(value)
 }
 
 fn is_int(v: &str) -> bool {
@@ -859,6 +865,31 @@ fn parse_f64(scalar: &str) -> bool {
         || unpositive.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
+/// Writes `rest` in decimal at the end of `buffer` and returns where it
+/// starts. Dividing a u128 is a library call: once the rest fits 64 bits
+/// (every count, port and size from the start) the loop divides u64s.
+fn decimal(buffer: &mut [u8; 40], mut rest: u128) -> usize {
+    let mut at = buffer.len();
+    let mut small = loop {
+        match u64::try_from(rest) {
+            Ok(small) => break small,
+            Err(_) => {
+                at -= 1;
+                buffer[at] = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+        }
+    };
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (small % 10) as u8;
+        small /= 10;
+        if small == 0 {
+            return at;
+        }
+    }
+}
+
 fn digits_but_not_number(scalar: &str) -> bool {
     let scalar = scalar.strip_prefix(['-', '+']).unwrap_or(scalar);
     scalar.len() > 1 && scalar.starts_with('0') && scalar[1..].bytes().all(|b| b.is_ascii_digit())
@@ -897,16 +928,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Emitter<'a> {
 
     fn serialize_i128(self, v: i128) -> Result<(), Unsupported> {
         let mut buffer = [0; 40];
-        let mut at = buffer.len();
-        let mut rest = v.unsigned_abs();
-        loop {
-            at -= 1;
-            buffer[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
+        let mut at = decimal(&mut buffer, v.unsigned_abs());
         if v < 0 {
             at -= 1;
             buffer[at] = b'-';

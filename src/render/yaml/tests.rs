@@ -307,6 +307,9 @@ fn numbers_booleans_nulls_and_empty_collections_are_written_as_serde_yaml_writes
     assert!(same_as_serde_yaml(&json!(null)));
     assert!(same_as_serde_yaml(&json!(42)));
     assert!(same_as_serde_yaml(&(i128::MIN, u128::MAX, 'x', '\'', ())));
+    // Either side of where the digits move from 128-bit to 64-bit division.
+    let wide = i128::from(u64::MAX);
+    assert!(same_as_serde_yaml(&(wide, wide + 1, -wide, -wide - 1, 10 * wide + 9, i128::MAX)));
 }
 
 #[test]
