@@ -491,6 +491,20 @@ pub fn runbook_url(base: &str, alert: &str) -> String {
     format!("{}/{alert}.md", base.trim_end_matches('/'))
 }
 
+/// A rule's annotations: its summary, description and runbook.
+pub fn annotations(
+    summary: &'static str,
+    description: &'static str,
+    runbook_base: &str,
+    alert: &str,
+) -> BTreeMap<Text, Text> {
+    BTreeMap::from([
+        ("summary".into(), summary.into()),
+        ("description".into(), description.into()),
+        ("runbook_url".into(), runbook_url(runbook_base, alert).into()),
+    ])
+}
+
 /// The project's own runbooks (`docs/runbooks`), the default runbook base.
 pub const PROJECT_RUNBOOKS: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/runbooks");
 
@@ -528,19 +542,12 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
                 expr: (def.expr)(&scope, threshold),
                 for_,
                 labels: BTreeMap::from([
-                    (Text::Borrowed("severity"), Text::Borrowed(def.severity.as_str())),
-                    (Text::Borrowed("namespace"), Text::Owned(ns.clone())),
-                    (Text::Borrowed("xagent"), Text::Owned(scope.name.clone())),
-                    (Text::Borrowed("team"), Text::Owned(team.clone())),
+                    ("severity".into(), def.severity.as_str().into()),
+                    ("namespace".into(), ns.clone().into()),
+                    ("xagent".into(), scope.name.clone().into()),
+                    ("team".into(), team.clone().into()),
                 ]),
-                annotations: BTreeMap::from([
-                    (Text::Borrowed("summary"), Text::Borrowed(def.summary)),
-                    (Text::Borrowed("description"), Text::Borrowed(def.description)),
-                    (
-                        Text::Borrowed("runbook_url"),
-                        Text::Owned(runbook_url(&settings.runbook_base_url, def.name)),
-                    ),
-                ]),
+                annotations: annotations(def.summary, def.description, &settings.runbook_base_url, def.name),
             })
         })
         .collect()

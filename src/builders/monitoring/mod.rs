@@ -15,7 +15,7 @@ use kube::ResourceExt;
 
 use self::types::{
     Endpoint, NamespaceSelector, PrometheusRule, PrometheusRuleSpec, RelabelConfig, Rule, RuleGroup,
-    ServiceMonitor, ServiceMonitorSpec, Text,
+    ServiceMonitor, ServiceMonitorSpec,
 };
 use super::meta::{APP, Component, MANAGER, object_meta};
 use crate::crd::{DashboardSettings, XAgent};
@@ -85,7 +85,7 @@ pub fn prometheus_rule(xagent: &XAgent) -> PrometheusRule {
             groups.push(RuleGroup { name: format!("xagent-{}", a.group.as_str()), rules: Vec::new() });
         }
         let rule = Rule {
-            alert: Text::Borrowed(a.name),
+            alert: a.name.into(),
             expr: a.expr,
             for_: a.for_,
             labels: a.labels,

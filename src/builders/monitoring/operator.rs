@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::alerts::{Severity, runbook_url};
-use super::types::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup, Text};
+use super::alerts::{Severity, annotations};
+use super::types::{PrometheusRule, PrometheusRuleSpec, Rule, RuleGroup};
 
 /// The `job` label of the operator's scrape targets.
 pub const JOB: &str = "xagent-operator";
@@ -118,15 +118,11 @@ pub fn rule_group(runbook_base_url: &str) -> RuleGroup {
     let rules = CATALOG
         .iter()
         .map(|alert| Rule {
-            alert: Text::Borrowed(alert.name),
+            alert: alert.name.into(),
             expr: (alert.expr)(&job),
-            for_: Text::Borrowed(alert.for_),
-            labels: BTreeMap::from([(Text::Borrowed("severity"), Text::Borrowed(alert.severity.as_str()))]),
-            annotations: BTreeMap::from([
-                (Text::Borrowed("summary"), Text::Borrowed(alert.summary)),
-                (Text::Borrowed("description"), Text::Borrowed(alert.description)),
-                (Text::Borrowed("runbook_url"), Text::Owned(runbook_url(runbook_base_url, alert.name))),
-            ]),
+            for_: alert.for_.into(),
+            labels: BTreeMap::from([("severity".into(), alert.severity.as_str().into())]),
+            annotations: annotations(alert.summary, alert.description, runbook_base_url, alert.name),
         })
         .collect();
     RuleGroup { name: GROUP.to_string(), rules }
