@@ -4,6 +4,8 @@
 //! "1024Mi" becomes "1Gi"). Emitting that form ourselves keeps a fully applied
 //! child equal to its desired state, so an unchanged XAgent sends no patch.
 
+use std::fmt;
+
 const BINARY: [(&str, u32); 6] = [("", 0), ("Ki", 1), ("Mi", 2), ("Gi", 3), ("Ti", 4), ("Pi", 5)];
 const DECIMAL: [(&str, u32); 6] = [("", 0), ("k", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)];
 
@@ -41,6 +43,10 @@ fn parse(q: &str) -> Option<(u128, bool)> {
     // Work in thousandths so "250m" and "0.25" land on the same integer.
     let multiplier = base_exp.map_or(Some(1), |m| m.checked_mul(1000))?;
     let scaled = mantissa.checked_mul(multiplier)?;
+    if scale == 0 {
+        // No fraction: no 128-bit division, a library call.
+        return Some((scaled, binary));
+    }
     let divisor = 10u128.checked_pow(scale)?;
     if !scaled.is_multiple_of(divisor) {
         return None;
@@ -54,32 +60,46 @@ fn parse_decimal(number: &str) -> Option<(u128, u32)> {
     if int.is_empty() && frac.is_empty() {
         return None;
     }
-    let digits = format!("{int}{frac}");
-    Some((digits.parse().ok()?, u32::try_from(frac.len()).ok()?))
+    // Digit by digit: `parse` would need the two halves joined in a new string.
+    let mantissa = int.bytes().chain(frac.bytes()).try_fold(0u128, |n, b| {
+        n.checked_mul(10)?.checked_add(u128::from(b.checked_sub(b'0').filter(|d| *d < 10)?))
+    })?;
+    Some((mantissa, u32::try_from(frac.len()).ok()?))
 }
 
 /// The API server's spelling: fractions in millis, binary values of at least
 /// 1Ki with the largest exact binary suffix, everything else decimal.
 fn format_millis(millis: u128, binary: bool) -> String {
-    if !millis.is_multiple_of(1000) {
+    // Every quantity a spec holds fits 64 bits in millis; dividing u64s
+    // is an instruction where u128s take a library call per step.
+    match u64::try_from(millis) {
+        Ok(millis) => spell(millis, binary),
+        Err(_) => spell(millis, binary),
+    }
+}
+
+/// [`format_millis`] in the integer type the value fits.
+fn spell<N>(millis: N, binary: bool) -> String
+where
+    N: Copy + PartialOrd + std::ops::Rem<Output = N> + std::ops::Div<Output = N> + From<u16> + fmt::Display,
+{
+    let zero = N::from(0);
+    if millis % N::from(1000) != zero {
         return format!("{millis}m");
     }
-    let value = millis / 1000;
-    if binary && value >= 1024 { rescale(value, 1024, &BINARY) } else { rescale(value, 1000, &DECIMAL) }
+    let value = millis / N::from(1000);
+    let (base, table) = if binary && value >= N::from(1024) { (1024, &BINARY) } else { (1000, &DECIMAL) };
+    let (base, mut value, mut idx) = (N::from(base), value, 0);
+    // Largest suffix that divides the value exactly.
+    while value != zero && value % base == zero && idx + 1 < table.len() {
+        value = value / base;
+        idx += 1;
+    }
+    format!("{value}{}", table[idx].0)
 }
 
 fn exponent(table: &[(&str, u32)], suffix: &str) -> Option<u32> {
     table.iter().find(|(s, _)| *s == suffix).map(|(_, e)| *e)
-}
-
-/// Largest suffix that divides the value exactly.
-fn rescale(mut value: u128, base: u128, table: &[(&str, u32); 6]) -> String {
-    let mut idx = 0;
-    while value != 0 && value.is_multiple_of(base) && idx + 1 < table.len() {
-        value /= base;
-        idx += 1;
-    }
-    format!("{value}{}", table[idx].0)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! thousands of generated strings.
 
 use std::fmt::{self, Display};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::ser::{self, Serialize};
 
@@ -197,6 +198,20 @@ impl<'a> Emitter<'a> {
             Requested::Any
         };
         self.emit_scalar(value, requested, &analysis)
+    }
+
+    /// A boolean, an integer or null: plain in any context, as libyaml's
+    /// analysis finds for a word of letters or digits that no indicator
+    /// starts (`-` followed by a digit is not one), so it skips the analysis.
+    #[inline]
+    fn plain_scalar(&mut self, text: &str) -> Result<(), Unsupported> {
+        debug_assert!(
+            Analysis::of(text).is_ok_and(|a| a.style(Requested::Plain, true, false) == Style::Plain)
+        );
+        self.write_plain(text, text.len());
+        self.whitespace = false;
+        self.indention = false;
+        Ok(())
     }
 
     /// libyaml's `emit_scalar` for a scalar `value` with the style serde_yaml asks for.
@@ -907,7 +922,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Emitter<'a> {
     type SerializeStructVariant = ser::Impossible<(), Unsupported>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
-        self.scalar(if v { "true" } else { "false" }, Requested::Plain)
+        self.plain_scalar(if v { "true" } else { "false" })
     }
 
     fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
@@ -934,7 +949,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Emitter<'a> {
             buffer[at] = b'-';
         }
         let text = std::str::from_utf8(&buffer[at..]).map_err(|_| Unsupported)?;
-        self.scalar(text, Requested::Plain)
+        self.plain_scalar(text)
     }
 
     fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
@@ -957,8 +972,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Emitter<'a> {
         if let Ok(v) = i128::try_from(v) {
             return self.serialize_i128(v);
         }
-        let text = v.to_string();
-        self.scalar(&text, Requested::Plain)
+        self.plain_scalar(&v.to_string())
     }
 
     fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
@@ -990,7 +1004,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Emitter<'a> {
     }
 
     fn serialize_unit(self) -> Result<(), Unsupported> {
-        self.scalar("null", Requested::Plain)
+        self.plain_scalar("null")
     }
 
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
@@ -1159,9 +1173,39 @@ impl ser::SerializeStruct for Collection<'_, '_> {
 }
 
 impl Emitter<'_> {
-    fn serialize_str_key(&mut self, key: &str) -> Result<(), Unsupported> {
+    /// A struct's field name. The same few hundred `&'static str`s come back
+    /// for every child, so whether one is a plain word is remembered by its
+    /// address and length; a hit writes it with no look at its bytes.
+    fn serialize_str_key(&mut self, key: &'static str) -> Result<(), Unsupported> {
+        if key.len() > 64 {
+            // Never a plain word (see `is_word`), and past what a tag holds.
+            return self.string(key);
+        }
+        let slot = &PLAIN_FIELD_NAMES[(key.as_ptr() as usize >> 3) % PLAIN_FIELD_NAMES.len()];
+        let tag = field_tag(key);
+        if slot.load(Ordering::Relaxed) == tag {
+            self.write_plain(key, key.len());
+            self.whitespace = false;
+            self.indention = false;
+            return Ok(());
+        }
+        let bytes = key.as_bytes();
+        if classes(bytes) & NOT_WORD == 0 && is_word(bytes) {
+            slot.store(tag, Ordering::Relaxed);
+        }
         self.string(key)
     }
+}
+
+/// Field names known to be plain words, each as its [`field_tag`], in a
+/// slot chosen by its address (a collision only costs the full look).
+static PLAIN_FIELD_NAMES: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
+
+/// A `&'static str` of at most 64 bytes as one word: its address, its
+/// length in bits 56 to 62 (user-space addresses stay below them, even with
+/// five-level paging) and bit 63 set, so never 0, the empty slot.
+fn field_tag(key: &'static str) -> u64 {
+    (key.as_ptr() as u64 ^ ((key.len() as u64) << 56)) | 1 << 63
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 //! value it does not convert alike (a `duration` or `byte` string) is left to
 //! kube's engine.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -347,8 +348,7 @@ impl Walk<'_, '_> {
         path: &CelPath<'_>,
     ) -> Result<(), Unsupported> {
         if let Some(reads) = &plan.reads {
-            let this = select(value, plan, defaulting, reads)?;
-            self.evaluate(plan.schema, this, path);
+            self.evaluate(value, plan, defaulting, reads, path)?;
         }
         match value {
             Value::Object(fields) if plan.has_rules => {
@@ -391,22 +391,33 @@ impl Walk<'_, '_> {
     }
 
     /// kube's `evaluate_compiled_results` and `evaluate_rule` on a create,
+    /// for the rules of `plan` on the part of `value` that `reads` selects,
     /// remembered per node and value (see [`Memo`]).
-    fn evaluate(&mut self, schema: &CompiledSchema, this: Cel, path: &CelPath<'_>) {
+    fn evaluate(
+        &mut self,
+        value: &Value,
+        plan: &Plan,
+        defaulting: bool,
+        reads: &Selection,
+        path: &CelPath<'_>,
+    ) -> Result<(), Unsupported> {
+        let schema = plan.schema;
         let node = std::ptr::from_ref(schema) as usize;
         // The object's own rules read its name, which no other object in
         // its namespace shares: remembered, each value would only be kept
         // (about 1.7 KB an XAgent, up to the memo's limit) and never met again.
-        let remember = !matches!(path, CelPath::Root);
-        let failed = remember.then(|| MEMO.with(|memo| memo.borrow().get(node, &this).map(<[_]>::to_vec)));
-        let failed = match failed.flatten() {
+        let remember = !matches!(path, CelPath::Root)
+            && MEMO.with(|memo| memo.borrow_mut().encode(value, plan, defaulting, reads));
+        let known = remember.then(|| MEMO.with(|memo| memo.borrow().get(node).map(<[_]>::to_vec)));
+        let failed = match known.flatten() {
             Some(failed) => failed,
-            None if remember => {
-                let failed = self.run(schema, this.clone());
-                MEMO.with(|memo| memo.borrow_mut().insert(node, this, &failed));
+            None => {
+                let failed = self.run(schema, select(value, plan, defaulting, reads)?);
+                if remember {
+                    MEMO.with(|memo| memo.borrow_mut().insert(node, &failed));
+                }
                 failed
             }
-            None => self.run(schema, this),
         };
         let rules = &schema.validations;
         for (index, message) in failed {
@@ -414,6 +425,7 @@ impl Walk<'_, '_> {
                 rules.get(index).and_then(|r| r.as_ref().ok()).and_then(|r| r.rule.field_path.as_deref());
             self.failures.push((effective_path(&path.to_string(), field_path), message));
         }
+        Ok(())
     }
 
     /// The rules of `schema` that fail on `this`: their index and message.
@@ -466,105 +478,207 @@ thread_local! {
 /// is exactly one seen before fails exactly as it did then. XAgents share
 /// most of their settings (the defaults, a team's conventions), so most
 /// nodes hit: binding `self` and interpreting the rules cost more than
-/// the rest of the validation together. Values compare strictly (type and
-/// content, unlike CEL's `==`, for which `1 == 1.0`); a value holding
-/// anything but plain data is never remembered. At most [`Memo::LIMIT`]
-/// values are kept, then the memo starts over.
+/// the rest of the validation together. A value is looked up by its
+/// [`Memo::encode`]ing, written straight from the JSON with no CEL value
+/// built; values compare strictly (type and content, unlike CEL's `==`,
+/// for which `1 == 1.0`), and one holding a timestamp is never remembered.
+/// At most [`Memo::LIMIT`] values are kept, then the memo starts over.
 #[derive(Default)]
 struct Memo {
-    /// By node and fingerprint of `self`: each value seen and its failures.
+    /// By node and hash of the encoded `self`: each value seen and its failures.
     entries: HashMap<(usize, u64), Vec<Seen>>,
     size: usize,
+    /// The encoding of the value being looked up, its buffer reused.
+    key: Vec<u8>,
 }
 
 /// A failed rule: its index among the node's validations, and its message.
 type Failed = (usize, String);
 
-/// A value of `self` a node saw, and how its rules failed on it.
-type Seen = (Cel, Vec<Failed>);
+/// The encoding of a value of `self` a node saw, and how its rules failed on it.
+type Seen = (Box<[u8]>, Vec<Failed>);
 
 impl Memo {
     const LIMIT: usize = 4096;
 
-    fn get(&self, node: usize, this: &Cel) -> Option<&[Failed]> {
-        let hash = fingerprint(this)?;
-        let seen = self.entries.get(&(node, hash))?;
-        seen.iter().find(|(value, _)| same(value, this)).map(|(_, failed)| failed.as_slice())
+    /// Encodes what [`select`] would bind as `self` into the lookup key;
+    /// `false` when that value is not to be remembered.
+    fn encode(&mut self, value: &Value, plan: &Plan, defaulting: bool, reads: &Selection) -> bool {
+        self.key.clear();
+        encode(value, plan, defaulting, reads, &mut self.key)
     }
 
-    fn insert(&mut self, node: usize, this: Cel, failed: &[Failed]) {
-        let Some(hash) = fingerprint(&this) else { return };
+    /// The failures remembered for the encoded value at `node`.
+    fn get(&self, node: usize) -> Option<&[Failed]> {
+        let seen = self.entries.get(&(node, hash(&self.key)))?;
+        seen.iter().find(|(key, _)| **key == *self.key).map(|(_, failed)| failed.as_slice())
+    }
+
+    fn insert(&mut self, node: usize, failed: &[Failed]) {
         if self.size >= Self::LIMIT {
             self.entries.clear();
             self.size = 0;
         }
-        self.entries.entry((node, hash)).or_default().push((this, failed.to_vec()));
+        let seen = (self.key.as_slice().into(), failed.to_vec());
+        self.entries.entry((node, hash(&self.key))).or_default().push(seen);
         self.size += 1;
     }
 }
 
-/// A hash of a plain-data value; `None` for anything else.
-fn fingerprint(value: &Cel) -> Option<u64> {
-    // FNV-style mixing: cheap, and collisions only cost a comparison.
-    fn mix(hash: u64, word: u64) -> u64 {
-        (hash ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(17)
-    }
-    fn bytes(hash: u64, data: &[u8]) -> u64 {
-        data.chunks(8).fold(mix(hash, data.len() as u64), |h, chunk| {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            mix(h, u64::from_le_bytes(word))
-        })
-    }
-    Some(match value {
-        Cel::Null => 1,
-        Cel::Bool(b) => mix(2, u64::from(*b)),
-        Cel::Int(i) => mix(3, *i as u64),
-        Cel::UInt(u) => mix(4, *u),
-        Cel::Float(f) => mix(5, f.to_bits()),
-        Cel::String(s) => bytes(6, s.as_bytes()),
-        Cel::Bytes(b) => bytes(7, b),
-        Cel::List(items) => {
-            let mut hash = mix(8, items.len() as u64);
-            for item in items.iter() {
-                hash = mix(hash, fingerprint(item)?);
-            }
-            hash
-        }
-        Cel::Map(map) => {
-            // Entries in no particular order: combined by a commutative sum.
-            let mut sum = 0u64;
-            for (key, value) in map.map.iter() {
-                let key = match key {
-                    Key::Int(i) => mix(10, *i as u64),
-                    Key::Uint(u) => mix(11, *u),
-                    Key::Bool(b) => mix(12, u64::from(*b)),
-                    Key::String(s) => bytes(13, s.as_bytes()),
-                };
-                sum = sum.wrapping_add(mix(key, fingerprint(value)?));
-            }
-            mix(mix(9, map.map.len() as u64), sum)
-        }
-        _ => return None,
+/// FNV-style mixing of the encoding's words: cheap, and collisions only
+/// cost a comparison.
+fn hash(data: &[u8]) -> u64 {
+    let mix = |hash: u64, word: u64| (hash ^ word).wrapping_mul(0x0100_0000_01b3).rotate_left(17);
+    data.chunks(8).fold(mix(0, data.len() as u64), |h, chunk| {
+        let mut word = [0; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        mix(h, u64::from_le_bytes(word))
     })
 }
 
-/// Whether two plain-data values are the same value of the same type.
-fn same(a: &Cel, b: &Cel) -> bool {
-    match (a, b) {
-        (Cel::Null, Cel::Null) => true,
-        (Cel::Bool(a), Cel::Bool(b)) => a == b,
-        (Cel::Int(a), Cel::Int(b)) => a == b,
-        (Cel::UInt(a), Cel::UInt(b)) => a == b,
-        (Cel::Float(a), Cel::Float(b)) => a.to_bits() == b.to_bits(),
-        (Cel::String(a), Cel::String(b)) => a == b,
-        (Cel::Bytes(a), Cel::Bytes(b)) => a == b,
-        (Cel::List(a), Cel::List(b)) => a.len() == b.len() && a.iter().zip(b.iter()).all(|(a, b)| same(a, b)),
-        (Cel::Map(a), Cel::Map(b)) => {
-            a.map.len() == b.map.len() && a.map.iter().all(|(k, v)| b.map.get(k).is_some_and(|w| same(v, w)))
+/// The tags of [`encode`]: each value starts with one, a map's entries
+/// each with [`KEY`] and the map with [`END`], so no encoding is the
+/// prefix of another.
+mod tag {
+    pub const NULL: u8 = 0;
+    pub const FALSE: u8 = 1;
+    pub const TRUE: u8 = 2;
+    pub const INT: u8 = 3;
+    pub const UINT: u8 = 4;
+    pub const FLOAT: u8 = 5;
+    pub const STRING: u8 = 6;
+    pub const LIST: u8 = 7;
+    pub const MAP: u8 = 8;
+    pub const KEY: u8 = 9;
+    pub const END: u8 = 10;
+}
+
+/// Writes to `out` the value [`select`] would build, step for step: two
+/// values with the same bytes convert to the same CEL value. `false` for a
+/// value the memo does not keep: a `date-time` string (a CEL timestamp) or
+/// a format `select` refuses, which it then reports.
+fn encode(value: &Value, plan: &Plan, defaulting: bool, reads: &Selection, out: &mut Vec<u8>) -> bool {
+    match (reads, value) {
+        (Selection::Fields(_), Value::Object(fields)) => {
+            encode_object(fields, plan, defaulting, Some(reads), out)
         }
-        _ => false,
+        _ => encode_converted(value, plan, defaulting, out),
     }
+}
+
+/// [`convert`], encoded.
+fn encode_converted(value: &Value, plan: &Plan, defaulting: bool, out: &mut Vec<u8>) -> bool {
+    match value {
+        Value::String(s) => match plan.schema.format {
+            SchemaFormat::None | SchemaFormat::IntOrString => encode_text(tag::STRING, s, out),
+            _ => return false,
+        },
+        Value::Array(items) => match &plan.items {
+            Some(item) => {
+                encode_len(tag::LIST, items.len(), out);
+                return items.iter().all(|v| encode_converted(v, item, defaulting, out));
+            }
+            None => encode_plain(value, out),
+        },
+        Value::Object(fields) => return encode_object(fields, plan, defaulting, None, out),
+        Value::Null | Value::Bool(_) | Value::Number(_) => encode_plain(value, out),
+    }
+    true
+}
+
+/// [`object`], encoded.
+fn encode_object(
+    fields: &Map<String, Value>,
+    plan: &Plan,
+    defaulting: bool,
+    reads: Option<&Selection>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let wanted = |key: &str| match reads {
+        None => Some(&Selection::Whole),
+        Some(reads) => reads.get(key),
+    };
+    let into_additional = !plan.schema.preserve_unknown_fields;
+    out.push(tag::MAP);
+    let mut kept = true;
+    entries(fields, plan, defaulting, |entry| {
+        kept = kept
+            && match entry {
+                Entry::Given { value, property: Some(p), .. } => wanted(&p.key).is_none_or(|sub| {
+                    encode_text(tag::KEY, &p.key, out);
+                    encode(value, &p.plan, defaulting, sub, out)
+                }),
+                Entry::Given { key, value, property: None } => {
+                    let key = if plan.schema.is_map { Cow::Borrowed(key) } else { escaped(key) };
+                    wanted(&key).is_none_or(|sub| {
+                        encode_text(tag::KEY, &key, out);
+                        match &plan.additional {
+                            Some(extra) => encode(value, extra, defaulting && into_additional, sub, out),
+                            None => {
+                                encode_plain(value, out);
+                                true
+                            }
+                        }
+                    })
+                }
+                Entry::Defaulted { property: p, value } => wanted(&p.key).is_none_or(|sub| {
+                    encode_text(tag::KEY, &p.key, out);
+                    encode(value, &p.plan, false, sub, out)
+                }),
+            };
+    });
+    // The fields an embedded resource gains when absent follow from the
+    // node and the keys written: nothing more to encode.
+    out.push(tag::END);
+    kept
+}
+
+/// [`plain`], encoded; a map's keys as written, which is no coarser than
+/// their escaped form.
+fn encode_plain(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.push(tag::NULL),
+        Value::Bool(b) => out.push(if *b { tag::TRUE } else { tag::FALSE }),
+        // As `number` converts it.
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => encode_word(tag::INT, i as u64, out),
+            (None, Some(u)) => encode_word(tag::UINT, u, out),
+            (None, None) => encode_word(tag::FLOAT, n.as_f64().unwrap_or(f64::NAN).to_bits(), out),
+        },
+        Value::String(s) => encode_text(tag::STRING, s, out),
+        Value::Array(items) => {
+            encode_len(tag::LIST, items.len(), out);
+            items.iter().for_each(|v| encode_plain(v, out));
+        }
+        Value::Object(fields) => {
+            out.push(tag::MAP);
+            for (key, value) in fields {
+                encode_text(tag::KEY, key, out);
+                encode_plain(value, out);
+            }
+            out.push(tag::END);
+        }
+    }
+}
+
+fn encode_word(tag: u8, word: u64, out: &mut Vec<u8>) {
+    out.push(tag);
+    out.extend_from_slice(&word.to_le_bytes());
+}
+
+fn encode_text(tag: u8, text: &str, out: &mut Vec<u8>) {
+    encode_len(tag, text.len(), out);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// `tag`, then `len` seven bits a byte (LEB128).
+fn encode_len(tag: u8, mut len: usize, out: &mut Vec<u8>) {
+    out.push(tag);
+    while len >= 0x80 {
+        out.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
 }
 
 /// `messageExpression` when it yields a string, else the static message.
@@ -724,6 +838,15 @@ const RESERVED: &[&str] = &[
     "void",
     "while",
 ];
+
+/// [`escape_field_name`], borrowed when nothing needs escaping.
+fn escaped(name: &str) -> Cow<'_, str> {
+    if RESERVED.contains(&name) || name.contains(['_', '.', '-', '/']) {
+        Cow::Owned(escape_field_name(name))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
 
 /// A field name as the API server's CEL sees it.
 fn escape_field_name(name: &str) -> String {

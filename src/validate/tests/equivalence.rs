@@ -211,3 +211,29 @@ fn the_cel_evaluator_agrees_on_values_the_schema_would_refuse() {
         assert_eq!(failures(rules::check(&doc)), expected, "{doc}, remembered");
     }
 }
+
+#[test]
+fn remembered_values_are_told_apart_by_type_and_by_how_entries_split_their_text() {
+    // Each value follows one that a looser memo key would confuse it with:
+    // the same number as an integer and a float, an int-or-string as either,
+    // a label map whose key and value split the same text differently (the
+    // value "_c" is refused, "b_c" is not).
+    let specs = [
+        json!({"api": {"port": 8000, "metricsPort": 8000}}),
+        json!({"api": {"port": 8000, "metricsPort": 8000.0}}),
+        json!({"api": {"port": 8000, "metricsPort": 9090.0}}),
+        json!({"api": {"strategy": {"maxSurge": 0, "maxUnavailable": 0}}}),
+        json!({"api": {"strategy": {"maxSurge": "0", "maxUnavailable": 0}}}),
+        json!({"api": {"strategy": {"maxSurge": "0%", "maxUnavailable": "0"}}}),
+        json!({"api": {"strategy": {"maxSurge": 1, "maxUnavailable": "0"}}}),
+        json!({"api": {"podLabels": {"a": "b_c"}}}),
+        json!({"api": {"podLabels": {"ab": "_c"}}}),
+    ];
+    for spec in specs {
+        let doc = json!({"apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+            "metadata": {"name": "demo", "namespace": "default"}, "spec": spec});
+        let expected = failures(rules::with_kube(&doc));
+        assert_eq!(failures(rules::check(&doc)), expected, "{spec}");
+        assert_eq!(failures(rules::check(&doc)), expected, "{spec}, remembered");
+    }
+}
