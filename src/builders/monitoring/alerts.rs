@@ -127,65 +127,96 @@ pub struct AlertDef {
     pub threshold: f64,
     /// Default `for` duration.
     pub for_: &'static str,
-    /// Builds the expression from the scope and the (possibly overridden) threshold.
-    pub expr: fn(&Scope, f64) -> String,
+    /// Builds the expression from the scope and the (possibly overridden)
+    /// threshold, spelled as `f64`'s `Display` spells it.
+    pub expr: fn(&Scope, &str) -> String,
     /// One-line summary.
     pub summary: &'static str,
     /// Longer description; `{{ $value }}` is filled in by Prometheus.
     pub description: &'static str,
 }
 
+/// `parts` joined, allocated once at their length. The catalog's 23
+/// expressions are built for every XAgent on every reconcile and every
+/// `render`: `format!` over nested `format!`s took several times as long
+/// (docs/performance.md, "Render").
+fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| out.push_str(p));
+    out
+}
+
 /// `up` of one component, 0 when no target exists at all.
 fn component_up(s: &Scope, component: &str) -> String {
-    format!(r#"(sum(up{{{},component="{component}"}}) or vector(0))"#, s.app)
+    cat(&["(sum(up{", &s.app, ",component=\"", component, "\"}) or vector(0))"])
 }
 
 /// How long a component's pods may exist without ever answering a scrape
 /// before "down" counts: an image pull or a slow first start of a new XAgent.
-const FIRST_SCRAPE_GRACE_SECONDS: u32 = 900;
+const FIRST_SCRAPE_GRACE_SECONDS: &str = "900";
 
 /// Fewer than `t` targets of `component` are up, and it counts: a target of
 /// it was up within the hour, or its oldest pod is past the first-scrape
 /// grace. A new XAgent whose pods have not started yet stays silent, one
 /// that never comes up fires once the grace is over.
-fn down_after_grace(s: &Scope, component: &str, t: f64) -> String {
-    let pods = format!("{}-{component}-{HASH}{{1,10}}-{HASH}{{5}}", s.name);
-    format!(
-        r#"{} < {t} and on () (max(max_over_time(up{{{},component="{component}"}}[1h])) > 0 or time() - min(kube_pod_created{{{},pod=~"{pods}"}}) > {FIRST_SCRAPE_GRACE_SECONDS})"#,
-        component_up(s, component),
-        s.app,
-        s.namespace,
-    )
+fn down_after_grace(s: &Scope, component: &str, t: &str) -> String {
+    cat(&[
+        &component_up(s, component),
+        " < ",
+        t,
+        " and on () (max(max_over_time(up{",
+        &s.app,
+        ",component=\"",
+        component,
+        "\"}[1h])) > 0 or time() - min(kube_pod_created{",
+        &s.namespace,
+        ",pod=~\"",
+        &s.name,
+        "-",
+        component,
+        "-",
+        HASH,
+        "{1,10}-",
+        HASH,
+        "{5}\"}) > ",
+        FIRST_SCRAPE_GRACE_SECONDS,
+        ")",
+    ])
 }
 
-fn ratio(numerator: String, denominator: String) -> String {
-    format!("({numerator}) / ({denominator})")
+/// `numerator / denominator`, each in parentheses.
+fn ratio(numerator: &[&str], denominator: &[&str]) -> String {
+    let mut parts = Vec::with_capacity(numerator.len() + denominator.len() + 3);
+    parts.push("(");
+    parts.extend_from_slice(numerator);
+    parts.push(") / (");
+    parts.extend_from_slice(denominator);
+    parts.push(")");
+    cat(&parts)
 }
 
 /// Share of `metric`'s rate over `window` whose series match `filter`, e.g. the
 /// 5xx share of requests.
 fn share(s: &Scope, metric: &str, filter: &str, window: &str) -> String {
     ratio(
-        format!("sum(rate({metric}{{{},{filter}}}[{window}]))", s.app),
-        format!("sum(rate({metric}{{{}}}[{window}]))", s.app),
+        &["sum(rate(", metric, "{", &s.app, ",", filter, "}[", window, "]))"],
+        &["sum(rate(", metric, "{", &s.app, "}[", window, "]))"],
     )
 }
 
 /// Per-pod use of a resource against the pods' limits of it; `usage` is an
 /// expression over the container series selected by `pod_series`.
-fn pod_limit_ratio(s: &Scope, usage: String, resource: &str) -> String {
-    ratio(
-        format!("sum by (pod) ({usage})"),
-        format!(
-            r#"sum by (pod) (kube_pod_container_resource_limits{{{},pod=~"{}",resource="{resource}"}})"#,
-            s.namespace, s.pods
-        ),
-    )
+fn pod_limit_ratio(s: &Scope, usage: &[&str], resource: &str) -> String {
+    let mut numerator = vec!["sum by (pod) ("];
+    numerator.extend_from_slice(usage);
+    numerator.push(")");
+    let limits = "sum by (pod) (kube_pod_container_resource_limits{";
+    ratio(&numerator, &[limits, &s.namespace, ",pod=~\"", &s.pods, "\",resource=\"", resource, "\"})"])
 }
 
 /// `metric` of this XAgent's containers (the pod-level series has no container).
-fn pod_series(s: &Scope, metric: &str) -> String {
-    format!(r#"{metric}{{{},pod=~"{}",container!=""}}"#, s.namespace, s.pods)
+fn pod_series<'a>(s: &'a Scope, metric: &'a str) -> [&'a str; 6] {
+    [metric, "{", &s.namespace, ",pod=~\"", &s.pods, "\",container!=\"\"}"]
 }
 
 /// The whole catalog, in group order.
@@ -207,9 +238,9 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.05,
         for_: "5m",
         expr: |s, t| {
-            let api = format!(r#"{},component="api""#, s.app);
+            let api = cat(&[&s.app, r#",component="api""#]);
             let scope = Scope { app: api, ..s.clone() };
-            format!("{} > {t}", share(&scope, "xagent_http_requests_total", r#"status=~"5..""#, "5m"))
+            cat(&[&share(&scope, "xagent_http_requests_total", r#"status=~"5..""#, "5m"), " > ", t])
         },
         summary: "X-Agent API answers too many requests with 5xx",
         description: "{{ $value | humanizePercentage }} of API requests failed with a 5xx status over 5 minutes.",
@@ -221,10 +252,12 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 2.0,
         for_: "10m",
         expr: |s, t| {
-            format!(
-                r#"histogram_quantile(0.95, sum by (le) (rate(xagent_http_request_duration_seconds_bucket{{{},component="api"}}[5m]))) > {t}"#,
-                s.app
-            )
+            cat(&[
+                "histogram_quantile(0.95, sum by (le) (rate(xagent_http_request_duration_seconds_bucket{",
+                &s.app,
+                r#",component="api"}[5m]))) > "#,
+                t,
+            ])
         },
         summary: "X-Agent API p95 latency is high",
         description: "95th percentile API latency is {{ $value | humanizeDuration }} (threshold in seconds).",
@@ -236,7 +269,7 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 1000.0,
         for_: "10m",
         expr: |s, t| {
-            format!(r#"sum(rate(xagent_http_requests_total{{{},component="api"}}[5m])) > {t}"#, s.app)
+            cat(&["sum(rate(xagent_http_requests_total{", &s.app, r#",component="api"}[5m])) > "#, t])
         },
         summary: "X-Agent API request rate is unusually high",
         description: "The API serves {{ $value | humanize }} requests per second.",
@@ -247,7 +280,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::High,
         threshold: 1.0,
         for_: "5m",
-        expr: |s, t| format!("sum(rate(xagent_auth_failures_total{{{}}}[5m])) > {t}", s.app),
+        expr: |s, t| cat(&["sum(rate(xagent_auth_failures_total{", &s.app, "}[5m])) > ", t]),
         summary: "Many failed authentication attempts against X-Agent",
         description: "{{ $value | humanize }} authentication failures per second: a misconfigured client or an attack.",
     },
@@ -258,10 +291,16 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.0,
         for_: "10m",
         expr: |s, t| {
-            format!(
-                "sum(rate(xagent_cognitive_loop_iterations_total{{{app}}}[10m])) <= {t} and sum(xagent_active_goals{{{app}}}) > 0",
-                app = s.app
-            )
+            let app = &s.app;
+            cat(&[
+                "sum(rate(xagent_cognitive_loop_iterations_total{",
+                app,
+                "}[10m])) <= ",
+                t,
+                " and sum(xagent_active_goals{",
+                app,
+                "}) > 0",
+            ])
         },
         summary: "X-Agent cognitive loop makes no progress",
         description: "Goals are active but the cognitive loop ran at most the threshold of iterations per second for 10 minutes.",
@@ -272,7 +311,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::High,
         threshold: 0.2,
         for_: "15m",
-        expr: |s, t| format!("{} > {t}", share(s, "xagent_goals_total", r#"outcome="failed""#, "15m")),
+        expr: |s, t| cat(&[&share(s, "xagent_goals_total", r#"outcome="failed""#, "15m"), " > ", t]),
         summary: "Many X-Agent goals fail",
         description: "{{ $value | humanizePercentage }} of finished goals failed over 15 minutes.",
     },
@@ -282,7 +321,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::Warning,
         threshold: 0.7,
         for_: "30m",
-        expr: |s, t| format!("{} < {t}", share(s, "xagent_goals_total", r#"outcome="completed""#, "1h")),
+        expr: |s, t| cat(&[&share(s, "xagent_goals_total", r#"outcome="completed""#, "1h"), " < ", t]),
         summary: "Few X-Agent goals complete",
         description: "Only {{ $value | humanizePercentage }} of finished goals completed over the last hour.",
     },
@@ -293,7 +332,7 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 1.0,
         for_: "2m",
         // Any pod's breaker counts: calls through it fail fast on that pod.
-        expr: |s, t| format!("max by (breaker) (xagent_circuit_breaker_open{{{}}}) >= {t}", s.app),
+        expr: |s, t| cat(&["max by (breaker) (xagent_circuit_breaker_open{", &s.app, "}) >= ", t]),
         summary: "X-Agent circuit breaker {{ $labels.breaker }} is open",
         description: "The {{ $labels.breaker }} circuit breaker has been open for 2 minutes: calls to it fail fast, and the goals that need it fail.",
     },
@@ -303,7 +342,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::Critical,
         threshold: 1.0,
         for_: "1m",
-        expr: |s, t| format!(r#"xagent_dependency_up{{{},dependency="redis"}} < {t}"#, s.app),
+        expr: |s, t| cat(&["xagent_dependency_up{", &s.app, r#",dependency="redis"} < "#, t]),
         summary: "Redis is unreachable for X-Agent",
         description: "The operator's probe cannot PING Redis for this XAgent.",
     },
@@ -313,7 +352,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::Critical,
         threshold: 1.0,
         for_: "1m",
-        expr: |s, t| format!(r#"xagent_dependency_up{{{},dependency="postgres"}} < {t}"#, s.app),
+        expr: |s, t| cat(&["xagent_dependency_up{", &s.app, r#",dependency="postgres"} < "#, t]),
         summary: "PostgreSQL is unreachable for X-Agent",
         description: "The operator's probe cannot run SELECT 1 on PostgreSQL for this XAgent.",
     },
@@ -324,10 +363,14 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 1.0,
         for_: "5m",
         expr: |s, t| {
-            format!(
-                r#"kube_statefulset_status_replicas_ready{{{},statefulset="{}-chromadb"}} < {t}"#,
-                s.namespace, s.name
-            )
+            cat(&[
+                "kube_statefulset_status_replicas_ready{",
+                &s.namespace,
+                r#",statefulset=""#,
+                &s.name,
+                r#"-chromadb"} < "#,
+                t,
+            ])
         },
         summary: "ChromaDB has no ready replica",
         description: "The ChromaDB StatefulSet has {{ $value }} ready replicas.",
@@ -339,7 +382,7 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.8,
         for_: "10m",
         expr: |s, t| {
-            format!(r#"xagent_dependency_saturation_ratio{{{},dependency="postgres"}} > {t}"#, s.app)
+            cat(&["xagent_dependency_saturation_ratio{", &s.app, r#",dependency="postgres"} > "#, t])
         },
         summary: "PostgreSQL connections are nearly exhausted",
         description: "{{ $value | humanizePercentage }} of PostgreSQL max_connections are in use.",
@@ -350,7 +393,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::Warning,
         threshold: 0.9,
         for_: "10m",
-        expr: |s, t| format!(r#"xagent_dependency_saturation_ratio{{{},dependency="redis"}} > {t}"#, s.app),
+        expr: |s, t| cat(&["xagent_dependency_saturation_ratio{", &s.app, r#",dependency="redis"} > "#, t]),
         summary: "Redis memory is nearly full",
         description: "Redis uses {{ $value | humanizePercentage }} of its maxmemory.",
     },
@@ -361,8 +404,11 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.8,
         for_: "15m",
         expr: |s, t| {
-            let usage = format!("rate({}[5m])", pod_series(s, "container_cpu_usage_seconds_total"));
-            format!("{} > {t}", pod_limit_ratio(s, usage, "cpu"))
+            let series = pod_series(s, "container_cpu_usage_seconds_total");
+            let mut usage = vec!["rate("];
+            usage.extend_from_slice(&series);
+            usage.push("[5m])");
+            cat(&[&pod_limit_ratio(s, &usage, "cpu"), " > ", t])
         },
         summary: "X-Agent pod {{ $labels.pod }} is near its CPU limit",
         description: "Pod {{ $labels.pod }} uses {{ $value | humanizePercentage }} of its CPU limit.",
@@ -375,7 +421,7 @@ pub const CATALOG: [AlertDef; 23] = [
         for_: "15m",
         expr: |s, t| {
             let usage = pod_series(s, "container_memory_working_set_bytes");
-            format!("{} > {t}", pod_limit_ratio(s, usage, "memory"))
+            cat(&[&pod_limit_ratio(s, &usage, "memory"), " > ", t])
         },
         summary: "X-Agent pod {{ $labels.pod }} is near its memory limit",
         description: "Pod {{ $labels.pod }} uses {{ $value | humanizePercentage }} of its memory limit.",
@@ -387,11 +433,15 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.1,
         for_: "5m",
         expr: |s, t| {
-            let claims =
-                format!(r#"{},persistentvolumeclaim=~"data-{}-chromadb-[0-9]+""#, s.namespace, s.name);
-            format!(
-                "kubelet_volume_stats_available_bytes{{{claims}}} / kubelet_volume_stats_capacity_bytes{{{claims}}} < {t}"
-            )
+            let claims = cat(&[&s.namespace, r#",persistentvolumeclaim=~"data-"#, &s.name, r#"-chromadb-[0-9]+""#]);
+            cat(&[
+                "kubelet_volume_stats_available_bytes{",
+                &claims,
+                "} / kubelet_volume_stats_capacity_bytes{",
+                &claims,
+                "} < ",
+                t,
+            ])
         },
         summary: "ChromaDB volume {{ $labels.persistentvolumeclaim }} is almost full",
         description: "Only {{ $value | humanizePercentage }} of the volume is free.",
@@ -403,7 +453,7 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.1,
         for_: "10m",
         expr: |s, t| {
-            format!("{} > {t}", share(s, "xagent_tool_executions_total", r#"outcome="error""#, "10m"))
+            cat(&[&share(s, "xagent_tool_executions_total", r#"outcome="error""#, "10m"), " > ", t])
         },
         summary: "Many X-Agent tool executions fail",
         description: "{{ $value | humanizePercentage }} of tool executions failed over 10 minutes.",
@@ -415,7 +465,7 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.05,
         for_: "10m",
         expr: |s, t| {
-            format!("{} > {t}", share(s, "xagent_tool_executions_total", r#"outcome="timeout""#, "10m"))
+            cat(&[&share(s, "xagent_tool_executions_total", r#"outcome="timeout""#, "10m"), " > ", t])
         },
         summary: "X-Agent tool executions time out",
         description: "{{ $value | humanizePercentage }} of tool executions timed out over 10 minutes.",
@@ -426,7 +476,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::High,
         threshold: 1.0,
         for_: "5m",
-        expr: |s, t| format!("min(xagent_sandbox_available{{{}}}) < {t}", s.app),
+        expr: |s, t| cat(&["min(xagent_sandbox_available{", &s.app, "}) < ", t]),
         summary: "The X-Agent tool sandbox is unavailable",
         description: "At least one pod reports its code-execution sandbox as unavailable.",
     },
@@ -446,7 +496,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::Warning,
         threshold: 100.0,
         for_: "10m",
-        expr: |s, t| format!("max(xagent_task_queue_depth{{{}}}) > {t}", s.app),
+        expr: |s, t| cat(&["max(xagent_task_queue_depth{", &s.app, "}) > ", t]),
         summary: "X-Agent task queue is backing up",
         description: "{{ $value }} tasks are waiting for a worker.",
     },
@@ -457,10 +507,12 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 300.0,
         for_: "15m",
         expr: |s, t| {
-            format!(
-                "histogram_quantile(0.95, sum by (le) (rate(xagent_task_duration_seconds_bucket{{{}}}[10m]))) > {t}",
-                s.app
-            )
+            cat(&[
+                "histogram_quantile(0.95, sum by (le) (rate(xagent_task_duration_seconds_bucket{",
+                &s.app,
+                "}[10m]))) > ",
+                t,
+            ])
         },
         summary: "X-Agent tasks take long",
         description: "95th percentile task duration is {{ $value | humanizeDuration }} (threshold in seconds).",
@@ -488,7 +540,7 @@ pub struct RenderedAlert {
 /// `docs/runbooks/`, so a base that points at those docs in any copy of the
 /// repository (or a wiki that keeps the names) needs nothing else.
 pub fn runbook_url(base: &str, alert: &str) -> String {
-    format!("{}/{alert}.md", base.trim_end_matches('/'))
+    cat(&[base.trim_end_matches('/'), "/", alert, ".md"])
 }
 
 /// A rule's annotations: its summary, description and runbook.
@@ -534,12 +586,12 @@ pub fn render(xagent: &XAgent, settings: &PrometheusRuleSettings) -> Vec<Rendere
             if over.and_then(|o| o.enabled) == Some(false) || !meaningful(def.name, xagent) {
                 return None;
             }
-            let threshold = over.and_then(|o| o.threshold).unwrap_or(def.threshold);
+            let threshold = over.and_then(|o| o.threshold).unwrap_or(def.threshold).to_string();
             let for_ = over.and_then(|o| o.for_.clone()).map_or(Text::Borrowed(def.for_), Text::Owned);
             Some(RenderedAlert {
                 name: def.name,
                 group: def.group,
-                expr: (def.expr)(&scope, threshold),
+                expr: (def.expr)(&scope, &threshold),
                 for_,
                 labels: BTreeMap::from([
                     ("severity".into(), def.severity.as_str().into()),
