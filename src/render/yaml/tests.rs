@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::write;
+use super::{CLASS, COLON, HASH, NOT_WORD, UNUSUAL, classes, write};
 use crate::builders;
 use crate::render::parse_documents;
 
@@ -325,4 +325,25 @@ fn what_the_fast_writer_does_not_reproduce_is_left_to_serde_yaml() {
     assert!(write(&mut out, &Tagged::Struct { a: 1 }).is_err());
     assert!(write(&mut out, &json!({ "a\rb": 1 })).is_err());
     assert!(write(&mut out, &json!({ "k": "line\u{2028}separator" })).is_err());
+}
+
+#[test]
+fn every_byte_is_classed_alike_in_every_position_of_a_string() {
+    // Byte by byte up to 64 bytes, eight at a time past them, where a
+    // string is never a plain word.
+    for len in (1..=17).chain(64..=81) {
+        let long = if len > 64 { NOT_WORD } else { 0 };
+        for byte in 0..=255u8 {
+            for at in 0..len {
+                let mut bytes = vec![b'a'; len];
+                bytes[at] = byte;
+                let expected = CLASS[usize::from(byte)] | long;
+                assert_eq!(classes(&bytes), expected, "byte {byte:#04x} at {at} of {len}");
+            }
+        }
+    }
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(classes(&all), UNUSUAL | NOT_WORD | COLON | HASH);
+    assert_eq!(classes(b""), 0);
+    assert_eq!(classes(b"app.kubernetes.io/name-0_9"), 0);
 }
