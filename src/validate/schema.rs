@@ -131,6 +131,15 @@ struct StringRules {
 }
 
 impl Node {
+    /// The fields of this object node whose default the walk inserts as is
+    /// when they are missing, each with that default.
+    pub(super) fn walked_defaults(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.properties.iter().flat_map(|p| &p.fields).filter_map(|f| match &f.default {
+            Some(FieldDefault::Walked(value)) => Some((f.name.as_str(), value)),
+            _ => None,
+        })
+    }
+
     /// Compiles a schema node and, recursively, everything under it.
     pub(super) fn compile(schema: &Value) -> Node {
         let get = |k: &str| schema.get(k);

@@ -682,3 +682,22 @@ fn unknown_fields_are_rejected_by_validation_but_tolerated_when_reading_from_the
 mod equivalence;
 mod pod_settings;
 mod reference;
+
+#[test]
+fn defaulted_blocks_left_out_are_not_read_back_and_read_as_if_they_were() {
+    let implied = &super::compiled_all().implied;
+    for block in ["image", "api", "websocket", "worker", "chromadb", "monitoring", "networkPolicy"] {
+        assert!(implied.iter().any(|name| name == block), "{block} is not in {implied:?}");
+    }
+    // Each default spelled out reads into the same spec as all of them left out.
+    let spelled: serde_json::Map<String, Value> = super::spec_node()
+        .walked_defaults()
+        .filter(|(name, _)| implied.iter().any(|i| i == name))
+        .map(|(name, default)| (name.to_string(), default.clone()))
+        .collect();
+    assert_eq!(spelled.len(), implied.len());
+    let document = serde_json::json!({"apiVersion": "xagent.io/v1alpha1", "kind": "XAgent",
+        "metadata": {"name": "bad", "namespace": "default"}, "spec": spelled});
+    let spelled = parse_xagent(document, ORIGIN).expect("the defaults are valid");
+    assert_eq!(spelled.spec, valid(&doc("{}")).spec);
+}

@@ -433,7 +433,8 @@ pub const CATALOG: [AlertDef; 23] = [
         threshold: 0.1,
         for_: "5m",
         expr: |s, t| {
-            let claims = cat(&[&s.namespace, r#",persistentvolumeclaim=~"data-"#, &s.name, r#"-chromadb-[0-9]+""#]);
+            let claims =
+                cat(&[&s.namespace, r#",persistentvolumeclaim=~"data-"#, &s.name, r#"-chromadb-[0-9]+""#]);
             cat(&[
                 "kubelet_volume_stats_available_bytes{",
                 &claims,
@@ -452,9 +453,7 @@ pub const CATALOG: [AlertDef; 23] = [
         severity: Severity::Warning,
         threshold: 0.1,
         for_: "10m",
-        expr: |s, t| {
-            cat(&[&share(s, "xagent_tool_executions_total", r#"outcome="error""#, "10m"), " > ", t])
-        },
+        expr: |s, t| cat(&[&share(s, "xagent_tool_executions_total", r#"outcome="error""#, "10m"), " > ", t]),
         summary: "Many X-Agent tool executions fail",
         description: "{{ $value | humanizePercentage }} of tool executions failed over 10 minutes.",
     },
