@@ -453,16 +453,6 @@ fn is_word(bytes: &[u8]) -> bool {
         )
 }
 
-/// Where `byte` occurs in `bytes`.
-fn positions(bytes: &[u8], byte: u8) -> impl Iterator<Item = usize> + '_ {
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        let at = from + bytes[from..].iter().position(|&b| b == byte)?;
-        from = at + 1;
-        Some(at)
-    })
-}
-
 #[inline]
 fn chars(text: &str) -> usize {
     if text.is_ascii() { text.len() } else { text.chars().count() }
@@ -645,14 +635,15 @@ impl Analysis {
         // Most strings hold none of the rare bytes, and need no more than a
         // look at their ends.
         if seen & UNUSUAL == 0 {
-            return Ok(Self::of_printable_ascii(bytes, seen));
+            return Ok(Self::of_printable_ascii(value, seen));
         }
         if value.is_ascii() { Self::of_ascii(bytes) } else { Self::of_unicode(value) }
     }
 
     /// Printable ASCII only: no break, no special character, so only the
     /// indicators and the leading and trailing spaces matter.
-    fn of_printable_ascii(bytes: &[u8], seen: u8) -> Analysis {
+    fn of_printable_ascii(value: &str, seen: u8) -> Analysis {
+        let bytes = value.as_bytes();
         let n = bytes.len();
         let followed_by_whitespace = |i: usize| i + 1 == n || bytes[i + 1] == b' ';
         let block_indicators = bytes.starts_with(b"---")
@@ -663,8 +654,11 @@ impl Analysis {
                 b'?' | b':' | b'-' => followed_by_whitespace(0),
                 _ => false,
             }
-            || (seen & COLON != 0 && positions(bytes, b':').any(|i| i > 0 && followed_by_whitespace(i)))
-            || (seen & HASH != 0 && positions(bytes, b'#').any(|i| i > 0 && bytes[i - 1] == b' '));
+            // A `: ` or a final `:` anywhere, a ` #` anywhere (at the start
+            // they are the indicators above); `contains` searches many bytes
+            // a step where a loop over positions took one.
+            || (seen & COLON != 0 && (value.contains(": ") || value.ends_with(':')))
+            || (seen & HASH != 0 && value.contains(" #"));
         let leading = bytes[0] == b' ';
         let trailing = bytes[n - 1] == b' ';
         Analysis {
@@ -817,6 +811,14 @@ fn reads_as_non_string(value: &str) -> bool {
     // a string without trying the parsers.
     if !matches!(first, b'0'..=b'9' | b'+' | b'-' | b'.') {
         return value == "~";
+    }
+    // The parsers below read digits (hexadecimal ones after `0x`), signs,
+    // dots, the radix letters and the exponent's `e`; of `.inf` and `.nan`
+    // (Rust's float parser takes `infinity` too, but it is not finite):
+    // any other byte (`10m`, `512Mi`, `5m`) makes a string of it at once.
+    let numeric = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' | b'x' | b'o' | b'+' | b'-' | b'.' | b'i' | b'n' | b'I' | b'N');
+    if !value.bytes().all(numeric) {
+        return false;
     }
     is_int(value) || digits_but_not_number(value) || parse_f64(value)
 }

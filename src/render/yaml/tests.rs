@@ -274,7 +274,7 @@ fn generated_strings_are_written_as_serde_yaml_writes_them() {
     const PIECES: &[&str] = &[
         "a", "Z", "0", "1", "9", " ", "  ", "\n", "\t", ":", "#", "-", "?", "'", "\"", "\\", ".", "|", ">",
         "{", "[", ",", "!", "é", "~", "e", "+", "_", "/", "x", "null", "true", "0x", "0o", ".inf", "---",
-        "...", "🎉", "\u{A0}", "\u{7F}", "%", "@", "&", "*",
+        "...", "🎉", "\u{A0}", "\u{7F}", "%", "@", "&", "*", "0b", "E", "b", ".NaN", "m", "Mi",
     ];
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
     let mut keys_taken = 0;
