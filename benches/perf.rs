@@ -96,6 +96,25 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged to the binary's allocator.
         unsafe { BINARY_ALLOCATOR.dealloc(ptr, layout) }
     }
+    // Forwarded too, not left to the trait's allocate-copy-free: the
+    // binary's allocator grows a block in place when it can, and a string
+    // or vector that grows while YAML is written would otherwise be copied
+    // each time, which the binary never does.
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
+            LIVE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged to the binary's allocator.
+        unsafe { BINARY_ALLOCATOR.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
+            LIVE.fetch_add(new_size, std::sync::atomic::Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        // SAFETY: forwarded unchanged to the binary's allocator.
+        unsafe { BINARY_ALLOCATOR.realloc(ptr, layout, new_size) }
+    }
 }
 
 #[global_allocator]
