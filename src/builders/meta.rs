@@ -73,7 +73,7 @@ pub fn selector_labels(xagent: &XAgent, component: Component) -> BTreeMap<String
 fn selector_entries(xagent: &XAgent, component: Component) -> [(String, String); 3] {
     [
         ("app.kubernetes.io/name".to_string(), APP.to_string()),
-        ("app.kubernetes.io/instance".to_string(), xagent.name_any()),
+        ("app.kubernetes.io/instance".to_string(), xagent_name(xagent).to_string()),
         (COMPONENT_LABEL.to_string(), component.as_str().to_string()),
     ]
 }

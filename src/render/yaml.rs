@@ -184,10 +184,7 @@ impl<'a> Emitter<'a> {
         let seen = classes(value.as_bytes());
         if seen & NOT_WORD == 0 && is_word(value.as_bytes()) {
             // Most keys and many values: plain whatever the context.
-            self.write_plain(value, value.len());
-            self.whitespace = false;
-            self.indention = false;
-            return Ok(());
+            return self.plain_scalar(value);
         }
         let analysis = Analysis::with_classes(value, seen)?;
         let requested = if analysis.multiline {
@@ -200,9 +197,10 @@ impl<'a> Emitter<'a> {
         self.emit_scalar(value, requested, &analysis)
     }
 
-    /// A boolean, an integer or null: plain in any context, as libyaml's
-    /// analysis finds for a word of letters or digits that no indicator
-    /// starts (`-` followed by a digit is not one), so it skips the analysis.
+    /// A scalar plain in any context, written without the analysis: a
+    /// boolean, an integer, null, or a word [`is_word`] accepts (libyaml's
+    /// analysis finds no indicator, space or special character in any of
+    /// them; `-` followed by a digit is not an indicator).
     #[inline]
     fn plain_scalar(&mut self, text: &str) -> Result<(), Unsupported> {
         debug_assert!(
@@ -1186,14 +1184,12 @@ impl Emitter<'_> {
         let slot = &PLAIN_FIELD_NAMES[(key.as_ptr() as usize >> 3) % PLAIN_FIELD_NAMES.len()];
         let tag = field_tag(key);
         if slot.load(Ordering::Relaxed) == tag {
-            self.write_plain(key, key.len());
-            self.whitespace = false;
-            self.indention = false;
-            return Ok(());
+            return self.plain_scalar(key);
         }
         let bytes = key.as_bytes();
         if classes(bytes) & NOT_WORD == 0 && is_word(bytes) {
             slot.store(tag, Ordering::Relaxed);
+            return self.plain_scalar(key);
         }
         self.string(key)
     }

@@ -594,38 +594,18 @@ fn encode_object(
     reads: Option<&Selection>,
     out: &mut Vec<u8>,
 ) -> bool {
-    let wanted = |key: &str| match reads {
-        None => Some(&Selection::Whole),
-        Some(reads) => reads.get(key),
-    };
-    let into_additional = !plan.schema.preserve_unknown_fields;
     out.push(tag::MAP);
     let mut kept = true;
     entries(fields, plan, defaulting, |entry| {
-        kept = kept
-            && match entry {
-                Entry::Given { value, property: Some(p), .. } => wanted(&p.key).is_none_or(|sub| {
-                    encode_text(tag::KEY, &p.key, out);
-                    encode(value, &p.plan, defaulting, sub, out)
-                }),
-                Entry::Given { key, value, property: None } => {
-                    let key = if plan.schema.is_map { Cow::Borrowed(key) } else { escaped(key) };
-                    wanted(&key).is_none_or(|sub| {
-                        encode_text(tag::KEY, &key, out);
-                        match &plan.additional {
-                            Some(extra) => encode(value, extra, defaulting && into_additional, sub, out),
-                            None => {
-                                encode_plain(value, out);
-                                true
-                            }
-                        }
-                    })
-                }
-                Entry::Defaulted { property: p, value } => wanted(&p.key).is_none_or(|sub| {
-                    encode_text(tag::KEY, &p.key, out);
-                    encode(value, &p.plan, false, sub, out)
-                }),
-            };
+        let Some(member) = member(entry, plan, defaulting, reads).filter(|_| kept) else { return };
+        encode_text(tag::KEY, &member.key, out);
+        kept = match member.schema {
+            Some((plan, defaulting, sub)) => encode(member.value, plan, defaulting, sub, out),
+            None => {
+                encode_plain(member.value, out);
+                true
+            }
+        };
     });
     // The fields an embedded resource gains when absent follow from the
     // node and the keys written: nothing more to encode.
@@ -737,36 +717,16 @@ fn object(
     defaulting: bool,
     reads: Option<&Selection>,
 ) -> Result<Cel, Unsupported> {
-    let wanted = |key: &str| match reads {
-        None => Some(&Selection::Whole),
-        Some(reads) => reads.get(key),
-    };
-    let into_additional = !plan.schema.preserve_unknown_fields;
     let mut map = HashMap::with_capacity(if reads.is_none() { fields.len() } else { 0 });
     let mut result = Ok(());
     entries(fields, plan, defaulting, |entry| {
-        if result.is_err() {
-            return;
-        }
-        let (key, converted) = match entry {
-            Entry::Given { value, property: Some(p), .. } => {
-                let Some(sub) = wanted(&p.key) else { return };
-                (p.key.clone(), select(value, &p.plan, defaulting, sub))
-            }
-            Entry::Given { key, value, property: None } => {
-                let key = if plan.schema.is_map { key.to_string() } else { escape_field_name(key) };
-                let Some(sub) = wanted(&key) else { return };
-                let converted = match &plan.additional {
-                    Some(extra) => select(value, extra, defaulting && into_additional, sub),
-                    None => Ok(plain(value)),
-                };
-                (Arc::new(key), converted)
-            }
-            Entry::Defaulted { property: p, value } => {
-                let Some(sub) = wanted(&p.key) else { return };
-                (p.key.clone(), select(value, &p.plan, false, sub))
-            }
+        let Some(member) = member(entry, plan, defaulting, reads).filter(|_| result.is_ok()) else { return };
+        let converted = match member.schema {
+            Some((plan, defaulting, sub)) => select(member.value, plan, defaulting, sub),
+            None => Ok(plain(member.value)),
         };
+        // A declared field's key is shared; any other is made here.
+        let key = member.property.map_or_else(|| Arc::new(member.key.into_owned()), |p| p.key.clone());
         match converted {
             Ok(converted) => {
                 map.insert(Key::String(key), converted);
@@ -777,7 +737,7 @@ fn object(
     result?;
     if plan.schema.embedded_resource {
         let mut absent = |name: &str, value: Cel| {
-            if wanted(name).is_some() {
+            if wanted(reads, name).is_some() {
                 map.entry(Key::String(Arc::new(name.into()))).or_insert(value);
             }
         };
@@ -786,6 +746,56 @@ fn object(
         absent("metadata", Cel::Map(CelMap { map: Arc::new(HashMap::new()) }));
     }
     Ok(Cel::Map(CelMap { map: Arc::new(map) }))
+}
+
+/// What `reads` selects of the field `key` of a map: all of it without a
+/// selection; `None` when the selection leaves the field out.
+fn wanted<'s>(reads: Option<&'s Selection>, key: &str) -> Option<&'s Selection> {
+    match reads {
+        None => Some(&Selection::Whole),
+        Some(reads) => reads.get(key),
+    }
+}
+
+/// One entry of an object as `self` sees it, for [`object`] and
+/// [`encode_object`] alike.
+struct Member<'v> {
+    /// The declared field, if it is one.
+    property: Option<&'v Property>,
+    /// Its key in the CEL map.
+    key: Cow<'v, str>,
+    value: &'v Value,
+    /// The plan the value converts under, whether defaults apply in it,
+    /// and what of it is read; `None`: converted plainly.
+    schema: Option<(&'v Plan, bool, &'v Selection)>,
+}
+
+/// `entry` of an object under `plan` as `self` sees it; `None` when
+/// `reads` leaves it out.
+fn member<'v>(
+    entry: Entry<'v>,
+    plan: &'v Plan,
+    defaulting: bool,
+    reads: Option<&'v Selection>,
+) -> Option<Member<'v>> {
+    let declared = |p: &'v Property, value, defaulting| {
+        let sub = wanted(reads, &p.key)?;
+        let key = Cow::Borrowed(p.key.as_str());
+        Some(Member { property: Some(p), key, value, schema: Some((&p.plan, defaulting, sub)) })
+    };
+    match entry {
+        Entry::Given { value, property: Some(p), .. } => declared(p, value, defaulting),
+        Entry::Given { key, value, property: None } => {
+            let key = if plan.schema.is_map { Cow::Borrowed(key) } else { escaped(key) };
+            let sub = wanted(reads, &key)?;
+            // Defaulting goes into map values only without preserve-unknown-fields.
+            let into_additional = !plan.schema.preserve_unknown_fields;
+            let schema = plan.additional.as_deref().map(|extra| (extra, defaulting && into_additional, sub));
+            Some(Member { property: None, key, value, schema })
+        }
+        // Inserted as declared: kube defaults inside it no further.
+        Entry::Defaulted { property: p, value } => declared(p, value, false),
+    }
 }
 
 /// A value outside the schema's declared fields, converted without one.
