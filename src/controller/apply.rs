@@ -25,12 +25,22 @@ use crate::error::{Error, Result};
 
 /// What the typed apply, read and delete helpers need of a child kind.
 pub trait ChildObject:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Decode
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Decode
+    + 'static
 {
 }
 
 impl<K> ChildObject for K where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned + Decode
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Decode
+        + 'static
 {
 }
 
@@ -279,7 +289,8 @@ where
         let entry = Entry::of(&object, workload);
         ((entry.version(), Written::of(&entry)), workload)
     };
-    let (outcome, workload) = apply_and_remember(client, (memo, key), how, desired, absent, cached).await?;
+    let (outcome, workload) =
+        apply_and_remember(client, (memo, key), how, (desired, print), absent, cached).await?;
     Ok((outcome, workload.flatten()))
 }
 
@@ -311,20 +322,21 @@ where
         let entry = Entry::of(&meta, None);
         ((entry.version(), Written::of(&entry)), ())
     };
-    Ok(apply_and_remember(client, (memo, key), how, desired, absent, cached).await?.0)
+    Ok(apply_and_remember(client, (memo, key), how, (desired, print), absent, cached).await?.0)
 }
 
 /// Creates the child (`absent`: the cache has no such object) or reads,
 /// compares and applies it, then remembers under `key` in the memo what its
 /// cached entry will be (`cached`: from the object as it now stands, which
 /// it consumes, the version digest and [`Written`] of its entry, and what
-/// the caller reads of it). The stamped JSON is made here, only for a
-/// child that needs a request.
+/// the caller reads of it). The stamped object is made here, only for a
+/// child that needs a request, and sent as it is typed: building a JSON
+/// tree of it first cost as much again in allocations.
 async fn apply_and_remember<K, R>(
     client: &Client,
     (memo, key): (&AppliedMemo, u64),
     how: How<'_>,
-    desired: &K,
+    (desired, print): (&K, u64),
     absent: bool,
     cached: impl FnOnce(K) -> ((u64, Written), R),
 ) -> Result<(Outcome, Option<R>)>
@@ -332,12 +344,11 @@ where
     K: ChildObject + Serialize,
 {
     let mark = memo.mark(key);
-    let (desired_json, print) = stamp(desired);
-    let desired_json = &desired_json;
-    let created = if absent { create_only(client, how, desired, desired_json).await? } else { None };
+    let mut stamped = stamped_object(desired, print);
+    let created = if absent { create_only(client, how, &mut stamped).await? } else { None };
     let (outcome, seen) = match created {
         Some(object) => (Outcome::Created, Some(object)),
-        None => ensure_one(client, how, desired, desired_json).await?,
+        None => ensure_one(client, how, &mut stamped).await?,
     };
     let read = match seen {
         Some(object) => {
@@ -412,55 +423,64 @@ fn stamp_metadata(meta: &mut serde_json::Value, print: u64) {
     let Some(meta) = meta.as_object_mut() else { return };
     let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
     if let Some(map) = annotations.as_object_mut() {
-        map.insert(APPLIED_ANNOTATION.into(), format!("{print:016x}").into());
+        map.insert(APPLIED_ANNOTATION.into(), stamp_text(print).into());
     }
 }
 
-/// Reads the child from the API server, then applies `desired_json` (the
-/// serialized `desired`) unless it is already in place or the object is
-/// foreign. Returns the outcome and, unless there was a conflict, the object
-/// as it now stands.
-async fn ensure_one<K>(
-    client: &Client,
-    how: How<'_>,
-    desired: &K,
-    desired_json: &serde_json::Value,
-) -> Result<(Outcome, Option<K>)>
+/// `desired` stamped with `print`, its [`fingerprint_of`]: the typed form
+/// of [`stamped`], which is what every apply of it sends.
+fn stamped_object<K: Resource + Clone>(desired: &K, print: u64) -> K {
+    let mut stamped = desired.clone();
+    stamped
+        .meta_mut()
+        .annotations
+        .get_or_insert_default()
+        .insert(APPLIED_ANNOTATION.into(), stamp_text(print));
+    stamped
+}
+
+/// The stamp annotation's value for fingerprint `print`.
+fn stamp_text(print: u64) -> String {
+    format!("{print:016x}")
+}
+
+/// Reads the child from the API server, then applies `stamped` (the desired
+/// object, stamped) unless it is already in place or the object is foreign.
+/// Returns the outcome and, unless there was a conflict, the object as it
+/// now stands.
+async fn ensure_one<K>(client: &Client, how: How<'_>, stamped: &mut K) -> Result<(Outcome, Option<K>)>
 where
     K: ChildObject + Serialize,
 {
-    let How { owner, kind, initial_replicas } = how;
-    let name = desired.name_any();
-    let reference = ChildRef { kind, name: name.clone() };
-    let api: Api<K> = Api::namespaced(client.clone(), owner.namespace);
+    let name = stamped.name_any();
+    let reference = ChildRef { kind: how.kind, name: name.clone() };
+    let api: Api<K> = Api::namespaced(client.clone(), how.owner.namespace);
     // Always confirmed with the API server: the slim caches cannot tell a
     // foreign object from ours, nor hold the spec to compare.
     let mut observed =
         api.get_opt(&name).await.map_err(|source| Error::GetChild { child: reference.clone(), source })?;
     let existed = observed.is_some();
     if let Some(existing) = &observed {
-        if controller_uid(existing) != Some(owner.uid) {
+        if controller_uid(existing) != Some(how.owner.uid) {
             return Ok((Outcome::Conflict(conflict_message(&reference, existing)), None));
         }
-        let existing_json = to_json(existing);
-        if contains(&existing_json, desired_json) {
+        let (existing_json, desired_json) = (to_json(existing), to_json(&*stamped));
+        if contains(&existing_json, &desired_json) {
             return Ok((Outcome::Unchanged, observed));
         }
-        if let Some(replicas) = replicas_to_hand_off(&existing_json, desired_json) {
+        if let Some(replicas) = replicas_to_hand_off(&existing_json, &desired_json) {
             hand_off_replicas(&api, &name, &reference, replicas).await?;
         }
-        if claim_templates_changed(&existing_json, desired_json) {
+        if claim_templates_changed(&existing_json, &desired_json) {
             recreate_orphaning(&api, existing, &reference).await?;
             observed = None;
         }
     }
-    let body = match &observed {
-        None => std::borrow::Cow::Owned(with_initial_replicas(desired_json, initial_replicas)),
-        Some(_) => std::borrow::Cow::Borrowed(desired_json),
+    let applied = match &observed {
+        None => apply_new(client, how, &name, stamped, None).await,
+        Some(_) => apply_answered_lean(client, how.owner.namespace, &name, &*stamped).await,
     };
-    let applied = apply_answered_lean(client, owner.namespace, &name, body.as_ref())
-        .await
-        .map_err(|source| Error::ApplyChild { child: reference, source })?;
+    let applied = applied.map_err(|source| Error::ApplyChild { child: reference, source })?;
     let outcome = if existed { Outcome::Updated } else { Outcome::Created };
     Ok((outcome, Some(applied)))
 }
@@ -473,7 +493,7 @@ async fn apply_answered_lean<K: ChildObject>(
     client: &Client,
     namespace: &str,
     name: &str,
-    body: &serde_json::Value,
+    body: &(impl Serialize + Debug),
 ) -> kube::Result<K> {
     let params = PatchParams::apply(MANAGER).force();
     if K::METADATA_ONLY {
@@ -495,35 +515,55 @@ pub const NO_STORED_VERSION: &str = "18446744073709551615";
 /// cache, or a foreign one, which caches never hold) makes the server answer
 /// 409, and `None` sends the caller to [`ensure_one`] to read and judge it,
 /// so nothing is ever adopted or overwritten unseen.
-async fn create_only<K>(
-    client: &Client,
-    how: How<'_>,
-    desired: &K,
-    desired_json: &serde_json::Value,
-) -> Result<Option<K>>
+async fn create_only<K>(client: &Client, how: How<'_>, stamped: &mut K) -> Result<Option<K>>
 where
     K: ChildObject + Serialize,
 {
-    let name = desired.name_any();
-    let mut body = with_initial_replicas(desired_json, how.initial_replicas);
-    body["metadata"]["resourceVersion"] = NO_STORED_VERSION.into();
-    match apply_answered_lean(client, how.owner.namespace, &name, &body).await {
+    let name = stamped.name_any();
+    match apply_new(client, how, &name, stamped, Some(NO_STORED_VERSION)).await {
         Ok(created) => Ok(Some(created)),
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
         Err(source) => Err(Error::ApplyChild { child: ChildRef { kind: how.kind, name }, source }),
     }
 }
 
-/// `desired_json` with `spec.replicas` set to `initial` when it sets none:
-/// the body that creates an autoscaled Deployment at its HPA's minimum.
-fn with_initial_replicas(desired_json: &serde_json::Value, initial: Option<i32>) -> serde_json::Value {
-    let mut body = desired_json.clone();
-    if let Some(replicas) = initial
-        && desired_json.pointer("/spec/replicas").is_none()
-    {
-        body["spec"]["replicas"] = replicas.into();
+/// Applies `stamped` as the body that creates the child `name`: with
+/// `version` as its resourceVersion precondition, and, for an autoscaled
+/// Deployment that sets no `spec.replicas`, at `how.initial_replicas` (its
+/// HPA's minimum). `stamped` is changed for the request only and left as
+/// it was, since a refused create goes on to compare it with what exists.
+async fn apply_new<K>(
+    client: &Client,
+    how: How<'_>,
+    name: &str,
+    stamped: &mut K,
+    version: Option<&str>,
+) -> kube::Result<K>
+where
+    K: ChildObject + Serialize,
+{
+    let started = match (how.initial_replicas, replicas_of(stamped)) {
+        (Some(initial), Some(replicas)) if replicas.is_none() => {
+            *replicas = Some(initial);
+            true
+        }
+        _ => false,
+    };
+    stamped.meta_mut().resource_version = version.map(str::to_owned);
+    let answer = apply_answered_lean(client, how.owner.namespace, name, &*stamped).await;
+    stamped.meta_mut().resource_version = None;
+    if let Some(replicas) = replicas_of(stamped).filter(|_| started) {
+        *replicas = None;
     }
-    body
+    answer
+}
+
+/// `spec.replicas` of `object` when it is a Deployment, the only kind an
+/// HPA of ours scales and so the only one created at an initial count.
+fn replicas_of<K: 'static>(object: &mut K) -> Option<&mut Option<i32>> {
+    let deployment =
+        (object as &mut dyn std::any::Any).downcast_mut::<k8s_openapi::api::apps::v1::Deployment>()?;
+    Some(&mut deployment.spec.as_mut()?.replicas)
 }
 
 /// Whether a StatefulSet's volumeClaimTemplates (immutable) no longer hold

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{Timestamp, Unit};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Reporter};
 use kube::{Client, Resource, ResourceExt};
@@ -612,7 +613,6 @@ async fn announce(ctx: &Context, xagent: &XAgent, notices: Vec<notices::Notice>)
 /// cached XAgent was stale.
 async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -> Result<bool> {
     let namespace = xagent.namespace().unwrap_or_default();
-    let api: Api<XAgent> = Api::namespaced(client.clone(), &namespace);
     // The resourceVersion makes the write conditional: status computed from
     // a cached XAgent older than the stored one (e.g. before our own last
     // write reached the cache) is refused instead of undoing newer status,
@@ -623,10 +623,9 @@ async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -
         "metadata": {"resourceVersion": xagent.resource_version()},
         "status": status,
     });
-    match api
-        .patch_status(&xagent.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(body))
-        .await
-    {
+    let request =
+        status_request(&namespace, &xagent.name_any(), &Patch::Apply(body)).map_err(Error::WriteStatus)?;
+    match client.request::<PartialObjectMeta<XAgent>>(request).await {
         Ok(_) => Ok(true),
         // The newer XAgent is on its way through the watch and will be reconciled.
         Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -636,6 +635,30 @@ async fn patch_status(client: &Client, xagent: &XAgent, status: &XAgentStatus) -
         Err(e) => Err(Error::WriteStatus(e)),
     }
 }
+
+/// The apply of `patch` to the status of XAgent `namespace/name`, answered
+/// with the XAgent's metadata alone: the answer is never read, and the
+/// whole object would be its spec and status again, sent and decoded for
+/// nothing.
+fn status_request(
+    namespace: &str,
+    name: &str,
+    patch: &Patch<serde_json::Value>,
+) -> kube::Result<hyper::Request<Vec<u8>>> {
+    let url = XAgent::url_path(&(), Some(namespace));
+    let params = PatchParams::apply(MANAGER).force();
+    let mut request = kube::core::Request::new(url)
+        .patch_subresource("status", name, &params, patch)
+        .map_err(kube::Error::BuildRequest)?;
+    request
+        .headers_mut()
+        .insert(hyper::header::ACCEPT, hyper::header::HeaderValue::from_static(METADATA_ONLY));
+    request.extensions_mut().insert("patch_status");
+    Ok(request)
+}
+
+/// The media type that asks the API server for an object's metadata alone.
+const METADATA_ONLY: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 /// Retries failed reconciles after 5 s, doubling per consecutive failure up
 /// to 5 min, with jitter ([`retry`]).

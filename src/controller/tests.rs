@@ -765,6 +765,43 @@ async fn turning_monitoring_off_deletes_the_owned_objects() {
     assert_eq!(condition(&status, "MonitoringReady")["reason"], "MonitoringDisabled");
 }
 
+/// A create refused because the object exists after all (the cache had not
+/// brought it yet) goes on with the desired object as it was: the update
+/// apply carries neither the create's precondition nor its first replica
+/// count, which the HPA owns.
+#[tokio::test]
+async fn a_refused_create_is_followed_by_the_desired_object_without_what_only_a_create_sends() {
+    let spec = json!({"api": {"autoscaling": {"minReplicas": 3}}});
+    let mut older = spec.clone();
+    older["image"] = json!({"tag": "v0"});
+    let stored = as_stored(&builders::build(&xagent(older)));
+    let server =
+        Server { existing: stored.iter().map(|c| (path_of(c), c.to_value())).collect(), ..Server::default() };
+    let (result, requests) = reconcile_with(&xagent(spec), &[], server).await;
+    result.unwrap();
+    let path = "/apis/apps/v1/namespaces/ns/deployments/demo-api";
+    let of_api: Vec<&Recorded> = requests.iter().filter(|r| r.path == path).collect();
+    let lines: Vec<String> = of_api.iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("PATCH {path}{FIELD_MANAGER}"),
+            format!("GET {path}"),
+            format!("PATCH {path}{FIELD_MANAGER}")
+        ]
+    );
+    let (create, update) = (&of_api[0].body, &of_api[2].body);
+    assert_eq!(create["metadata"]["resourceVersion"], NO_STORED_VERSION);
+    assert_eq!(create["spec"]["replicas"], 3);
+    assert!(update["metadata"].get("resourceVersion").is_none(), "{update}");
+    assert!(update["spec"].get("replicas").is_none(), "{update}");
+    let mut sent_create = create.clone();
+    sent_create["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    sent_create["spec"].as_object_mut().unwrap().remove("replicas");
+    assert_eq!(&sent_create, update, "the same stamped object, less what only a create sends");
+    assert_eq!(update["spec"]["template"]["spec"]["containers"][0]["image"], "xagent/x-agent:latest");
+}
+
 #[tokio::test]
 async fn turning_autoscaling_on_hands_replicas_over_instead_of_dropping_them() {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
@@ -923,4 +960,16 @@ async fn details_of_a_rollout_in_progress_wait_for_its_end_or_the_longer_delay()
     assert_eq!(ctx.held_back("u1", 7, start + short), Some(long - short), "counts of a rollout wait");
     assert_eq!(ctx.held_back("u1", 8, start + short), None, "its end (a flip) is written at once");
     assert_eq!(ctx.held_back("u1", 7, start + long), None, "a long rollout still gets its counts");
+}
+
+/// The status write asks for the XAgent's metadata alone in its answer
+/// (which the real-server suite shows the API server honours): the whole
+/// object would be its spec and status again, never read.
+#[test]
+fn the_status_write_asks_for_metadata_alone_in_its_answer() {
+    let request = super::status_request(NS, "demo", &kube::api::Patch::Apply(json!({"status": {}}))).unwrap();
+    assert_eq!(request.method(), Method::PATCH);
+    assert_eq!(format!("PATCH {}", request.uri()), STATUS_PATCH);
+    let accept = request.headers().get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok());
+    assert_eq!(accept, Some("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"));
 }
