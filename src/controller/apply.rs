@@ -343,6 +343,11 @@ async fn apply_and_remember<K, R>(
 where
     K: ChildObject + Serialize,
 {
+    // The stamp is the fingerprint remembered for the generation
+    // (`controller::prints`), which holds only while a child depends on
+    // nothing of the XAgent but its name, namespace, uid and spec: every
+    // apply of a test build checks it.
+    debug_assert_eq!(print, fingerprint_of(desired), "the remembered fingerprint of {}", desired.name_any());
     let mark = memo.mark(key);
     let mut stamped = stamped_object(desired, print);
     let created = if absent { create_only(client, how, &mut stamped).await? } else { None };
