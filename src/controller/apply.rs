@@ -396,44 +396,20 @@ fn fingerprint(value: &serde_json::Value) -> u64 {
 /// Annotation holding the fingerprint of what the operator last applied to a child.
 pub const APPLIED_ANNOTATION: &str = "xagent.io/applied";
 
-/// The desired object as JSON, stamped with its own fingerprint.
+/// The fingerprint of a desired object, which its stamp carries and the
+/// memo keys by.
+pub fn fingerprint_of<T: Serialize>(desired: &T) -> u64 {
+    fingerprint(&to_json(desired))
+}
+
+/// `desired` stamped with `print`, its [`fingerprint_of`]: what every apply
+/// of it sends.
 ///
 /// Containment alone cannot see a field that the spec no longer sets: the
 /// live object still holds it, so it still "contains" the desired one. The
 /// stamp changes with every change of the desired object, removals included,
 /// and a live object with an older stamp is re-applied, which is when
 /// server-side apply drops the fields we no longer send.
-pub fn stamped<T: Serialize>(desired: &T) -> serde_json::Value {
-    stamp(desired).0
-}
-
-/// The fingerprint of a desired object, which its stamp carries and the
-/// memo keys by: [`stamped`] without the stamped copy.
-pub fn fingerprint_of<T: Serialize>(desired: &T) -> u64 {
-    fingerprint(&to_json(desired))
-}
-
-/// [`stamped`] and the fingerprint in its stamp, which also keys the memo.
-fn stamp<T: Serialize>(desired: &T) -> (serde_json::Value, u64) {
-    let mut json = to_json(desired);
-    let print = fingerprint(&json);
-    if let Some(meta) = json.get_mut("metadata") {
-        stamp_metadata(meta, print);
-    }
-    (json, print)
-}
-
-/// Adds the stamp annotation carrying `print` to `meta` (a JSON object).
-fn stamp_metadata(meta: &mut serde_json::Value, print: u64) {
-    let Some(meta) = meta.as_object_mut() else { return };
-    let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
-    if let Some(map) = annotations.as_object_mut() {
-        map.insert(APPLIED_ANNOTATION.into(), stamp_text(print).into());
-    }
-}
-
-/// `desired` stamped with `print`, its [`fingerprint_of`]: the typed form
-/// of [`stamped`], which is what every apply of it sends.
 fn stamped_object<K: Resource + Clone>(desired: &K, print: u64) -> K {
     let mut stamped = desired.clone();
     stamped
@@ -447,6 +423,34 @@ fn stamped_object<K: Resource + Clone>(desired: &K, print: u64) -> K {
 /// The stamp annotation's value for fingerprint `print`.
 fn stamp_text(print: u64) -> String {
     format!("{print:016x}")
+}
+
+/// The desired object as JSON, stamped with its own fingerprint, built
+/// apart from [`stamped_object`]: what the tests hold every apply body to.
+#[cfg(test)]
+pub fn stamped<T: Serialize>(desired: &T) -> serde_json::Value {
+    stamp(desired).0
+}
+
+/// [`stamped`] and the fingerprint in its stamp.
+#[cfg(test)]
+fn stamp<T: Serialize>(desired: &T) -> (serde_json::Value, u64) {
+    let mut json = to_json(desired);
+    let print = fingerprint(&json);
+    if let Some(meta) = json.get_mut("metadata") {
+        stamp_metadata(meta, print);
+    }
+    (json, print)
+}
+
+/// Adds the stamp annotation carrying `print` to `meta` (a JSON object).
+#[cfg(test)]
+fn stamp_metadata(meta: &mut serde_json::Value, print: u64) {
+    let Some(meta) = meta.as_object_mut() else { return };
+    let annotations = meta.entry("annotations").or_insert_with(|| serde_json::json!({}));
+    if let Some(map) = annotations.as_object_mut() {
+        map.insert(APPLIED_ANNOTATION.into(), stamp_text(print).into());
+    }
 }
 
 /// Reads the child from the API server, then applies `stamped` (the desired
