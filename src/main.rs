@@ -179,7 +179,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Crd => {
-            print!("{}", crd::crd_yaml());
+            print!("{}", crd::CRD_YAML);
             Ok(())
         }
         Command::Render { file, settings } => render_file(&file, &settings.settings()),

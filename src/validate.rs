@@ -14,8 +14,8 @@
 
 use std::sync::OnceLock;
 
+use kube::Resource;
 use kube::core::cel::{CompiledSchema, compile_schema};
-use kube::{CustomResourceExt, Resource};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -67,12 +67,12 @@ fn join(errors: &[FieldError]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-/// The CRD's schema as plain JSON. Not kept: once compiled (below) nothing
+/// The CRD's schema as plain JSON, read from the CRD built into the binary
+/// ([`crate::crd::CRD_YAML`]). Not kept: once compiled (below) nothing
 /// reads it, and with its descriptions it is most of a megabyte of heap.
 fn schema() -> Value {
-    let crd = XAgent::crd();
-    let schema = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref());
-    serde_json::to_value(schema).unwrap_or(Value::Null)
+    let crd: Value = serde_yaml::from_str(crate::crd::CRD_YAML).unwrap_or(Value::Null);
+    crd.pointer("/spec/versions/0/schema/openAPIV3Schema").cloned().unwrap_or(Value::Null)
 }
 
 /// What validation keeps of the schema: its CEL rules compiled, and the
@@ -172,15 +172,22 @@ pub fn parse_xagent(mut value: Value, origin: &str) -> Result<XAgent, InvalidXAg
     if let Some(Value::Object(spec)) = value.get_mut("spec") {
         implied.into_iter().for_each(|name| drop(spec.remove(name)));
     }
-    // Tracking the path costs more than the read itself, and only a failure
-    // needs it: the plain read decides, the tracked one names the field.
-    if let Ok(xagent) = XAgent::deserialize(&value) {
-        return Ok(xagent);
+    XAgent::deserialize(&value).map_err(|e| fail(vec![unreadable(&e)]))
+}
+
+/// A document the schema and its rules accept but the operator's types do
+/// not read: the schema is generated from those types, so this is a bug of
+/// ours, not of the document, and the message says so. It names no field:
+/// a reader that tracks the path (serde_path_to_error) was most of half a
+/// megabyte of code in every operator for a failure no valid schema lets
+/// through.
+fn unreadable(e: &serde_json::Error) -> FieldError {
+    FieldError {
+        path: "spec".into(),
+        message: format!(
+            "passed the CRD's schema but not the operator's types (a bug, please report it): {e}"
+        ),
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        fail(vec![FieldError { path, message: e.into_inner().to_string() }])
-    })
 }
 
 /// Errors sorted by path, so the same input always yields the same message

@@ -17,7 +17,16 @@ pub use status::*;
 
 use kube::CustomResourceExt;
 
-/// The CRD as YAML, exactly as `xagent-operator crd` prints it and `crds/` stores it.
+/// The CRD as `crds/` stores it, built into the binary: the operator
+/// validates against it and `xagent-operator crd` prints it, so the binary
+/// carries no schema generator. Generating the schema runs once, but its code
+/// (schemars and a `JsonSchema` impl per type, most of a megabyte) is mapped
+/// into every operator's memory. [`crd_yaml`] generates this text, and the
+/// generated-files test holds the two equal.
+pub const CRD_YAML: &str = include_str!("../../crds/xagent.io_xagents.yaml");
+
+/// The CRD as YAML, generated from the types: what `crds/` must hold
+/// ([`CRD_YAML`]), rewritten by `UPDATE_GENERATED=1 cargo test --test generated`.
 pub fn crd_yaml() -> String {
     let crd = XAgent::crd();
     // Serializing a k8s-openapi struct to YAML cannot fail: it is plain data.

@@ -53,6 +53,20 @@ fn name_of(len: usize) -> String {
 
 // ---------------------------------------------------------------- defaults
 
+/// Validation reads the CRD built into the binary, not one generated from
+/// the types: the two must say the same, or the operator would validate
+/// against a schema the types no longer have.
+#[test]
+fn the_built_in_crd_is_the_one_the_types_generate() {
+    use kube::CustomResourceExt;
+    let built_in: Value = serde_yaml::from_str(crate::crd::CRD_YAML).expect("the built-in CRD is YAML");
+    let generated = serde_json::to_value(XAgent::crd()).expect("the CRD serializes");
+    assert!(
+        built_in == generated,
+        "crds/xagent.io_xagents.yaml is stale: run `UPDATE_GENERATED=1 cargo test --test generated`"
+    );
+}
+
 #[test]
 fn the_start_up_compilation_passes_the_default_xagent() {
     // The operator logs a warning and goes on if this fails; a failure here
