@@ -87,6 +87,10 @@ pub struct StatusWrite {
     /// Whether what was stored said a rollout is in progress
     /// ([`status::rolling_out`]).
     pub rolling: bool,
+    /// A digest of the resourceVersion the write was conditional on: while
+    /// the cached XAgent still has it, the cache has not brought the write
+    /// back, and a write computed from it would be refused (409).
+    pub over: u64,
 }
 
 /// How long after a status write a change of details only (replica counts,
@@ -103,7 +107,8 @@ pub const STATUS_DETAIL_DELAY: Duration = Duration::from_secs(30);
 /// long without progress is declared failed, which is a flip too.
 pub const STATUS_ROLLOUT_DETAIL_DELAY: Duration = Duration::from_secs(600);
 
-/// How soon a status refused as stale (409) is computed again: the newer
+/// How soon a status refused as stale (409), or not sent because the cache
+/// has not brought back our own last write, is computed again: the newer
 /// XAgent is in the cache by then, and status writes wake no reconcile.
 const STALE_STATUS_RETRY: Duration = Duration::from_secs(1);
 
@@ -216,6 +221,15 @@ impl Context {
         }
         let delay = if last.rolling { STATUS_ROLLOUT_DETAIL_DELAY } else { STATUS_DETAIL_DELAY };
         delay.checked_sub(now.duration_since(last.at)).filter(|wait| !wait.is_zero())
+    }
+
+    /// Whether `xagent` as cached predates this operator's last status
+    /// write of it: it still has the resourceVersion that write replaced.
+    /// A write from it is bound to be refused as stale, so it is not sent.
+    fn behind_own_write(&self, xagent: &XAgent) -> bool {
+        let Some(uid) = xagent.uid() else { return false };
+        let cached = xagent.resource_version().unwrap_or_default();
+        self.status_written().get(&uid).is_some_and(|last| last.over == crate::digest::fnv1a(&cached))
     }
 }
 
@@ -579,11 +593,16 @@ async fn write_status(
         debug!(wait_ms = wait.as_millis() as u64, "status details held back to be written with what follows");
         return Ok(Some(wait));
     }
+    if ctx.behind_own_write(xagent) {
+        debug!("status not written: the cached XAgent predates our last status write");
+        return Ok(Some(STALE_STATUS_RETRY));
+    }
     if !patch_status(&ctx.client, xagent, &next).await? {
         return Ok(Some(STALE_STATUS_RETRY));
     }
     let rolling = status::rolling_out(&next);
-    ctx.status_written().insert(uid, StatusWrite { at: Instant::now(), verdict, rolling });
+    let over = crate::digest::fnv1a(&xagent.resource_version().unwrap_or_default());
+    ctx.status_written().insert(uid, StatusWrite { at: Instant::now(), verdict, rolling, over });
     // Only a status that was stored is announced: a refused write is
     // recomputed from the newer XAgent, which would announce it twice.
     announce(ctx, xagent, notices::transitions(xagent.status.as_ref(), &next)).await;

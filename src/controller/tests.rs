@@ -885,6 +885,41 @@ async fn stale_status_write_is_not_an_error_but_others_are() {
     assert!(matches!(err, Error::WriteStatus(_)), "{err}");
 }
 
+/// A reconcile woken before the watch brought back the operator's own
+/// status write holds an XAgent with the resourceVersion that write
+/// replaced: a status computed from it would be refused (409), so it is not
+/// sent, and is computed again soon. Once the cache has the write, the
+/// next status goes out.
+#[tokio::test]
+async fn a_status_from_a_cache_behind_our_own_write_is_not_sent() {
+    let xa = xagent(json!({}));
+    let stored = as_stored(&builders::build(&xa));
+    let server =
+        Server { existing: stored.iter().map(|c| (path_of(c), c.to_value())).collect(), ..Server::default() };
+    let (client, recorder) = mock_client(server);
+    let (stores, mut writers) = stores::new();
+    stored.iter().for_each(|child| writers.cache_slim(child.clone()));
+    let ctx = Arc::new(Context::new(client, stores));
+    // This operator wrote a status (another verdict) over the XAgent as cached.
+    let over = crate::digest::fnv1a(XAGENT_RV);
+    let written = super::StatusWrite { at: std::time::Instant::now(), verdict: 0, rolling: false, over };
+    ctx.status_written.lock().unwrap().insert(UID.into(), written);
+    let action = reconcile(Arc::new(xa.clone()), ctx.clone()).await.unwrap();
+    assert_eq!(action, kube::runtime::controller::Action::requeue(super::STALE_STATUS_RETRY));
+    // The watch brings the write back: a new resourceVersion.
+    let mut caught_up = xa.clone();
+    caught_up.metadata.resource_version = Some("8".into());
+    reconcile(Arc::new(caught_up), ctx.clone()).await.unwrap();
+    drop(ctx);
+    let requests = recorder.await.unwrap();
+    let writes: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r.line() == STATUS_PATCH)
+        .map(|r| &r.body["metadata"]["resourceVersion"])
+        .collect();
+    assert_eq!(writes, ["8"], "no write from the XAgent our own write replaced");
+}
+
 #[tokio::test]
 async fn a_field_removed_from_the_spec_reaches_the_child() {
     let before = xagent(
@@ -939,7 +974,7 @@ async fn details_soon_after_a_write_wait_but_a_new_verdict_does_not() {
     let ctx = Context::new(client, stores::new().0);
     let (start, delay) = (std::time::Instant::now(), super::STATUS_DETAIL_DELAY);
     assert_eq!(ctx.held_back("u1", 7, start), None, "never written: at once");
-    let written = super::StatusWrite { at: start, verdict: 7, rolling: false };
+    let written = super::StatusWrite { at: start, verdict: 7, rolling: false, over: 0 };
     ctx.status_written.lock().unwrap().insert("u1".into(), written);
     let later = start + std::time::Duration::from_millis(500);
     assert_eq!(ctx.held_back("u1", 7, later), Some(delay - std::time::Duration::from_millis(500)));
@@ -953,7 +988,7 @@ async fn details_of_a_rollout_in_progress_wait_for_its_end_or_the_longer_delay()
     let (client, _recorder) = mock_client(Server::default());
     let ctx = Context::new(client, stores::new().0);
     let start = std::time::Instant::now();
-    let written = super::StatusWrite { at: start, verdict: 7, rolling: true };
+    let written = super::StatusWrite { at: start, verdict: 7, rolling: true, over: 0 };
     ctx.status_written.lock().unwrap().insert("u1".into(), written);
     let (short, long) = (super::STATUS_DETAIL_DELAY, super::STATUS_ROLLOUT_DETAIL_DELAY);
     assert!(long > short);
