@@ -169,7 +169,25 @@ impl io::Write for CountingSink {
     }
 }
 
+/// Keeps this thread on the core it runs on, so the render figure is that of
+/// one core: a thread the scheduler moves between the two cores of the
+/// development machine printed up to a fifth less.
+fn pin_to_this_core() {
+    // SAFETY: sched_getcpu reads, and sched_setaffinity copies, a set this
+    // function owns; 0 names the calling thread.
+    unsafe {
+        let core = libc::sched_getcpu();
+        if core < 0 {
+            return;
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core as usize, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 fn bench_render(n: usize) {
+    pin_to_this_core();
     let input = documents(n);
     let settings = builders::Settings::default();
     // The schema and the CEL rules are compiled once per process, not part of the rate.
