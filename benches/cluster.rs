@@ -597,13 +597,13 @@ impl Split {
     /// (by name, see [`owner_of`]); one about no XAgent counts as creation.
     fn of(ours: &[&AuditEvent], names: &[String]) -> Self {
         let mutating = || ours.iter().filter(|e| e.is_mutating());
-        let first_status: HashMap<&str, Timestamp> =
-            mutating().filter(|e| e.subresource == "status").fold(HashMap::new(), |mut m, e| {
-                if let Some(t) = e.received {
-                    m.entry(e.name.as_str()).and_modify(|f: &mut Timestamp| *f = (*f).min(t)).or_insert(t);
-                }
-                m
-            });
+        let mut first_status: HashMap<&str, Timestamp> = HashMap::new();
+        for e in mutating().filter(|e| e.subresource == "status") {
+            if let Some(t) = e.received {
+                let first = first_status.entry(e.name.as_str()).or_insert(t);
+                *first = (*first).min(t);
+            }
+        }
         let mut split = Split::default();
         let mut per_xagent: HashMap<&str, usize> = HashMap::new();
         for e in mutating() {

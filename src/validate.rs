@@ -71,8 +71,8 @@ fn join(errors: &[FieldError]) -> String {
 /// ([`crate::crd::CRD_YAML`]). Not kept: once compiled (below) nothing
 /// reads it, and with its descriptions it is most of a megabyte of heap.
 fn schema() -> Value {
-    let crd: Value = serde_yaml::from_str(crate::crd::CRD_YAML).unwrap_or(Value::Null);
-    crd.pointer("/spec/versions/0/schema/openAPIV3Schema").cloned().unwrap_or(Value::Null)
+    let mut crd: Value = serde_yaml::from_str(crate::crd::CRD_YAML).unwrap_or(Value::Null);
+    crd.pointer_mut("/spec/versions/0/schema/openAPIV3Schema").map(Value::take).unwrap_or(Value::Null)
 }
 
 /// What validation keeps of the schema: its CEL rules compiled, and the

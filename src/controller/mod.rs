@@ -223,13 +223,12 @@ impl Context {
         delay.checked_sub(now.duration_since(last.at)).filter(|wait| !wait.is_zero())
     }
 
-    /// Whether `xagent` as cached predates this operator's last status
-    /// write of it: it still has the resourceVersion that write replaced.
-    /// A write from it is bound to be refused as stale, so it is not sent.
-    fn behind_own_write(&self, xagent: &XAgent) -> bool {
-        let Some(uid) = xagent.uid() else { return false };
-        let cached = xagent.resource_version().unwrap_or_default();
-        self.status_written().get(&uid).is_some_and(|last| last.over == crate::digest::fnv1a(&cached))
+    /// Whether the XAgent `uid`, as cached at the resourceVersion of digest
+    /// `version`, predates this operator's last status write of it: it still
+    /// has the version that write replaced. A write from it is bound to be
+    /// refused as stale, so it is not sent.
+    fn behind_own_write(&self, uid: &str, version: u64) -> bool {
+        self.status_written().get(uid).is_some_and(|last| last.over == version)
     }
 }
 
@@ -593,7 +592,8 @@ async fn write_status(
         debug!(wait_ms = wait.as_millis() as u64, "status details held back to be written with what follows");
         return Ok(Some(wait));
     }
-    if ctx.behind_own_write(xagent) {
+    let over = crate::digest::fnv1a(&xagent.resource_version().unwrap_or_default());
+    if ctx.behind_own_write(&uid, over) {
         debug!("status not written: the cached XAgent predates our last status write");
         return Ok(Some(STALE_STATUS_RETRY));
     }
@@ -601,7 +601,6 @@ async fn write_status(
         return Ok(Some(STALE_STATUS_RETRY));
     }
     let rolling = status::rolling_out(&next);
-    let over = crate::digest::fnv1a(&xagent.resource_version().unwrap_or_default());
     ctx.status_written().insert(uid, StatusWrite { at: Instant::now(), verdict, rolling, over });
     // Only a status that was stored is announced: a refused write is
     // recomputed from the newer XAgent, which would announce it twice.
