@@ -138,9 +138,16 @@ pub fn prepare() -> Result<(), InvalidXAgent> {
 /// Validates a raw XAgent document, applies schema defaults and returns the typed object.
 ///
 /// `origin` names the document in errors when it has no name (e.g. `document 2`).
-pub fn parse_xagent(mut value: Value, origin: &str) -> Result<XAgent, InvalidXAgent> {
+pub fn parse_xagent(value: Value, origin: &str) -> Result<XAgent, InvalidXAgent> {
     let label = object_label(&value, origin);
-    let fail = |errors| InvalidXAgent { object: label.clone(), errors };
+    let value = checked(value).map_err(|errors| InvalidXAgent { object: label.clone(), errors })?;
+    XAgent::deserialize(&value).map_err(|e| InvalidXAgent { object: label, errors: vec![unreadable(&e)] })
+}
+
+/// `value` held to the schema and its CEL rules: with the schema's defaults
+/// applied (but those [`implied_by_absence`], which the typed read does not
+/// need), or every error, sorted.
+fn checked(mut value: Value) -> Result<Value, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut implied = Vec::new();
     check_header(&value, &mut errors);
@@ -167,12 +174,12 @@ pub fn parse_xagent(mut value: Value, origin: &str) -> Result<XAgent, InvalidXAg
         check_cel(&value, &mut errors);
     }
     if !errors.is_empty() {
-        return Err(fail(sorted(errors)));
+        return Err(sorted(errors));
     }
     if let Some(Value::Object(spec)) = value.get_mut("spec") {
         implied.into_iter().for_each(|name| drop(spec.remove(name)));
     }
-    XAgent::deserialize(&value).map_err(|e| fail(vec![unreadable(&e)]))
+    Ok(value)
 }
 
 /// A document the schema and its rules accept but the operator's types do
@@ -227,14 +234,30 @@ impl<'a> ValidXAgent<'a> {
 }
 
 /// Re-validates an XAgent read from the API server, which may be older than the rules.
+///
+/// The XAgent is typed already (the watch read it), so it is held to the
+/// schema and the rules but not read into a second XAgent, which
+/// [`parse_xagent`] would build only to drop it here; and its status, which
+/// no schema walk or rule reads, is left out.
 pub fn revalidate(xagent: &XAgent) -> Result<ValidXAgent<'_>, InvalidXAgent> {
-    let value = serde_json::to_value(xagent).unwrap_or(Value::Null);
-    let origin = format!(
-        "{}/{}",
-        xagent.meta().namespace.as_deref().unwrap_or_default(),
-        xagent.meta().name.as_deref().unwrap_or_default()
-    );
-    parse_xagent(value, &origin).map(|_| ValidXAgent(xagent))
+    let fields = [
+        ("apiVersion", Value::from(XAgent::api_version(&()).as_ref())),
+        ("kind", Value::from(XAgent::kind(&()).as_ref())),
+        ("metadata", json_of(&xagent.metadata)),
+        ("spec", json_of(&xagent.spec)),
+    ];
+    let value = Value::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+    checked(value).map(|_| ValidXAgent(xagent)).map_err(|errors| {
+        let meta = xagent.meta();
+        let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
+        let object = format!("{}/{}", namespace.unwrap_or_default(), name.unwrap_or_default());
+        InvalidXAgent { object, errors }
+    })
+}
+
+/// `value` as JSON; null if it cannot be (no type of ours is such).
+fn json_of<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 fn object_label(value: &Value, origin: &str) -> String {

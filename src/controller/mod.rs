@@ -16,6 +16,7 @@ pub mod status;
 pub mod storage;
 pub mod stores;
 pub mod uid;
+pub mod wakes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

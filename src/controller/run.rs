@@ -24,6 +24,7 @@ use super::cache::CacheWriter;
 use super::crds::{self, MonitoringCrds};
 use super::lean::{Decode, Lean};
 use super::owned::OwnedIndex;
+use super::wakes::{GATHER, Wakes};
 use super::{Context, error_policy, reconcile, stores};
 use crate::builders::meta::MANAGER;
 use crate::crd::XAgent;
@@ -159,11 +160,13 @@ struct Reduce<K> {
     shared: Bookkeeping,
 }
 
-/// What every child watch keeps up to date or reads besides its cache.
+/// What every child watch keeps up to date or reads besides its cache, and
+/// where it sends the XAgents its events wake.
 #[derive(Clone)]
 struct Bookkeeping {
     memo: Arc<stores::AppliedMemo>,
     owned: Arc<OwnedIndex>,
+    wakes: Wakes,
 }
 
 /// A cached watch of a child kind: each object is slimmed, and its cache
@@ -171,7 +174,9 @@ struct Bookkeeping {
 /// every object of the first list, by every deletion, and by an update only
 /// when the entry changed in more than its resourceVersion and is not the
 /// echo of our own write ([`stores::wakes_owner_of`]): status churn the
-/// cache drops wakes nobody.
+/// cache drops wakes nobody. Wakes go to [`Wakes`], which gathers those of
+/// one XAgent; the stream yields nothing but the watch's errors, and is
+/// polled for its cache.
 fn slim_watch<K>(
     events: impl Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
     mut writer: CacheWriter<K>,
@@ -181,7 +186,7 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Serialize + Send + Sync + 'static,
 {
     let cache = writer.as_reader();
-    let Reduce { slim, workload, shared: Bookkeeping { memo, owned } } = reduce;
+    let Reduce { slim, workload, shared: Bookkeeping { memo, owned, wakes } } = reduce;
     let entry = move |o: &K| stores::Entry::of(o, workload(o));
     events
         .default_backoff()
@@ -215,9 +220,11 @@ where
             };
             owned.follow(&cached, previous.as_deref());
             writer.apply_watcher_event(cached);
-            futures::stream::iter(woken.map(Ok))
+            if let Some(child) = woken {
+                wakes.owners_of(&child);
+            }
         })
-        .try_flatten()
+        .try_filter_map(|()| std::future::ready(Ok(None)))
 }
 
 /// A namespaced kind the operator can watch.
@@ -475,7 +482,8 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
     let Shared { metrics, probes, gate, settings, concurrency } = shared;
     let ns = namespace.as_deref();
     let (stores, writers) = stores::new();
-    let shared = Bookkeeping { memo: stores.applied.clone(), owned: stores.owned.clone() };
+    let (wakes, woken) = Wakes::new(GATHER);
+    let shared = Bookkeeping { memo: stores.applied.clone(), owned: stores.owned.clone(), wakes };
     let (xagents, xagent_writer) = reflector::store::<XAgent>();
     let crds = Arc::new(MonitoringCrds::default());
     let xagent_stream = gated_xagents(&client, ns, xagent_writer, stores.clone(), crds.clone(), gate);
@@ -498,6 +506,7 @@ async fn work(client: Client, namespace: Option<String>, shared: Shared) {
         controller(&client, ns, xagent_stream, xagents, (writers, shared), ctx.crds.clone(), concurrency)
             .reconcile_all_on(crds_appear)
             .reconcile_on(health_changes)
+            .reconcile_on(woken)
             .graceful_shutdown_on(stop.clone())
             .run(reconcile, error_policy, ctx)
             .for_each(|result| async move {
