@@ -140,22 +140,29 @@ pub fn prepare() -> Result<(), InvalidXAgent> {
 /// `origin` names the document in errors when it has no name (e.g. `document 2`).
 pub fn parse_xagent(value: Value, origin: &str) -> Result<XAgent, InvalidXAgent> {
     let label = object_label(&value, origin);
-    let value = checked(value).map_err(|errors| InvalidXAgent { object: label.clone(), errors })?;
+    // Defaults the typed read does not need (see `implied_by_absence`),
+    // named before the walk fills them in and taken out after it.
+    let implied: Vec<&String> = match value.get("spec") {
+        Some(spec @ Value::Object(_)) => {
+            compiled_all().implied.iter().filter(|name| spec.get(name.as_str()).is_none()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut value = checked(value).map_err(|errors| InvalidXAgent { object: label.clone(), errors })?;
+    if let Some(Value::Object(spec)) = value.get_mut("spec") {
+        implied.into_iter().for_each(|name| drop(spec.remove(name)));
+    }
     XAgent::deserialize(&value).map_err(|e| InvalidXAgent { object: label, errors: vec![unreadable(&e)] })
 }
 
-/// `value` held to the schema and its CEL rules: with the schema's defaults
-/// applied (but those [`implied_by_absence`], which the typed read does not
-/// need), or every error, sorted.
+/// `value` held to the schema and its CEL rules, with the schema's
+/// defaults applied, or every error, sorted.
 fn checked(mut value: Value) -> Result<Value, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut implied = Vec::new();
     check_header(&value, &mut errors);
     if let Value::Object(obj) = &mut value {
         match obj.remove("spec") {
             Some(spec @ Value::Object(_)) => {
-                implied =
-                    compiled_all().implied.iter().filter(|name| spec.get(name.as_str()).is_none()).collect();
                 let spec = spec_node().walk(spec, &schema::Path::Root("spec"), &mut errors);
                 obj.insert("spec".into(), spec);
             }
@@ -175,9 +182,6 @@ fn checked(mut value: Value) -> Result<Value, Vec<FieldError>> {
     }
     if !errors.is_empty() {
         return Err(sorted(errors));
-    }
-    if let Some(Value::Object(spec)) = value.get_mut("spec") {
-        implied.into_iter().for_each(|name| drop(spec.remove(name)));
     }
     Ok(value)
 }
