@@ -22,7 +22,6 @@ use hyper::Response;
 use hyper::body::Incoming;
 
 use hyper_rustls::{FixedServerNameResolver, HttpsConnector, HttpsConnectorBuilder};
-use hyper_timeout::TimeoutConnector;
 use hyper_util::client::legacy::{self, connect::HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::{Body, ClientBuilder, ConfigExt, retry::RetryPolicy};
@@ -31,6 +30,10 @@ use kube::{Client, Config};
 use tower::limit::RateLimitLayer;
 use tower::retry::RetryLayer;
 use tower::{BoxError, ServiceBuilder};
+
+mod timed;
+
+pub use timed::{Timed, TimedConnector};
 
 /// Requests per second the operator sends at most, unless told otherwise.
 pub const DEFAULT_QPS: u32 = 50;
@@ -88,6 +91,7 @@ pub enum ClientError {
 /// counts once, when it starts); requests beyond wait their turn.
 pub async fn rate_limited(qps: u32) -> Result<Client, ClientError> {
     let mut config = Config::infer().await?;
+    // The same timeouts for kube's own stack, used through a proxy.
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     config.write_timeout = Some(READ_TIMEOUT);
@@ -119,8 +123,8 @@ pub async fn rate_limited(qps: u32) -> Result<Client, ClientError> {
 }
 
 /// The connector: TLS from the config, offering HTTP/2 and HTTP/1.1 (the
-/// server chooses), with kube's connect and read timeouts around it.
-type Connector = TimeoutConnector<HttpsConnector<HttpConnector>>;
+/// server chooses), with the connect, read and write timeouts around it.
+type Connector = TimedConnector<HttpsConnector<HttpConnector>>;
 
 /// A pooled HTTP client that keeps one HTTP/2 connection to a server that
 /// negotiates it, and pings it.
@@ -139,11 +143,8 @@ fn multiplexed(config: &Config) -> Result<legacy::Client<Connector, Body>, kube:
             .map_err(|e| kube::Error::RustlsTls(kube::client::RustlsTlsError::InvalidServerName(e)))?;
         tls = tls.with_server_name_resolver(FixedServerNameResolver::new(name));
     }
-    let mut connector = TimeoutConnector::new(tls.enable_all_versions().wrap_connector(tcp));
-    connector.set_connect_timeout(config.connect_timeout);
-    connector.set_read_timeout(config.read_timeout);
-    connector.set_write_timeout(config.write_timeout);
-    connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    let connector =
+        TimedConnector::new(tls.enable_all_versions().wrap_connector(tcp), CONNECT_TIMEOUT, READ_TIMEOUT);
     Ok(legacy::Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .http2_keep_alive_interval(PING_INTERVAL)
