@@ -6,11 +6,11 @@
 //! thousand times in a burst of applies on one HTTP/2 connection; each time
 //! the runtime's timer wakes its driver to look, a system call and a turn of
 //! the runtime for nothing. Here a wait only notes when it began; the timer
-//! stays where it was set unless the earliest deadline lies before it, and a
-//! timer that fires for a wait which has since ended is set again for the
-//! one now running. A connection that moves data is thus woken by its timer
-//! at most once a timeout, and a stalled one still fails a timeout after the
-//! read (or write) it waits on began.
+//! stays where it was set unless the deadline of the wait being polled lies
+//! before it, and a timer that fires for a wait which has since ended is
+//! set again for the one now running. A connection that moves data is thus
+//! woken by its timer at most once a timeout, and a stalled one still fails
+//! a timeout after the read (or write) it waits on began.
 
 use std::future::Future;
 use std::io;
@@ -96,17 +96,18 @@ impl<T> Timed<T> {
         Self { inner, timeout, reading_since: None, writing_since: None, timer: None }
     }
 
-    /// Notes that a read went on waiting, and fails if its wait, or the
-    /// write's, has lasted the timeout.
+    /// Notes that a read went on waiting, and fails if its wait has
+    /// lasted the timeout.
     fn read_waits(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.reading_since.get_or_insert_with(Instant::now);
-        self.poll_deadline(cx)
+        let since = *self.reading_since.get_or_insert_with(Instant::now);
+        self.poll_deadline(since + self.timeout, cx)
     }
 
-    /// Notes that a write went on waiting, and fails as [`Self::read_waits`].
+    /// Notes that a write went on waiting, and fails if its wait has
+    /// lasted the timeout.
     fn write_waits(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.writing_since.get_or_insert_with(Instant::now);
-        self.poll_deadline(cx)
+        let since = *self.writing_since.get_or_insert_with(Instant::now);
+        self.poll_deadline(since + self.timeout, cx)
     }
 
     /// Notes the outcome of a write: one that went through ends its wait
@@ -127,31 +128,32 @@ impl<T> Timed<T> {
         }
     }
 
-    /// Fails once the earliest wait in progress has lasted the timeout;
-    /// else leaves the timer set no later than that wait's deadline, with
-    /// this task's waker. The timer is moved only when it would fire too
-    /// late (set for no wait yet) or fired for a wait that has ended.
-    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        let Some(since) = self.reading_since.into_iter().chain(self.writing_since).min() else {
-            return Ok(());
-        };
-        let deadline = since + self.timeout;
-        loop {
-            let (timer, set_for) =
-                self.timer.get_or_insert_with(|| (Box::pin(tokio::time::sleep_until(deadline)), deadline));
-            if *set_for > deadline {
-                timer.as_mut().reset(deadline);
-                *set_for = deadline;
-            }
-            if timer.as_mut().poll(cx).is_pending() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(io::Error::from(io::ErrorKind::TimedOut));
-            }
-            // Fired for an earlier wait that has ended: set it for this one.
+    /// Fails once `deadline`, that of the wait being polled, has passed;
+    /// else leaves the timer set no later than it, with this task's waker.
+    /// The timer is moved only when it would fire too late or has fired
+    /// for a wait that has ended. Each direction judges its own deadline
+    /// only, so that a write abandoned while it waited (its connection
+    /// given up) can never fail a read.
+    fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> io::Result<()> {
+        let (timer, set_for) =
+            self.timer.get_or_insert_with(|| (Box::pin(tokio::time::sleep_until(deadline)), deadline));
+        if *set_for > deadline {
             timer.as_mut().reset(deadline);
             *set_for = deadline;
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        // Fired for a wait that has ended: set it for this one, which is
+        // still ahead, and register this task's waker with it.
+        timer.as_mut().reset(deadline);
+        *set_for = deadline;
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => Ok(()),
+            Poll::Ready(()) => Err(io::Error::from(io::ErrorKind::TimedOut)),
         }
     }
 }
@@ -282,6 +284,30 @@ mod tests {
         let (read, waited) = reading.await.expect("the reader ran");
         assert_eq!(read, Err(io::ErrorKind::TimedOut));
         assert_eq!(waited, TIMEOUT / 2 + TIMEOUT, "counted from the write, not from the read's start");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_given_up_while_it_waited_never_fails_the_reads_after_it() {
+        use tokio::io::AsyncWrite;
+        let (mut ours, mut theirs) = pipe(4);
+        ours.write_all(b"full").await.expect("the pipe holds 4 bytes");
+        let polled =
+            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut ours).poll_write(cx, b"more"))).await;
+        assert!(polled.is_pending(), "the pipe is full, so the write waits");
+        // The write is never polled again; the reads go on.
+        let peer = tokio::spawn(async move {
+            let mut taken = [0u8; 4];
+            theirs.read_exact(&mut taken).await.expect("what was written");
+            for byte in 0..3u8 {
+                tokio::time::sleep(TIMEOUT * 3 / 4).await;
+                theirs.write_all(&[byte]).await.expect("the pipe is open");
+            }
+            theirs
+        });
+        for expected in 0..3u8 {
+            assert_eq!(read_byte(&mut ours).await.expect("a byte within the timeout"), expected);
+        }
+        drop(peer.await.expect("the peer ran"));
     }
 
     #[tokio::test(start_paused = true)]
