@@ -76,9 +76,12 @@ where
 /// A connection whose reads and writes fail with
 /// [`io::ErrorKind::TimedOut`] once they have waited `timeout` for the peer.
 ///
-/// A write that goes through restarts the wait of a read in progress, so
+/// A write that sends bytes restarts the wait of a read in progress, so
 /// that a pooled connection idle for a while, which always has a read
 /// waiting, counts from the request just sent, not from when it went idle.
+///
+/// The one timer wakes the task that polled it last: hyper drives each
+/// connection's reads and writes from one task, as this relies on.
 pub struct Timed<T> {
     inner: T,
     timeout: Duration,
@@ -110,8 +113,8 @@ impl<T> Timed<T> {
         self.poll_deadline(since + self.timeout, cx)
     }
 
-    /// Notes the outcome of a write: one that went through ends its wait
-    /// and restarts the wait of a read in progress.
+    /// Notes the outcome of a write, flush or shutdown: one that is done
+    /// ends the write's wait.
     fn written<R>(&mut self, polled: Poll<io::Result<R>>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         match polled {
             Poll::Pending => match self.write_waits(cx) {
@@ -120,12 +123,22 @@ impl<T> Timed<T> {
             },
             Poll::Ready(done) => {
                 self.writing_since = None;
-                if done.is_ok() && self.reading_since.is_some() {
-                    self.reading_since = Some(Instant::now());
-                }
                 Poll::Ready(done)
             }
         }
+    }
+
+    /// Notes the outcome of a write as [`Self::written`]; one that sent
+    /// bytes (a request) also restarts the wait of a read in progress.
+    /// Flushes do not: the connection flushes, mostly with nothing to
+    /// send, each time it is polled, and a stalled read would then be
+    /// timed from its connection's last wake-up, never failing.
+    fn sent(&mut self, polled: Poll<io::Result<usize>>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let polled = self.written(polled, cx);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) && self.reading_since.is_some() {
+            self.reading_since = Some(Instant::now());
+        }
+        polled
     }
 
     /// Fails once `deadline`, that of the wait being polled, has passed;
@@ -182,7 +195,7 @@ impl<T: Write + Unpin> Write for Timed<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.written(polled, cx)
+        this.sent(polled, cx)
     }
 
     fn poll_write_vectored(
@@ -192,7 +205,7 @@ impl<T: Write + Unpin> Write for Timed<T> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.written(polled, cx)
+        this.sent(polled, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -284,6 +297,24 @@ mod tests {
         let (read, waited) = reading.await.expect("the reader ran");
         assert_eq!(read, Err(io::ErrorKind::TimedOut));
         assert_eq!(waited, TIMEOUT / 2 + TIMEOUT, "counted from the write, not from the read's start");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_with_nothing_to_send_leaves_the_wait_of_the_read_alone() {
+        let (ours, _theirs) = pipe(64);
+        let (mut reader, mut writer) = tokio::io::split(ours);
+        let began = Instant::now();
+        let reading = tokio::spawn(async move {
+            let mut byte = [0u8; 1];
+            let read = reader.read_exact(&mut byte).await;
+            (read.map(|_| ()).map_err(|e| e.kind()), began.elapsed())
+        });
+        // The connection flushes each time it is polled, mostly empty.
+        tokio::time::sleep(TIMEOUT / 2).await;
+        writer.flush().await.expect("nothing to flush");
+        let (read, waited) = reading.await.expect("the reader ran");
+        assert_eq!(read, Err(io::ErrorKind::TimedOut));
+        assert_eq!(waited, TIMEOUT, "counted from the read's start");
     }
 
     #[tokio::test(start_paused = true)]
