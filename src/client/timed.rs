@@ -252,6 +252,29 @@ mod tests {
         Ok(byte[0])
     }
 
+    /// The peer takes `taken` bytes, then sends `count` bytes 3/4 of a
+    /// timeout apart, each of which we read; gives the peer's end back.
+    async fn trickle(
+        ours: &mut TokioIo<Timed<TokioIo<DuplexStream>>>,
+        mut theirs: DuplexStream,
+        taken: usize,
+        count: u8,
+    ) -> DuplexStream {
+        let peer = tokio::spawn(async move {
+            let mut written = vec![0u8; taken];
+            theirs.read_exact(&mut written).await.expect("what was written");
+            for byte in 0..count {
+                tokio::time::sleep(TIMEOUT * 3 / 4).await;
+                theirs.write_all(&[byte]).await.expect("the pipe is open");
+            }
+            theirs
+        });
+        for expected in 0..count {
+            assert_eq!(read_byte(ours).await.expect("a byte within the timeout"), expected);
+        }
+        peer.await.expect("the peer ran")
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_read_the_peer_never_answers_fails_a_timeout_after_it_began() {
         let (mut ours, _theirs) = pipe(64);
@@ -263,25 +286,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn reads_that_each_wait_less_than_the_timeout_never_fail_however_long_in_all() {
-        let (mut ours, mut theirs) = pipe(64);
-        let peer = tokio::spawn(async move {
-            for byte in 0..10u8 {
-                tokio::time::sleep(TIMEOUT * 3 / 4).await;
-                theirs.write_all(&[byte]).await.expect("the pipe is open");
-            }
-            theirs
-        });
-        for expected in 0..10u8 {
-            assert_eq!(read_byte(&mut ours).await.expect("a byte within the timeout"), expected);
-        }
-        let _theirs = peer.await.expect("the peer ran");
+        let (mut ours, theirs) = pipe(64);
+        let _theirs = trickle(&mut ours, theirs, 0, 10).await;
         // The last read's wait, not the timer of the first, decides.
         let error = read_byte(&mut ours).await.expect_err("the peer is silent now");
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_write_that_goes_through_restarts_the_wait_of_the_read() {
+    /// How long a read the peer never answers waits before it fails, when
+    /// `bytes` are written and flushed half a timeout after it began.
+    async fn read_waits_with_a_write_of(bytes: &'static [u8]) -> Duration {
         let (ours, _theirs) = pipe(64);
         let (mut reader, mut writer) = tokio::io::split(ours);
         let began = Instant::now();
@@ -290,55 +304,39 @@ mod tests {
             let read = reader.read_exact(&mut byte).await;
             (read.map(|_| ()).map_err(|e| e.kind()), began.elapsed())
         });
-        // A request goes out on a connection whose read has waited half
-        // the timeout already, as on a pooled HTTP/1.1 connection.
         tokio::time::sleep(TIMEOUT / 2).await;
-        writer.write_all(b"GET").await.expect("the pipe has room");
+        writer.write_all(bytes).await.expect("the pipe has room");
+        writer.flush().await.expect("the pipe is open");
         let (read, waited) = reading.await.expect("the reader ran");
         assert_eq!(read, Err(io::ErrorKind::TimedOut));
+        waited
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_that_goes_through_restarts_the_wait_of_the_read() {
+        // A request on a connection whose read has waited half the
+        // timeout already, as on a pooled HTTP/1.1 connection.
+        let waited = read_waits_with_a_write_of(b"GET").await;
         assert_eq!(waited, TIMEOUT / 2 + TIMEOUT, "counted from the write, not from the read's start");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_flush_with_nothing_to_send_leaves_the_wait_of_the_read_alone() {
-        let (ours, _theirs) = pipe(64);
-        let (mut reader, mut writer) = tokio::io::split(ours);
-        let began = Instant::now();
-        let reading = tokio::spawn(async move {
-            let mut byte = [0u8; 1];
-            let read = reader.read_exact(&mut byte).await;
-            (read.map(|_| ()).map_err(|e| e.kind()), began.elapsed())
-        });
         // The connection flushes each time it is polled, mostly empty.
-        tokio::time::sleep(TIMEOUT / 2).await;
-        writer.flush().await.expect("nothing to flush");
-        let (read, waited) = reading.await.expect("the reader ran");
-        assert_eq!(read, Err(io::ErrorKind::TimedOut));
+        let waited = read_waits_with_a_write_of(b"").await;
         assert_eq!(waited, TIMEOUT, "counted from the read's start");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_write_given_up_while_it_waited_never_fails_the_reads_after_it() {
         use tokio::io::AsyncWrite;
-        let (mut ours, mut theirs) = pipe(4);
+        let (mut ours, theirs) = pipe(4);
         ours.write_all(b"full").await.expect("the pipe holds 4 bytes");
         let polled =
             std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut ours).poll_write(cx, b"more"))).await;
         assert!(polled.is_pending(), "the pipe is full, so the write waits");
         // The write is never polled again; the reads go on.
-        let peer = tokio::spawn(async move {
-            let mut taken = [0u8; 4];
-            theirs.read_exact(&mut taken).await.expect("what was written");
-            for byte in 0..3u8 {
-                tokio::time::sleep(TIMEOUT * 3 / 4).await;
-                theirs.write_all(&[byte]).await.expect("the pipe is open");
-            }
-            theirs
-        });
-        for expected in 0..3u8 {
-            assert_eq!(read_byte(&mut ours).await.expect("a byte within the timeout"), expected);
-        }
-        drop(peer.await.expect("the peer ran"));
+        drop(trickle(&mut ours, theirs, 4, 3).await);
     }
 
     #[tokio::test(start_paused = true)]
